@@ -1,0 +1,77 @@
+//! `GET /api/articles` (the feed filters, as JSON) and `GET /api/articles/{id}`.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::Response;
+use serde::Serialize;
+
+use super::ApiArticle;
+use crate::app::{App, Visible};
+use crate::feed::with_query;
+use crate::http::representation::{self, Representation};
+use crate::http::response::{Body, Problem};
+use crate::query::{FeedQuery, QueryContext};
+
+#[derive(Serialize)]
+struct ListBody<'a> {
+    #[serde(rename = "self")]
+    self_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    items: Vec<ApiArticle<'a>>,
+}
+
+/// `GET /api/articles?…`: the same query and paging as the feeds.
+pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
+    let ctx = QueryContext { regions: &app.regions, tz: app.settings.tz };
+    let query = match FeedQuery::parse(req.uri.query(), None, ctx) {
+        Ok(q) => q,
+        Err(errors) => return Problem::bad_query(errors).into_response(),
+    };
+    let repr = Representation {
+        kind: "api",
+        content_type: "application/json",
+        canonical: query.canonical(),
+        visible: app.visible(&query.regions),
+    };
+    let render = Box::new(move |app: &App| {
+        let page = app.read_page(&query).map_err(|e| Problem::internal(e.to_string()))?;
+        let ctx = app.feed_context();
+        let url = |q: &FeedQuery| with_query(format!("{}/api/articles", ctx.base_url), &q.canonical());
+        let body = ListBody {
+            self_url: url(&query),
+            next: page.next.map(|last| url(&query.next_page(last))),
+            items: page.articles.iter().map(|a| ApiArticle::new(&ctx, a)).collect(),
+        };
+        serde_json::to_vec(&body).map_err(|e| Problem::internal(e.to_string()))
+    });
+    representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+/// `GET /api/articles/{id}`.
+pub async fn get(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
+    let article = match app.store.get(id) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Problem::not_found(format!("no article with id {id}")).into_response(),
+        Err(e) => return Problem::internal(e.to_string()).into_response(),
+    };
+    let repr = article_representation(&article);
+    let render = Box::new(move |app: &App| {
+        serde_json::to_vec(&ApiArticle::new(&app.feed_context(), &article)).map_err(|e| Problem::internal(e.to_string()))
+    });
+    representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+/// The representation of one article: its validators follow its own `updated_at` only.
+pub fn article_representation(article: &crate::model::Article) -> Representation {
+    Representation {
+        kind: "article",
+        content_type: "application/json",
+        canonical: article.id.to_string(),
+        visible: Visible {
+            generations: vec![("updated".to_string(), article.updated_at.timestamp_micros() as u64)],
+            last_modified: article.updated_at,
+        },
+    }
+}

@@ -1,0 +1,138 @@
+//! The state one server shares across requests: settings, regions, store, caches, counters.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Settings;
+use crate::feed::{FeedContext, Page};
+use crate::http::cache::RenderCache;
+use crate::metrics::{Gauges, Metrics};
+use crate::query::FeedQuery;
+use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
+use crate::store::keys::Position;
+use crate::store::{Store, StoreError, ALL_REGIONS};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The region file is unusable.
+    #[error(transparent)]
+    Regions(#[from] RegionFileError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a request handler can reach.
+pub struct App {
+    /// Resolved settings.
+    pub settings: Settings,
+    /// Known regions.
+    pub regions: RegionDirectory,
+    /// The article store.
+    pub store: Store,
+    /// Rendered responses.
+    pub cache: RenderCache,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Digest of every setting that changes rendered bytes, mixed into every ETag so that a new
+    /// base URL or time zone never reuses an old validator.
+    pub render_fingerprint: String,
+}
+
+/// The change state a query can see: enough to build validators without reading an article.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Visible {
+    /// `(region or *, generation)` of every region the query covers.
+    pub generations: Vec<(String, u64)>,
+    /// The latest change among them (the epoch when none was ever written).
+    pub last_modified: DateTime<Utc>,
+}
+
+impl App {
+    /// Loads the region directory and opens the store.
+    pub fn open(settings: Settings) -> Result<Self, StartError> {
+        let regions = match &settings.regions_file {
+            Some(path) => RegionDirectory::from_file(path)?,
+            None => RegionDirectory::builtin(),
+        };
+        let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?;
+        let render_fingerprint = fingerprint(&settings, &regions);
+        Ok(App {
+            cache: RenderCache::new(settings.render_cache_bytes),
+            metrics: Metrics::default(),
+            render_fingerprint,
+            regions,
+            store,
+            settings,
+        })
+    }
+
+    /// The portal as the feed renderers see it.
+    pub fn feed_context(&self) -> FeedContext<'_> {
+        FeedContext {
+            base_url: &self.settings.base_url,
+            portal_name: &self.settings.portal_name,
+            tag_authority: &self.settings.tag_authority,
+            regions: &self.regions,
+            tz: self.settings.tz,
+            hub: self.settings.websub_hub.as_deref(),
+        }
+    }
+
+    /// What a query over `regions` (empty = all) can see.
+    pub fn visible(&self, regions: &[RegionCode]) -> Visible {
+        let codes: Vec<&str> =
+            if regions.is_empty() { vec![ALL_REGIONS] } else { regions.iter().map(RegionCode::as_str).collect() };
+        let metas: Vec<_> = codes.iter().map(|c| (c.to_string(), self.store.region_meta(c))).collect();
+        Visible {
+            last_modified: metas.iter().map(|(_, m)| m.last_modified()).max().unwrap_or_default(),
+            generations: metas.into_iter().map(|(c, m)| (c, m.generation)).collect(),
+        }
+    }
+
+    /// Reads one page of `query`: at most `limit` articles and whether an older page exists.
+    pub fn read_page(&self, query: &FeedQuery) -> Result<Page, StoreError> {
+        let mut articles = self
+            .store
+            .scan(&query.regions)
+            .oldest(query.from.as_ref().map(|b| b.micros))
+            .newest(query.to.as_ref().map(|b| b.micros))
+            .before(query.before.map(|c| c.0))
+            .articles(query.limit + 1, |a| query.matches_category(&a.categories))?;
+        let next = if articles.len() > query.limit {
+            articles.truncate(query.limit);
+            articles.last().map(|a| Position::of(&a.published_at, a.id))
+        } else {
+            None
+        };
+        Ok(Page { articles, next })
+    }
+
+    /// Current gauge values for `/metrics`.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            articles: self.store.article_count(),
+            cache_bytes: self.cache.weight(),
+            cache_entries: self.cache.len() as u64,
+        }
+    }
+}
+
+fn fingerprint(settings: &Settings, regions: &RegionDirectory) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [
+        env!("CARGO_PKG_VERSION"),
+        &settings.base_url,
+        settings.tz.name(),
+        &settings.portal_name,
+        &settings.tag_authority,
+        settings.websub_hub.as_deref().unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    for r in regions.iter() {
+        h.update(format!("{}\t{}\0", r.code, r.name_ru).as_bytes());
+    }
+    h.finalize().to_hex()[..16].to_string()
+}

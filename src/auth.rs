@@ -1,0 +1,177 @@
+//! Accredited publishers and their bearer tokens.
+//!
+//! A token is 256 random bits, shown once when the publisher is added; the store keeps only its
+//! BLAKE3 hash. (A fast hash is right here: with 256 bits of entropy there is nothing to
+//! brute-force, unlike a password.) Authentication compares the presented token's hash with every
+//! active publisher's in constant time, so timing reveals nothing about stored hashes.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::regions::{RegionCode, RegionDirectory};
+use crate::store::{Store, StoreError};
+
+/// Prefix of every token, so a leaked one is recognisable in logs and secret scanners.
+const TOKEN_PREFIX: &str = "lenta_";
+
+/// An accredited publisher.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publisher {
+    /// Unique name, `[a-z0-9._-]`, 1–64 characters.
+    pub name: String,
+    /// Hex BLAKE3 hash of the token.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub token_hash: String,
+    /// Regions it may publish in; `None` means all.
+    pub regions: Option<Vec<RegionCode>>,
+    /// When it was (last) accredited.
+    pub created_at: DateTime<Utc>,
+    /// When its token was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Publisher {
+    /// Whether the publisher may write in `region`.
+    pub fn may_publish_in(&self, region: &RegionCode) -> bool {
+        self.regions.as_ref().is_none_or(|allowed| allowed.contains(region))
+    }
+
+    /// The record without its token hash, for listings.
+    pub fn public(&self) -> Publisher {
+        Publisher { token_hash: String::new(), ..self.clone() }
+    }
+}
+
+/// Why a publisher operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The name is not acceptable.
+    #[error("invalid publisher name {0:?}: use 1–64 characters of a-z, 0-9, '.', '_' and '-'")]
+    BadName(String),
+    /// A region is unknown.
+    #[error("unknown region {0:?}; see the region directory (lenta serve, /api/regions)")]
+    UnknownRegion(String),
+    /// An active publisher already has this name.
+    #[error("publisher {0:?} already exists; revoke it first to issue a new token")]
+    Exists(String),
+    /// No such publisher.
+    #[error("no publisher named {0:?}")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sled::Error> for AuthError {
+    fn from(e: sled::Error) -> Self {
+        AuthError::Store(StoreError::Sled(e))
+    }
+}
+
+/// Checks a publisher name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Parses a comma-separated region list against the directory (empty → all regions).
+pub fn parse_regions(list: &str, dir: &RegionDirectory) -> Result<Option<Vec<RegionCode>>, AuthError> {
+    let mut codes = Vec::new();
+    for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let region = dir.lookup(code).ok_or_else(|| AuthError::UnknownRegion(code.to_string()))?;
+        codes.push(region.code.clone());
+    }
+    codes.sort();
+    codes.dedup();
+    Ok((!codes.is_empty()).then_some(codes))
+}
+
+/// Accredits `name` (or re-accredits a revoked one) and returns the record and the new token.
+pub fn add(store: &Store, name: &str, regions: Option<Vec<RegionCode>>) -> Result<(Publisher, String), AuthError> {
+    if !valid_name(name) {
+        return Err(AuthError::BadName(name.to_string()));
+    }
+    if get(store, name)?.is_some_and(|p| p.revoked_at.is_none()) {
+        return Err(AuthError::Exists(name.to_string()));
+    }
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let token = format!("{TOKEN_PREFIX}{}", hex(&secret));
+    let publisher = Publisher {
+        name: name.to_string(),
+        token_hash: hash(&token),
+        regions,
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    put(store, &publisher)?;
+    Ok((publisher, token))
+}
+
+/// Revokes `name`'s token; its articles stay.
+pub fn revoke(store: &Store, name: &str) -> Result<Publisher, AuthError> {
+    let mut publisher = get(store, name)?.ok_or_else(|| AuthError::NotFound(name.to_string()))?;
+    if publisher.revoked_at.is_none() {
+        publisher.revoked_at = Some(Utc::now());
+        put(store, &publisher)?;
+    }
+    Ok(publisher)
+}
+
+/// All publishers, by name.
+pub fn list(store: &Store) -> Result<Vec<Publisher>, AuthError> {
+    store
+        .publishers_tree()
+        .iter()
+        .values()
+        .map(|v| decode(&v?))
+        .collect()
+}
+
+/// The active publisher holding `token`, if any.
+pub fn authenticate(store: &Store, token: &str) -> Result<Option<Publisher>, AuthError> {
+    let presented = hash(token);
+    let mut found = None;
+    for publisher in list(store)? {
+        // Compare against every record, in constant time each, so no early exit leaks anything.
+        let equal: bool = presented.as_bytes().ct_eq(publisher.token_hash.as_bytes()).into();
+        if equal && publisher.revoked_at.is_none() {
+            found = Some(publisher);
+        }
+    }
+    Ok(found)
+}
+
+/// Compares two secrets in constant time (for the admin token).
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    hash(a).as_bytes().ct_eq(hash(b).as_bytes()).into()
+}
+
+fn get(store: &Store, name: &str) -> Result<Option<Publisher>, AuthError> {
+    store.publishers_tree().get(name.as_bytes())?.map(|v| decode(&v)).transpose()
+}
+
+fn put(store: &Store, publisher: &Publisher) -> Result<(), AuthError> {
+    let bytes = serde_json::to_vec(publisher)
+        .map_err(|e| StoreError::Corrupt { tree: "publishers", reason: e.to_string() })?;
+    store.publishers_tree().insert(publisher.name.as_bytes(), bytes)?;
+    store.flush_blocking()?;
+    Ok(())
+}
+
+fn decode(bytes: &[u8]) -> Result<Publisher, AuthError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| AuthError::Store(StoreError::Corrupt { tree: "publishers", reason: e.to_string() }))
+}
+
+fn hash(token: &str) -> String {
+    blake3::hash(token.as_bytes()).to_hex().to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,395 @@
+//! The command line: `serve`, `gen`, `import`, `publisher`, `check`.
+//!
+//! Every flag has a `LENTA_*` environment variable, so the same binary runs from a shell, a
+//! systemd unit or a container without wrappers.
+
+use std::io::{BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::App;
+use crate::config::{normalize_base_url, parse_timezone, Settings};
+use crate::gen::{write_corpus, GenOptions, GenRegion};
+use crate::http::RunningServer;
+use crate::regions::RegionDirectory;
+use crate::store::Store;
+use crate::{auth, import};
+
+/// The built-in fixture article that every generated corpus starts with.
+const FIXTURES: &str = include_str!("../data/fixtures.json");
+
+/// lenta: RSS, Atom and JSON feeds for a regional news portal.
+#[derive(Parser, Debug)]
+#[command(name = "lenta", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Write a deterministic synthetic corpus as NDJSON to standard output.
+    Gen(GenArgs),
+    /// Bulk-load articles from an NDJSON file.
+    Import(ImportArgs),
+    /// Manage accredited publishers.
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
+    /// Verify a data directory offline: every index agrees with the articles.
+    Check(CheckArgs),
+}
+
+/// Where the store lives.
+#[derive(Args, Debug, Clone)]
+struct StoreArgs {
+    /// Data directory (created if missing).
+    #[arg(long, env = "LENTA_DATA_DIR", default_value = "./lenta-data")]
+    data_dir: PathBuf,
+    /// Region directory file (TSV: code, name_ru, name_en, kind); built-in Russian regions if absent.
+    #[arg(long = "regions", env = "LENTA_REGIONS")]
+    regions_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn regions(&self) -> Result<RegionDirectory> {
+        Ok(match &self.regions_file {
+            Some(path) => RegionDirectory::from_file(path)?,
+            None => RegionDirectory::builtin(),
+        })
+    }
+
+    fn open(&self) -> Result<Store> {
+        Ok(Store::open(&self.data_dir, 256 << 20)?)
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "LENTA_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Public base URL used in feed links (default: http://ADDR).
+    #[arg(long, env = "LENTA_BASE_URL")]
+    base_url: Option<String>,
+    /// The portal's IANA time zone; a date in a filter means that whole local day.
+    #[arg(long, env = "LENTA_TIMEZONE", default_value = "Europe/Moscow")]
+    timezone: String,
+    /// Load a generated demo corpus (5,000 articles) when the store is empty.
+    #[arg(long)]
+    demo: bool,
+    /// Portal name, the first part of every feed title.
+    #[arg(long, env = "LENTA_PORTAL_NAME", default_value = "Лента новостей")]
+    portal_name: String,
+    /// Tag URI authority for article and feed ids (RFC 4151); never change it once feeds are out.
+    #[arg(long, env = "LENTA_TAG_AUTHORITY", default_value = "lenta,2026")]
+    tag_authority: String,
+    /// Cache-Control max-age of feeds and read API responses, in seconds.
+    #[arg(long, env = "LENTA_MAX_AGE", default_value_t = 300)]
+    max_age: u32,
+    /// Memory budget of the rendered-feed cache, in MiB.
+    #[arg(long, env = "LENTA_RENDER_CACHE_MB", default_value_t = 64)]
+    render_cache_mb: u64,
+    /// sled page cache, in MiB.
+    #[arg(long, env = "LENTA_STORE_CACHE_MB", default_value_t = 256)]
+    store_cache_mb: u64,
+    /// Largest single-article request body, in bytes.
+    #[arg(long, env = "LENTA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Largest NDJSON batch body, in bytes.
+    #[arg(long, env = "LENTA_MAX_BATCH_BYTES", default_value_t = 64 << 20)]
+    max_batch_bytes: usize,
+    /// WebSub hub URL to advertise in feeds.
+    #[arg(long, env = "LENTA_WEBSUB_HUB")]
+    websub_hub: Option<String>,
+    /// Seconds a client has to send its request headers.
+    #[arg(long, env = "LENTA_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Most connections served at once.
+    #[arg(long, env = "LENTA_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds shutdown waits for in-flight requests.
+    #[arg(long, env = "LENTA_SHUTDOWN_GRACE", default_value_t = 10)]
+    shutdown_grace: u64,
+    /// Log format.
+    #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Args, Debug)]
+struct GenArgs {
+    /// Number of articles (the first is the fixture article).
+    #[arg(long, default_value_t = 5000)]
+    articles: usize,
+    /// Random seed; the same seed and count give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Region directory file to draw regions from.
+    #[arg(long = "regions", env = "LENTA_REGIONS")]
+    regions_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// NDJSON file, one article per line (`-` for standard input).
+    file: PathBuf,
+    /// Publisher that will own the imported articles.
+    #[arg(long, default_value = "portal")]
+    publisher: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum PublisherCommand {
+    /// Accredit a publisher and print its token (shown only once).
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Publisher name (a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// Comma-separated regions it may publish in (default: all).
+        #[arg(long = "allow-regions", alias = "publish-regions", value_name = "CODES")]
+        allow_regions: Option<String>,
+    },
+    /// List publishers.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a publisher's token (its articles stay).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Publisher name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Runs the command line; the binary's `main` is this and error printing.
+pub fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Gen(args) => gen(args),
+        Command::Import(args) => import_file(args),
+        Command::Publisher(cmd) => publisher(cmd),
+        Command::Check(args) => check(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    init_logging(args.log_format);
+    let mut settings = Settings::new(args.addr, args.store.data_dir.clone());
+    settings.base_url = normalize_base_url(&args.base_url.unwrap_or_else(|| format!("http://{}", args.addr)))
+        .map_err(anyhow::Error::msg)?;
+    settings.tz = parse_timezone(&args.timezone).map_err(anyhow::Error::msg)?;
+    settings.regions_file = args.store.regions_file.clone();
+    settings.portal_name = args.portal_name;
+    settings.tag_authority = args.tag_authority;
+    settings.max_age = args.max_age;
+    settings.render_cache_bytes = args.render_cache_mb << 20;
+    settings.store_cache_bytes = args.store_cache_mb << 20;
+    settings.max_body_bytes = args.max_body_bytes;
+    settings.max_batch_bytes = args.max_batch_bytes;
+    settings.websub_hub = args.websub_hub;
+    settings.header_timeout = Duration::from_secs(args.header_timeout.max(1));
+    settings.max_connections = args.max_connections;
+    settings.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let app = App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
+    if args.demo {
+        load_demo(&app)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let server = RunningServer::start(Arc::new(app))
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        print_welcome(&server);
+        server.run_until(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+fn load_demo(app: &App) -> Result<()> {
+    if app.store.article_count() > 0 {
+        eprintln!("demo: the store already has {} articles; not loading the demo corpus", app.store.article_count());
+        return Ok(());
+    }
+    let mut corpus = Vec::new();
+    corpus_to(&app.regions, &GenOptions { articles: 5000, seed: 1 }, &mut corpus)?;
+    let report = import::import(&app.store, &app.regions, "portal", &corpus[..], |_| {})?;
+    eprintln!("demo: loaded {} generated articles", report.created + report.updated);
+    Ok(())
+}
+
+fn print_welcome(server: &RunningServer) {
+    let base = &server.app.settings.base_url;
+    eprintln!("lenta is listening on http://{} with {} articles", server.addr, server.app.store.article_count());
+    eprintln!("  regions and feeds:  {base}/");
+    eprintln!("  all regions:        {base}/feed.rss  {base}/feed.atom  {base}/feed.json");
+    eprintln!("  one region:         {base}/regions/RU-NIZ/feed.atom");
+    eprintln!("  a day:              {base}/feed.rss?from=2024-06-01&to=2024-06-01");
+    eprintln!("  API:                {base}/api/regions  {base}/api/articles?region=RU-MOW&limit=5");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LENTA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Writes a corpus over the regions of `dir`.
+fn corpus_to(dir: &RegionDirectory, opts: &GenOptions, out: &mut impl Write) -> Result<()> {
+    let fixtures: serde_json::Value = serde_json::from_str(FIXTURES)?;
+    let fixture_line = serde_json::to_string(&fixtures["seed_like_article"])?;
+    let regions: Vec<GenRegion> = dir.iter().map(|r| GenRegion { code: r.code.as_str(), name_ru: &r.name_ru }).collect();
+    write_corpus(opts, &regions, &fixture_line, out)?;
+    Ok(())
+}
+
+fn gen(args: GenArgs) -> Result<()> {
+    let dir = match &args.regions_file {
+        Some(path) => RegionDirectory::from_file(path)?,
+        None => RegionDirectory::builtin(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    corpus_to(&dir, &GenOptions { articles: args.articles, seed: args.seed }, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn import_file(args: ImportArgs) -> Result<()> {
+    if !auth::valid_name(&args.publisher) {
+        bail!("invalid publisher name {:?}: use a-z, 0-9, '.', '_' and '-'", args.publisher);
+    }
+    let dir = args.store.regions()?;
+    let store = args.store.open()?;
+    let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+        let len = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), len)
+    };
+    let bar = match total {
+        Some(len) => indicatif::ProgressBar::new(len),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = import::import(&store, &dir, &args.publisher, BufReader::with_capacity(1 << 16, reader), |n| {
+        bar.set_position(n)
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "imported {} (created {}, updated {}), rejected {}",
+        report.created + report.updated,
+        report.created,
+        report.updated,
+        report.rejected.len()
+    );
+    for (line, errors) in &report.rejected {
+        println!("  line {line}: {}", crate::http::response::summarize(errors));
+    }
+    Ok(())
+}
+
+fn publisher(cmd: PublisherCommand) -> Result<()> {
+    match cmd {
+        PublisherCommand::Add { store, name, allow_regions } => {
+            let regions = auth::parse_regions(allow_regions.as_deref().unwrap_or(""), &store.regions()?)?;
+            let (publisher, token) = auth::add(&store.open()?, &name, regions)?;
+            println!("{token}");
+            eprintln!(
+                "publisher {} accredited for {}; the token above is shown only once",
+                publisher.name,
+                region_list(&publisher.regions)
+            );
+        }
+        PublisherCommand::List { store } => {
+            for p in auth::list(&store.open()?)? {
+                let state = match p.revoked_at {
+                    Some(t) => format!("revoked {}", t.to_rfc3339()),
+                    None => "active".to_string(),
+                };
+                println!("{}\t{}\t{}\tsince {}", p.name, state, region_list(&p.regions), p.created_at.to_rfc3339());
+            }
+        }
+        PublisherCommand::Revoke { store, name } => {
+            let p = auth::revoke(&store.open()?, &name)?;
+            println!("publisher {} revoked; its articles stay", p.name);
+        }
+    }
+    Ok(())
+}
+
+fn region_list(regions: &Option<Vec<crate::regions::RegionCode>>) -> String {
+    match regions {
+        None => "all regions".to_string(),
+        Some(list) => list.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
+    }
+}
+
+fn check(args: CheckArgs) -> Result<()> {
+    let dir = args.store.regions()?;
+    let store = args.store.open()?;
+    let problems = store.check(&dir)?;
+    if problems.is_empty() {
+        println!("ok: {} articles, every index agrees", store.article_count());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    bail!("{} problem(s) found in {}", problems.len(), args.store.data_dir.display())
+}

@@ -1,0 +1,94 @@
+//! Resolved server settings: what `lenta serve` runs with, after flags and `LENTA_*` variables.
+//!
+//! The command line ([`crate::cli`]) parses; this module holds the result in the types the rest of
+//! the server uses, so a bad time zone or base URL is refused once, at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+/// Settings of a running server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Listening address.
+    pub addr: SocketAddr,
+    /// The sled data directory.
+    pub data_dir: PathBuf,
+    /// Public base URL (scheme and host, optional path prefix), no trailing slash.
+    pub base_url: String,
+    /// The portal's time zone.
+    pub tz: Tz,
+    /// Region directory file; the built-in directory when absent.
+    pub regions_file: Option<PathBuf>,
+    /// Portal name shown in feed titles.
+    pub portal_name: String,
+    /// Tag URI authority for ids, e.g. `lenta,2026`.
+    pub tag_authority: String,
+    /// `Cache-Control: max-age` of feeds and read API responses, in seconds.
+    pub max_age: u32,
+    /// Budget of the in-memory rendered-feed cache, in bytes.
+    pub render_cache_bytes: u64,
+    /// sled page cache, in bytes.
+    pub store_cache_bytes: u64,
+    /// Largest accepted single-article request body.
+    pub max_body_bytes: usize,
+    /// Largest accepted NDJSON batch body.
+    pub max_batch_bytes: usize,
+    /// Admin token for `/api/publishers`; the admin API is off without one.
+    pub admin_token: Option<String>,
+    /// WebSub hub to advertise and notify.
+    pub websub_hub: Option<String>,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+    /// Most connections served at once; more wait in the accept queue.
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// Per-IP request rate limit (requests per second); off when absent.
+    pub rate_limit: Option<u32>,
+}
+
+impl Settings {
+    /// Settings for tests and embedding: everything default, on `addr` with data in `data_dir`.
+    pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Self {
+        Settings {
+            base_url: format!("http://{addr}"),
+            addr,
+            data_dir,
+            tz: chrono_tz::Europe::Moscow,
+            regions_file: None,
+            portal_name: "Лента новостей".to_string(),
+            tag_authority: "lenta,2026".to_string(),
+            max_age: 300,
+            render_cache_bytes: 64 << 20,
+            store_cache_bytes: 256 << 20,
+            max_body_bytes: 1 << 20,
+            max_batch_bytes: 64 << 20,
+            admin_token: None,
+            websub_hub: None,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(10),
+            rate_limit: None,
+        }
+    }
+}
+
+/// Checks and normalises a base URL: absolute http(s), no query or fragment, no trailing slash.
+pub fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("base URL {raw:?} is not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("base URL {raw:?} must be http(s)://host[:port][/prefix]"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("base URL {raw:?} must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Parses an IANA time zone name such as `Europe/Moscow`.
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| format!("unknown time zone {name:?}; use an IANA name such as Europe/Moscow"))
+}

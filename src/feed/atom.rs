@@ -1,0 +1,85 @@
+//! Atom 1.0 (RFC 4287).
+//!
+//! RFC 4287 rules this follows: the feed has an `author` (§4.1.1: required unless every entry
+//! has one) and `updated`; each entry has a permanent `id` (§4.2.6: a tag URI here, unchanged by
+//! edits or a move of host), `updated` and `published` with the article's own offset, an
+//! `alternate` link, `summary` as text and `content` as HTML. The lead image is a
+//! `rel="enclosure"` link (§4.2.7.2). Paging links follow RFC 5005.
+
+use chrono::SubsecRound;
+use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
+
+use super::xml::owned;
+use super::{FeedDoc, Item, RenderError, LANGUAGE};
+
+/// The scheme of region categories (term = code, label = name).
+const REGION_SCHEME: &str = "urn:lenta:region";
+
+/// Renders `doc` as Atom 1.0.
+pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
+    let feed = Feed {
+        title: Text::plain(owned(&doc.title)),
+        id: owned(&doc.id),
+        updated: doc.updated,
+        authors: vec![Person { name: owned(&doc.title), ..Default::default() }],
+        generator: Some(Generator { value: "lenta".into(), ..Default::default() }),
+        links: links(doc),
+        subtitle: Some(Text::plain(owned(&doc.description))),
+        entries: doc.items.iter().map(entry).collect(),
+        lang: Some(LANGUAGE.to_string()),
+        ..Default::default()
+    };
+    // The writer emits the XML declaration itself.
+    let out = Vec::with_capacity(1024 + doc.items.len() * 2048);
+    feed.write_to(out).map_err(|e| RenderError { format: "Atom", reason: e.to_string() })
+}
+
+fn link(rel: &str, href: &str, mime: Option<&str>) -> Link {
+    Link { href: href.to_string(), rel: rel.to_string(), mime_type: mime.map(str::to_string), ..Default::default() }
+}
+
+fn links(doc: &FeedDoc) -> Vec<Link> {
+    let atom = Some("application/atom+xml");
+    let mut links = vec![link("self", &doc.self_url, atom), link("alternate", &doc.html_url, Some("text/html"))];
+    links.extend(doc.first_url.iter().map(|u| link("first", u, atom)));
+    links.extend(doc.next_url.iter().map(|u| link("next", u, atom)));
+    links.extend(doc.hub_url.iter().map(|u| link("hub", u, None)));
+    links
+}
+
+fn entry(item: &Item) -> Entry {
+    let a = item.article;
+    let mut links = vec![link("alternate", &item.url, Some("text/html"))];
+    if let Some(img) = &a.image {
+        links.push(Link {
+            length: img.length.map(|l| l.to_string()),
+            ..link("enclosure", &img.url, Some(&owned(&img.mime_type)))
+        });
+    }
+    let mut categories: Vec<Category> = item
+        .region_names
+        .iter()
+        .map(|(code, name)| Category {
+            term: code.clone(),
+            scheme: Some(REGION_SCHEME.to_string()),
+            label: Some(owned(name)),
+        })
+        .collect();
+    categories.extend(a.categories.iter().map(|c| Category { term: owned(c), scheme: None, label: None }));
+    Entry {
+        title: Text::plain(owned(&a.title)),
+        id: item.id.clone(),
+        updated: a.updated_at.trunc_subsecs(0).fixed_offset(),
+        published: Some(a.published_at),
+        authors: a.author.iter().map(|n| Person { name: owned(n), ..Default::default() }).collect(),
+        categories,
+        links,
+        summary: a.summary.as_deref().map(|s| Text::plain(owned(s))),
+        content: a.content_html.as_deref().map(|html| Content {
+            value: Some(owned(html)),
+            content_type: Some("html".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,119 @@
+//! The HTTP server: accept loop, connection limits, timeouts and graceful shutdown.
+//!
+//! hyper 1.x has no server type; this module is one. Each accepted connection is served by
+//! hyper's HTTP/1.1 connection driver with a header-read timeout (a client that dribbles its
+//! headers is cut off) and is registered with a [`GracefulShutdown`] watcher; a semaphore bounds
+//! the connections served at once. On shutdown the listener is dropped first (no new
+//! connections), in-flight requests get a grace period, then the store is flushed.
+
+pub mod cache;
+pub mod conditional;
+pub mod encoding;
+pub mod feeds;
+pub mod representation;
+pub mod response;
+pub mod router;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+
+/// A server running in the background.
+pub struct RunningServer {
+    /// The bound address (useful when the configured port was 0).
+    pub addr: SocketAddr,
+    /// The shared state, for tests and embedding.
+    pub app: Arc<App>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Binds `app.settings.addr` and starts serving.
+    pub async fn start(app: Arc<App>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(app.settings.addr).await?;
+        Self::on(app, listener)
+    }
+
+    /// Starts serving on an already bound listener (tests bind port 0 first, to know the base URL).
+    pub fn on(app: Arc<App>, listener: TcpListener) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(serve(Arc::clone(&app), listener, wait_for(stopped)));
+        Ok(RunningServer { addr, app, stop, task })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (within the grace period), flushes.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Runs until `signal` resolves, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) {
+        signal.await;
+        self.shutdown().await;
+    }
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    // Either a `true` or a dropped sender means stop.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Serves connections from `listener` until `shutdown` resolves.
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let limit = Arc::new(Semaphore::new(app.settings.max_connections.max(1)));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(app.settings.header_timeout).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        // Wait for a free connection slot before accepting, so excess clients queue in the
+        // kernel's backlog instead of costing memory here.
+        let permit = tokio::select! {
+            permit = Arc::clone(&limit).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Typically EMFILE: back off briefly rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = Arc::clone(&app);
+        let service = service_fn(move |req| router::handle(Arc::clone(&app), req, peer));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: no longer accepting; waiting for in-flight requests");
+    if tokio::time::timeout(app.settings.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace = ?app.settings.shutdown_grace, "in-flight requests did not finish in time");
+    }
+    if let Err(e) = app.store.flush_blocking() {
+        tracing::error!(error = %e, "final flush failed");
+    }
+    tracing::info!("stopped");
+}

@@ -1,0 +1,175 @@
+//! Serving a cacheable representation: negotiation, validators, 304s, the render cache.
+//!
+//! Feeds and the public read API share this path. The order matters for cost: content coding
+//! is negotiated and the strong ETag computed from generations alone, then preconditions are
+//! evaluated; only a request that needs a body reaches the render cache, and only a cache miss
+//! reads articles.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Response, StatusCode};
+use http_body_util::Full;
+
+use super::conditional::{self, EntityTag, Outcome, Validators};
+use super::encoding::{self, Encoding};
+use super::response::{self, Body, Problem};
+use crate::app::{App, Visible};
+
+/// What a cacheable response is made of, before any article is read.
+pub struct Representation {
+    /// Kind of document (`rss`, `atom`, `json`, `api`): part of the ETag.
+    pub kind: &'static str,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// Canonical form of the query it answers.
+    pub canonical: String,
+    /// The change state it shows.
+    pub visible: Visible,
+}
+
+/// A renderer of the identity body, run on a blocking thread on a cache miss.
+pub type Render = Box<dyn FnOnce(&App) -> Result<Vec<u8>, Problem> + Send>;
+
+impl Representation {
+    /// The strong ETag of this representation in `encoding`.
+    ///
+    /// A digest of everything the bytes depend on; different encodings get different tags, as
+    /// RFC 9110 §8.8.3 requires of strong validators for different content codings.
+    pub fn etag(&self, app: &App, encoding: Encoding) -> EntityTag {
+        let mut h = blake3::Hasher::new();
+        for part in [app.render_fingerprint.as_str(), self.kind, encoding.tag(), self.canonical.as_str()] {
+            h.update(part.as_bytes());
+            h.update(b"\0");
+        }
+        for (code, generation) in &self.visible.generations {
+            h.update(code.as_bytes());
+            h.update(&generation.to_be_bytes());
+        }
+        EntityTag::strong(format!("{}-{}", &h.finalize().to_hex()[..32], encoding.tag()))
+    }
+
+    /// `Last-Modified`: the latest change the representation can show.
+    pub fn last_modified(&self) -> SystemTime {
+        let micros = self.visible.last_modified.timestamp_micros().max(0) as u64;
+        UNIX_EPOCH + std::time::Duration::from_micros(micros)
+    }
+}
+
+/// Answers `method` with `headers` for `repr`, rendering with `render` only when needed.
+pub async fn serve(
+    app: &Arc<App>,
+    method: &Method,
+    headers: &HeaderMap,
+    repr: Representation,
+    render: Render,
+) -> Response<Body> {
+    let accept = joined(headers, header::ACCEPT_ENCODING);
+    let Some(encoding) = encoding::negotiate(accept.as_deref()) else {
+        return Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-acceptable",
+            "No acceptable content coding",
+            "Accept-Encoding excludes every coding lenta offers; accept br, gzip or identity",
+        )
+        .into_response();
+    };
+    let etag = repr.etag(app, encoding);
+    let last_modified = repr.last_modified();
+    let current = Validators { etag: Some(&etag), last_modified: Some(last_modified) };
+    match conditional::evaluate(method, headers, true, &current) {
+        Outcome::NotModified => {
+            app.metrics.not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut res = Response::new(Full::new(Bytes::new()));
+            *res.status_mut() = StatusCode::NOT_MODIFIED;
+            cache_headers(app, res.headers_mut(), &etag, last_modified);
+            return res;
+        }
+        Outcome::PreconditionFailed => {
+            return Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                "If-Match or If-Unmodified-Since does not hold for the current representation",
+            )
+            .into_response();
+        }
+        Outcome::Proceed => {}
+    }
+    let body = match body(app, &repr, encoding, &etag, render).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let length = body.len();
+    let mut res = response::bytes(StatusCode::OK, repr.content_type, if method == Method::HEAD { Bytes::new() } else { body });
+    let h = res.headers_mut();
+    cache_headers(app, h, &etag, last_modified);
+    if let Some(coding) = encoding.content_encoding() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    res
+}
+
+/// The body in `encoding`, from the cache or rendered (identity first, then compressed).
+async fn body(
+    app: &Arc<App>,
+    repr: &Representation,
+    encoding: Encoding,
+    etag: &EntityTag,
+    render: Render,
+) -> Result<Bytes, Problem> {
+    let identity_tag = repr.etag(app, Encoding::Identity).tag;
+    let identity = app
+        .cache
+        .get_or_render(&identity_tag, &app.metrics, || blocking(app, move |app| render(app).map(Bytes::from)))
+        .await?;
+    if encoding == Encoding::Identity {
+        return Ok(identity);
+    }
+    app.cache
+        .get_or_render(&etag.tag, &app.metrics, || {
+            blocking(app, move |_| {
+                encoding::compress(encoding, &identity)
+                    .map(Bytes::from)
+                    .map_err(|e| Problem::internal(format!("compression failed: {e}")))
+            })
+        })
+        .await
+}
+
+/// Runs CPU-bound or store-reading work off the async workers.
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&App) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || work(&app))
+        .await
+        .map_err(|e| Problem::internal(format!("render task failed: {e}")))?
+}
+
+/// Validators and caching headers shared by 200 and 304 (RFC 9110 §15.4.5: a 304 carries the
+/// headers a 200 would have had for caching).
+fn cache_headers(app: &App, h: &mut HeaderMap, etag: &EntityTag, last_modified: SystemTime) {
+    if let Ok(v) = HeaderValue::from_str(&etag.to_string()) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&conditional::http_date(last_modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    let max_age = app.settings.max_age;
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}, stale-while-revalidate={}", max_age.min(60))) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+}
+
+/// All values of a header joined with ", " (RFC 9110 §5.3), or None when absent.
+pub fn joined(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}

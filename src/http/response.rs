@@ -1,0 +1,119 @@
+//! Building responses: JSON bodies and RFC 9457 problem details.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+
+use crate::model::FieldError;
+
+/// The body type of every response lenta sends: bodies are rendered whole (feeds are cached as
+/// bytes), so a streaming body would buy nothing.
+pub type Body = Full<Bytes>;
+
+/// A response with `body` and `content_type`.
+pub fn bytes(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// A JSON response.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(body) => bytes(status, "application/json", body),
+        Err(e) => Problem::internal(format!("encoding the response failed: {e}")).into_response(),
+    }
+}
+
+/// An RFC 9457 problem: `type`, `title`, `status`, `detail`, plus `errors`, one per bad field.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:lenta:problem:…`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: String,
+    /// The HTTP status, repeated in the body as RFC 9457 §3.1.2 allows.
+    pub status: u16,
+    /// What went wrong this time and what to do.
+    pub detail: String,
+    /// Each invalid field or parameter with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+}
+
+impl Problem {
+    /// A problem of kind `slug` with status, title and detail.
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: format!("urn:lenta:problem:{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds the field errors.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Adds a header (`Allow`, `WWW-Authenticate`, `Retry-After`, …).
+    pub fn with_header(mut self, name: http::HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    /// 400 for a query string that did not parse.
+    pub fn bad_query(errors: Vec<FieldError>) -> Self {
+        let detail = summarize(&errors);
+        Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query", detail).with_errors(errors)
+    }
+
+    /// 404.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 500; the detail is logged too.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(%detail, "internal error");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", detail)
+    }
+
+    /// 503 with `Retry-After`, for a store that cannot take writes right now.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(%detail, "unavailable");
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+            .with_header(http::header::RETRY_AFTER, "5")
+    }
+
+    /// The response, `application/problem+json`.
+    pub fn into_response(self) -> Response<Body> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = bytes(status, "application/problem+json", body);
+        for (name, value) in self.headers {
+            res.headers_mut().append(name, value);
+        }
+        res
+    }
+}
+
+/// One line naming every bad field, for `detail`.
+pub fn summarize(errors: &[FieldError]) -> String {
+    let parts: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect();
+    parts.join("; ")
+}

@@ -1,0 +1,173 @@
+//! Routing: path and method to handler, with 404 and 405 (with `Allow`) as problem details.
+//!
+//! One explicit match over path segments, as in hyper's examples: every route is visible here.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{header, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::feeds;
+use super::response::{self, Body, Problem};
+use crate::api;
+use crate::app::App;
+use crate::feed::Format;
+use crate::html;
+
+/// A matched route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Index,
+    Feed(Format, Option<&'a str>),
+    RegionPage(&'a str),
+    Articles,
+    ArticlesBatch,
+    Article(u64),
+    Regions,
+    Calendar,
+    Health,
+    Metrics,
+}
+
+impl<'a> Route<'a> {
+    /// Matches a path; None is a 404.
+    fn parse(path: &'a str) -> Option<Self> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        Some(match segments.as_slice() {
+            [""] => Route::Index,
+            [file] => match file.strip_prefix("feed.").and_then(Format::from_extension) {
+                Some(format) => Route::Feed(format, None),
+                None if *file == "healthz" => Route::Health,
+                None if *file == "metrics" => Route::Metrics,
+                None => return None,
+            },
+            ["regions", code, ""] => Route::RegionPage(code),
+            ["regions", code, file] => Route::Feed(file.strip_prefix("feed.").and_then(Format::from_extension)?, Some(code)),
+            ["api", "articles"] => Route::Articles,
+            ["api", "articles", "batch"] => Route::ArticlesBatch,
+            ["api", "articles", id] => Route::Article(id.parse().ok().filter(|id| *id > 0)?),
+            ["api", "regions"] => Route::Regions,
+            ["api", "calendar"] => Route::Calendar,
+            _ => return None,
+        })
+    }
+
+    /// Methods the route answers (HEAD wherever GET).
+    fn allowed(self) -> &'static [Method] {
+        const READ: &[Method] = &[Method::GET, Method::HEAD];
+        match self {
+            Route::Articles => &[Method::GET, Method::HEAD, Method::POST],
+            Route::ArticlesBatch => &[Method::POST],
+            Route::Article(_) => &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
+            _ => READ,
+        }
+    }
+
+    /// A low-cardinality name for metrics and logs.
+    fn name(self) -> &'static str {
+        match self {
+            Route::Index => "index",
+            Route::Feed(..) => "feed",
+            Route::RegionPage(_) => "region_page",
+            Route::Articles => "articles",
+            Route::ArticlesBatch => "articles_batch",
+            Route::Article(_) => "article",
+            Route::Regions => "regions",
+            Route::Calendar => "calendar",
+            Route::Health => "healthz",
+            Route::Metrics => "metrics",
+        }
+    }
+}
+
+/// The service function: answers one request, logs it and counts it.
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (route_name, res) = dispatch(&app, req).await;
+    let elapsed = started.elapsed();
+    app.metrics.observe(route_name, res.status().as_u16(), elapsed);
+    tracing::info!(
+        target: "lenta::request",
+        %peer,
+        %method,
+        path = %path,
+        route = route_name,
+        status = res.status().as_u16(),
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
+    Ok(res)
+}
+
+async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Response<Body>) {
+    let path = req.uri().path().to_string();
+    let Some(route) = Route::parse(&path) else {
+        let problem = Problem::not_found(format!("no resource at {path}; start at / or /api/regions"));
+        return ("not_found", problem.into_response());
+    };
+    if !route.allowed().contains(req.method()) {
+        return (route.name(), method_not_allowed(route.allowed()));
+    }
+    let (parts, body) = req.into_parts();
+    let res = match (route, &parts.method) {
+        (Route::Index, _) => html::index(app, &parts).await,
+        (Route::RegionPage(code), _) => html::region_page(app, &parts, code).await,
+        (Route::Feed(format, region), _) => feeds::feed(app, &parts, format, region).await,
+        (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
+        (Route::Articles, _) => api::articles::list(app, &parts).await,
+        (Route::ArticlesBatch, _) => api::write::batch(app, &parts, body).await,
+        (Route::Article(id), &Method::PUT) => api::write::replace(app, &parts, body, id).await,
+        (Route::Article(id), &Method::DELETE) => api::write::delete(app, &parts, id).await,
+        (Route::Article(id), _) => api::articles::get(app, &parts, id).await,
+        (Route::Regions, _) => api::regions::list(app, &parts).await,
+        (Route::Calendar, _) => api::calendar::calendar(app, &parts).await,
+        (Route::Health, _) => health(app),
+        (Route::Metrics, _) => {
+            let text = app.metrics.render(&app.gauges());
+            response::bytes(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text)
+        }
+    };
+    (route.name(), res)
+}
+
+fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
+    let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    let list = list.join(", ");
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("this resource allows {list}"),
+    )
+    .with_header(header::ALLOW, &list)
+    .into_response()
+}
+
+fn health(app: &App) -> Response<Body> {
+    let body = serde_json::json!({ "status": "ok", "articles": app.store.article_count() });
+    let mut res = response::json(StatusCode::OK, &body);
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::parse("/"), Some(Route::Index));
+        assert_eq!(Route::parse("/feed.atom"), Some(Route::Feed(Format::Atom, None)));
+        assert_eq!(Route::parse("/regions/ru-niz/feed.json"), Some(Route::Feed(Format::Json, Some("ru-niz"))));
+        assert_eq!(Route::parse("/regions/RU-NIZ/"), Some(Route::RegionPage("RU-NIZ")));
+        assert_eq!(Route::parse("/api/articles/17"), Some(Route::Article(17)));
+        assert_eq!(Route::parse("/api/articles/x"), None);
+        assert_eq!(Route::parse("/feed.xml"), None);
+        assert_eq!(Route::parse("/regions/RU/feed.txt"), None);
+    }
+}

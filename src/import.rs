@@ -1,0 +1,71 @@
+//! Bulk loading from NDJSON (`lenta import`).
+//!
+//! Each line is validated and stored on its own, exactly like a batch API line: a bad line is
+//! reported with its number and reasons and never stops the rest. One flush at the end makes
+//! the whole import durable (an interrupted import can simply be re-run: lines are upserts by
+//! `external_id`).
+
+use std::convert::Infallible;
+use std::io::BufRead;
+
+use serde_json::Value;
+
+use crate::model::{ArticleInput, ExternalId, FieldError};
+use crate::regions::RegionDirectory;
+use crate::store::{Committed, Store, StoreError, WriteError, WriteOp};
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// Lines that created an article.
+    pub created: u64,
+    /// Lines that updated one (same publisher and `external_id`).
+    pub updated: u64,
+    /// Lines refused: line number (1-based) and every reason.
+    pub rejected: Vec<(usize, Vec<FieldError>)>,
+}
+
+/// Imports every line of `input` as `publisher`; `progress` is told the bytes consumed so far.
+pub fn import(
+    store: &Store,
+    regions: &RegionDirectory,
+    publisher: &str,
+    input: impl BufRead,
+    mut progress: impl FnMut(u64),
+) -> Result<ImportReport, StoreError> {
+    let mut report = ImportReport::default();
+    let mut consumed = 0u64;
+    for (index, line) in input.split(b'\n').enumerate() {
+        let line = line.map_err(|e| StoreError::Corrupt { tree: "input", reason: e.to_string() })?;
+        consumed += line.len() as u64 + 1;
+        progress(consumed);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let article = match parse_line(&line, regions) {
+            Ok(a) => a,
+            Err(errors) => {
+                report.rejected.push((index + 1, errors));
+                continue;
+            }
+        };
+        let op = WriteOp::Upsert { publisher: publisher.to_string(), article };
+        match store.write(op, |_| Ok::<(), Infallible>(())) {
+            Ok(Committed::Created(_)) => report.created += 1,
+            Ok(_) => report.updated += 1,
+            Err(WriteError::Store(e)) => return Err(e),
+            Err(WriteError::Refused(never)) => match never {},
+            Err(other) => report.rejected.push((index + 1, vec![FieldError::new("", other.to_string())])),
+        }
+    }
+    store.flush_blocking()?;
+    Ok(report)
+}
+
+fn parse_line(line: &[u8], regions: &RegionDirectory) -> Result<crate::model::NewArticle, Vec<FieldError>> {
+    let text = std::str::from_utf8(line)
+        .map_err(|e| vec![FieldError::new("", format!("not valid UTF-8 at byte {}", e.valid_up_to()))])?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| vec![FieldError::new("", format!("invalid JSON: {e}"))])?;
+    ArticleInput::from_json(&value, regions, ExternalId::Required)
+}

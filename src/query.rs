@@ -1,0 +1,308 @@
+//! Feed queries: parsed once, validated completely, and kept in one canonical form.
+//!
+//! The canonical form is what the `rel="self"` link shows, what cache keys and ETags are derived
+//! from, and what makes `?to=…&region=b,a` and `?region=a&region=b&to=…` the same feed.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::model::FieldError;
+use crate::regions::{RegionCode, RegionDirectory};
+use crate::store::keys::Position;
+
+/// Items per page when `limit` is absent.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest allowed `limit`.
+pub const MAX_LIMIT: usize = 500;
+const PARAMS: &str = "region, category, from, to, limit, before";
+
+/// One end of a date range: a whole local day, or an exact instant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TimeBound {
+    /// Canonical text: `YYYY-MM-DD` for a day, RFC 3339 (UTC, `Z`) for an instant.
+    pub text: String,
+    /// The instant this bound stands for (start of the day for `from`, its last microsecond for `to`).
+    pub micros: i64,
+}
+
+impl TimeBound {
+    /// A whole local day: its first microsecond, or with `end` its last.
+    pub fn day(day: NaiveDate, tz: Tz, end: bool) -> Self {
+        let micros = if end {
+            local_day_start(day + Duration::days(1), tz).timestamp_micros() - 1
+        } else {
+            local_day_start(day, tz).timestamp_micros()
+        };
+        TimeBound { text: day.format("%Y-%m-%d").to_string(), micros }
+    }
+}
+
+/// An opaque paging cursor: the feed position of the last item of the previous page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cursor(pub Position);
+
+impl Cursor {
+    /// Encodes as 32 lowercase hex digits (opaque to clients; stable across restarts).
+    pub fn encode(&self) -> String {
+        self.0.to_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Decodes [`Cursor::encode`]'s output.
+    pub fn decode(s: &str) -> Option<Self> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let bytes: Vec<u8> =
+            (0..16).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16)).collect::<Result<_, _>>().ok()?;
+        Position::from_key_suffix(&bytes).map(Cursor)
+    }
+}
+
+/// A validated feed or API list query.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FeedQuery {
+    /// Requested regions, sorted and deduplicated; empty means all regions.
+    pub regions: Vec<RegionCode>,
+    /// Requested categories, lower-cased, sorted, deduplicated; an article matches any of them.
+    pub categories: Vec<String>,
+    /// Inclusive lower bound.
+    pub from: Option<TimeBound>,
+    /// Inclusive upper bound.
+    pub to: Option<TimeBound>,
+    /// Page size, 1..=500.
+    pub limit: usize,
+    /// Paging cursor: only items after this position.
+    pub before: Option<Cursor>,
+}
+
+/// What parsing needs to know about the portal.
+#[derive(Clone, Copy)]
+pub struct QueryContext<'a> {
+    /// Known regions.
+    pub regions: &'a RegionDirectory,
+    /// The portal's time zone, which turns a date into a local day.
+    pub tz: Tz,
+}
+
+impl FeedQuery {
+    /// Parses a raw query string (without `?`); `path_region` is the `{code}` of
+    /// `/regions/{code}/…`. Every problem is reported, each naming its parameter.
+    pub fn parse(raw: Option<&str>, path_region: Option<&str>, ctx: QueryContext) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut q = FeedQuery::default();
+        let mut seen_single: Vec<&'static str> = Vec::new();
+        let mut region_texts: Vec<(String, String)> = Vec::new();
+        if let Some(code) = path_region {
+            region_texts.push(("region".into(), code.to_string()));
+        }
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "region" if path_region.is_some() => errors.push(FieldError::new(
+                    "region",
+                    "the region is already given by the path /regions/{code}/; use /feed.* to combine regions",
+                )),
+                "region" => region_texts.extend(split_list(&value).map(|v| ("region".into(), v.to_string()))),
+                "category" => {
+                    for c in split_list(&value) {
+                        q.categories.push(c.to_lowercase());
+                    }
+                }
+                "from" | "to" | "limit" | "before" => {
+                    let name: &'static str = match key.as_ref() {
+                        "from" => "from",
+                        "to" => "to",
+                        "limit" => "limit",
+                        _ => "before",
+                    };
+                    if seen_single.contains(&name) {
+                        errors.push(FieldError::new(name, "given more than once; give it once"));
+                        continue;
+                    }
+                    seen_single.push(name);
+                    if let Err(e) = q.set_single(name, &value, ctx.tz) {
+                        errors.push(e);
+                    }
+                }
+                other => errors.push(FieldError::new(
+                    truncate(other, 64),
+                    format!("unknown parameter; allowed parameters are {PARAMS}"),
+                )),
+            }
+        }
+        for (field, code) in region_texts {
+            match ctx.regions.lookup(&code) {
+                Some(r) => q.regions.push(r.code.clone()),
+                None => errors.push(FieldError::new(
+                    field,
+                    format!("unknown region {:?}; the known codes are listed at /api/regions", truncate(&code, 32)),
+                )),
+            }
+        }
+        q.regions.sort();
+        q.regions.dedup();
+        q.categories.sort();
+        q.categories.dedup();
+        if let (Some(from), Some(to)) = (&q.from, &q.to) {
+            if to.micros < from.micros {
+                errors.push(FieldError::new("to", format!("{} is before from={}; to must not precede from", to.text, from.text)));
+            }
+        }
+        if errors.is_empty() {
+            Ok(q)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn set_single(&mut self, name: &'static str, value: &str, tz: Tz) -> Result<(), FieldError> {
+        match name {
+            "from" => self.from = Some(parse_bound(name, value, tz, false)?),
+            "to" => self.to = Some(parse_bound(name, value, tz, true)?),
+            "limit" => {
+                self.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| FieldError::new(name, format!("{:?} is not an integer from 1 to {MAX_LIMIT}", truncate(value, 32))))?;
+            }
+            _ => {
+                self.before = Some(Cursor::decode(value).ok_or_else(|| {
+                    FieldError::new(name, "not a paging cursor; use the rel=\"next\" link of a previous page as it is")
+                })?)
+            }
+        }
+        Ok(())
+    }
+
+    /// The canonical query string (no leading `?`), empty for the default query.
+    pub fn canonical(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if !self.regions.is_empty() {
+            s.append_pair("region", &self.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","));
+        }
+        if !self.categories.is_empty() {
+            s.append_pair("category", &self.categories.join(","));
+        }
+        if let Some(b) = &self.from {
+            s.append_pair("from", &b.text);
+        }
+        if let Some(b) = &self.to {
+            s.append_pair("to", &b.text);
+        }
+        if self.limit != DEFAULT_LIMIT {
+            s.append_pair("limit", &self.limit.to_string());
+        }
+        if let Some(c) = &self.before {
+            s.append_pair("before", &c.encode());
+        }
+        s.finish()
+    }
+
+    /// What identifies the feed itself, whatever the page or page size: the filters only.
+    pub fn identity(&self) -> String {
+        FeedQuery { limit: DEFAULT_LIMIT, before: None, ..self.clone() }.canonical()
+    }
+
+    /// The same query on the page after `last` (RFC 5005 `next`).
+    pub fn next_page(&self, last: Position) -> Self {
+        FeedQuery { before: Some(Cursor(last)), ..self.clone() }
+    }
+
+    /// The same query on its first page (RFC 5005 `first`).
+    pub fn first_page(&self) -> Self {
+        FeedQuery { before: None, ..self.clone() }
+    }
+
+    /// Whether an article passes the category filter (regions and dates are index bounds).
+    pub fn matches_category(&self, categories: &[String]) -> bool {
+        self.categories.is_empty() || categories.iter().any(|c| self.categories.contains(&c.to_lowercase()))
+    }
+}
+
+impl Default for FeedQuery {
+    fn default() -> Self {
+        FeedQuery { regions: Vec::new(), categories: Vec::new(), from: None, to: None, limit: DEFAULT_LIMIT, before: None }
+    }
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn parse_bound(name: &str, value: &str, tz: Tz, end_of_day: bool) -> Result<TimeBound, FieldError> {
+    let value = value.trim();
+    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(TimeBound::day(day, tz, end_of_day));
+    }
+    match DateTime::parse_from_rfc3339(value) {
+        Ok(t) => {
+            let utc = t.with_timezone(&Utc);
+            Ok(TimeBound { text: utc.to_rfc3339_opts(SecondsFormat::AutoSi, true), micros: utc.timestamp_micros() })
+        }
+        Err(_) => Err(FieldError::new(
+            name,
+            format!(
+                "{:?} is neither a date (YYYY-MM-DD, a whole day in the portal time zone {tz}) nor an RFC 3339 date-time such as 2024-05-17T09:00:00+03:00",
+                truncate(value, 64)
+            ),
+        )),
+    }
+}
+
+/// The first instant of a local calendar day (the first valid local time, should midnight not
+/// exist because of a daylight-saving jump).
+pub fn local_day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    (0..24)
+        .filter_map(|h| NaiveTime::from_hms_opt(h, 0, 0))
+        .find_map(|t| tz.from_local_datetime(&day.and_time(t)).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<FeedQuery, Vec<FieldError>> {
+        let dir = RegionDirectory::builtin();
+        FeedQuery::parse(Some(raw), None, QueryContext { regions: &dir, tz: chrono_tz::Europe::Moscow })
+    }
+
+    #[test]
+    fn canonical_form_ignores_order_and_case() {
+        let a = parse("to=2024-06-01&region=ru-niz,RU-MOW&category=Власть").unwrap();
+        let b = parse("category=власть&region=RU-MOW&region=RU-NIZ&to=2024-06-01&limit=50").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.canonical(), b.canonical());
+        assert!(a.canonical().starts_with("region=RU-MOW%2CRU-NIZ&category="), "{}", a.canonical());
+    }
+
+    #[test]
+    fn a_date_is_a_whole_moscow_day() {
+        let q = parse("from=2024-06-01&to=2024-06-01").unwrap();
+        let edge = DateTime::parse_from_rfc3339("2024-05-31T23:30:00Z").unwrap().timestamp_micros();
+        assert!(q.from.as_ref().unwrap().micros <= edge && edge <= q.to.as_ref().unwrap().micros);
+        let q = parse("to=2024-05-31").unwrap();
+        assert!(edge > q.to.unwrap().micros);
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported() {
+        let errs = parse("foo=1&from=yesterday&limit=0&before=xyz&region=RU-XXX").unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["foo", "from", "limit", "before", "region"]);
+        assert_eq!(parse("limit=10000").unwrap_err()[0].field, "limit");
+        assert_eq!(parse("from=2024-06-02&to=2024-06-01").unwrap_err()[0].field, "to");
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor(Position { micros: -42, id: 7 });
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("zz"), None);
+    }
+}

@@ -1,0 +1,404 @@
+//! The article store: sled trees, kept consistent by transactions.
+//!
+//! Trees (all keys big-endian, see [`keys`]):
+//! - `articles`: id → article JSON
+//! - `by_time`: (published instant, id) → ()          the all-regions feed order
+//! - `by_region`: (region, published instant, id) → () one feed order per region
+//! - `by_external`: (publisher, external_id) → id      idempotent upserts
+//! - `region_meta`: region (or `*` for all) → generation, last change, article count
+//! - `publishers`: name → publisher record (see [`crate::auth`])
+//!
+//! Every write changes the article, all of its index entries and the metadata of every region it
+//! leaves or enters in one sled transaction, under one process-wide writer lock (so an upsert's
+//! read-then-write cannot race another). Region metadata is mirrored in memory: answering a
+//! conditional request needs only generations, never an article read.
+
+pub mod flusher;
+pub mod keys;
+mod check;
+mod scan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use chrono::{DateTime, TimeZone, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::model::{Article, NewArticle};
+use crate::regions::RegionCode;
+use flusher::{FlushError, Flusher};
+use keys::Position;
+pub use scan::Scan;
+
+/// The `region_meta` key that stands for "all regions".
+pub const ALL_REGIONS: &str = "*";
+
+/// Errors of the store itself (not of the input).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory is held by another process.
+    #[error("the data directory {0} is in use by another lenta process (a running server?); stop it, or use the server's admin API")]
+    Locked(String),
+    /// sled reported an error.
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in tree {tree}: {reason}")]
+    Corrupt {
+        /// Which tree.
+        tree: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The write was committed but could not be made durable.
+    #[error(transparent)]
+    Flush(#[from] FlushError),
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<R> {
+    /// The caller's guard refused it (authorization, `If-Match`, …).
+    #[error("refused")]
+    Refused(R),
+    /// No article has this id.
+    #[error("no article with id {0}")]
+    NotFound(u64),
+    /// The new `external_id` already belongs to another article of the same publisher.
+    #[error("external_id {0:?} already names article {1} of this publisher")]
+    ExternalIdTaken(String, u64),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<R> From<sled::Error> for WriteError<R> {
+    fn from(e: sled::Error) -> Self {
+        WriteError::Store(StoreError::Sled(e))
+    }
+}
+
+/// What a region's feeds depend on: bumped by every write that adds, changes or removes one of
+/// its articles. Feeds derive their `ETag` and `Last-Modified` from these alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegionMeta {
+    /// Increases by one per write touching the region.
+    pub generation: u64,
+    /// Time of the latest such write, microseconds since the epoch (0 = never written).
+    pub last_modified_micros: i64,
+    /// Articles currently in the region.
+    pub count: u64,
+}
+
+impl RegionMeta {
+    fn encode(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[..8].copy_from_slice(&self.generation.to_be_bytes());
+        out[8..16].copy_from_slice(&self.last_modified_micros.to_be_bytes());
+        out[16..].copy_from_slice(&self.count.to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        Some(RegionMeta {
+            generation: u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?),
+            last_modified_micros: i64::from_be_bytes(bytes.get(8..16)?.try_into().ok()?),
+            count: u64::from_be_bytes(bytes.get(16..24)?.try_into().ok()?),
+        })
+    }
+
+    /// The last change as a UTC time (the Unix epoch when never written).
+    pub fn last_modified(&self) -> DateTime<Utc> {
+        Utc.timestamp_micros(self.last_modified_micros).single().unwrap_or_default()
+    }
+}
+
+/// A write to perform.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Create, or update the publisher's article with the same `external_id`.
+    Upsert {
+        /// Owner.
+        publisher: String,
+        /// Validated content.
+        article: NewArticle,
+    },
+    /// Replace article `id` (an empty `external_id` keeps the stored one).
+    Replace {
+        /// Target.
+        id: u64,
+        /// Validated content.
+        article: NewArticle,
+    },
+    /// Delete article `id`.
+    Delete {
+        /// Target.
+        id: u64,
+    },
+}
+
+/// What a committed write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Committed {
+    /// A new article.
+    Created(Article),
+    /// An existing article changed; the previous version is kept for callers that need to know
+    /// which regions it left.
+    Updated {
+        /// Before.
+        old: Article,
+        /// After.
+        new: Article,
+    },
+    /// Removed.
+    Deleted(Article),
+}
+
+impl Committed {
+    /// Every region whose feeds this write changed.
+    pub fn touched_regions(&self) -> BTreeSet<RegionCode> {
+        let (a, b) = match self {
+            Committed::Created(a) | Committed::Deleted(a) => (a, None),
+            Committed::Updated { old, new } => (old, Some(new)),
+        };
+        a.regions.iter().chain(b.iter().flat_map(|b| b.regions.iter())).cloned().collect()
+    }
+}
+
+/// The article store.
+pub struct Store {
+    db: sled::Db,
+    articles: sled::Tree,
+    by_time: sled::Tree,
+    by_region: sled::Tree,
+    by_external: sled::Tree,
+    region_meta: sled::Tree,
+    publishers: sled::Tree,
+    meta: RwLock<HashMap<String, RegionMeta>>,
+    writer: Mutex<()>,
+    flusher: Flusher,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with a sled page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open().map_err(|e| {
+            match &e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                _ => StoreError::Sled(e),
+            }
+        })?;
+        let region_meta = db.open_tree("region_meta")?;
+        let mut meta = HashMap::new();
+        for entry in region_meta.iter() {
+            let (k, v) = entry?;
+            let code = String::from_utf8_lossy(&k).into_owned();
+            let m = RegionMeta::decode(&v)
+                .ok_or_else(|| StoreError::Corrupt { tree: "region_meta", reason: format!("bad value for {code}") })?;
+            meta.insert(code, m);
+        }
+        let flusher = Flusher::start(db.clone())
+            .map_err(|e| StoreError::Flush(FlushError(format!("cannot start flusher: {e}"))))?;
+        Ok(Store {
+            articles: db.open_tree("articles")?,
+            by_time: db.open_tree("by_time")?,
+            by_region: db.open_tree("by_region")?,
+            by_external: db.open_tree("by_external")?,
+            publishers: db.open_tree("publishers")?,
+            region_meta,
+            meta: RwLock::new(meta),
+            writer: Mutex::new(()),
+            flusher,
+            db,
+        })
+    }
+
+    /// The publishers tree, owned by [`crate::auth`].
+    pub fn publishers_tree(&self) -> &sled::Tree {
+        &self.publishers
+    }
+
+    /// Metadata of a region (`*` for all), as of the last committed write.
+    pub fn region_meta(&self, code: &str) -> RegionMeta {
+        self.meta.read().map(|m| m.get(code).copied().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Total number of stored articles.
+    pub fn article_count(&self) -> u64 {
+        self.region_meta(ALL_REGIONS).count
+    }
+
+    /// One article by id.
+    pub fn get(&self, id: u64) -> Result<Option<Article>, StoreError> {
+        match self.articles.get(keys::id_key(id))? {
+            None => Ok(None),
+            Some(bytes) => decode_article(&bytes).map(Some),
+        }
+    }
+
+    /// The id of a publisher's article by its `external_id`.
+    pub fn id_by_external(&self, publisher: &str, external_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.by_external.get(keys::external_key(publisher, external_id))?.and_then(|v| decode_id(&v)))
+    }
+
+    /// Starts a scan in feed order (newest first); see [`Scan`].
+    pub fn scan<'a>(&'a self, regions: &'a [RegionCode]) -> Scan<'a> {
+        Scan::new(self, regions)
+    }
+
+    /// Performs one write, if `guard` accepts the current version of the target.
+    ///
+    /// The write is committed but not yet durable: await [`Store::durable`] before acknowledging.
+    pub fn write<R>(
+        &self,
+        op: WriteOp,
+        guard: impl FnOnce(Option<&Article>) -> Result<(), R>,
+    ) -> Result<Committed, WriteError<R>> {
+        let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Utc::now();
+        match op {
+            WriteOp::Upsert { publisher, article } => {
+                let existing = match self.id_by_external(&publisher, &article.external_id)? {
+                    Some(id) => self.get(id)?,
+                    None => None,
+                };
+                guard(existing.as_ref()).map_err(WriteError::Refused)?;
+                let id = match &existing {
+                    Some(old) => old.id,
+                    None => self.db.generate_id()? + 1,
+                };
+                let new = Article::from_new(id, &publisher, article, now);
+                self.commit(existing.as_ref(), Some(&new), now)?;
+                Ok(match existing {
+                    Some(old) => Committed::Updated { old, new },
+                    None => Committed::Created(new),
+                })
+            }
+            WriteOp::Replace { id, mut article } => {
+                let old = self.get(id)?.ok_or(WriteError::NotFound(id))?;
+                guard(Some(&old)).map_err(WriteError::Refused)?;
+                if article.external_id.is_empty() {
+                    article.external_id = old.external_id.clone();
+                } else if article.external_id != old.external_id {
+                    if let Some(other) = self.id_by_external(&old.publisher, &article.external_id)? {
+                        return Err(WriteError::ExternalIdTaken(article.external_id, other));
+                    }
+                }
+                let new = Article::from_new(id, &old.publisher, article, now);
+                self.commit(Some(&old), Some(&new), now)?;
+                Ok(Committed::Updated { old, new })
+            }
+            WriteOp::Delete { id } => {
+                let old = self.get(id)?.ok_or(WriteError::NotFound(id))?;
+                guard(Some(&old)).map_err(WriteError::Refused)?;
+                self.commit(Some(&old), None, now)?;
+                Ok(Committed::Deleted(old))
+            }
+        }
+    }
+
+    /// Waits until every write committed so far is on disk (group commit; see [`flusher`]).
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        Ok(self.flusher.flushed().await?)
+    }
+
+    /// Flushes synchronously (command-line tools, shutdown).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Writes `new` in place of `old` (either may be absent) in one transaction.
+    fn commit(&self, old: Option<&Article>, new: Option<&Article>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let meta_changes = self.meta_changes(old, new, now.timestamp_micros());
+        let new_bytes = match new {
+            Some(a) => Some(serde_json::to_vec(a).map_err(|e| StoreError::Corrupt {
+                tree: "articles",
+                reason: format!("cannot encode article: {e}"),
+            })?),
+            None => None,
+        };
+        let trees = (&self.articles, &self.by_time, &self.by_region, &self.by_external, &self.region_meta);
+        trees
+            .transaction(|(articles, by_time, by_region, by_external, region_meta)| {
+                if let Some(old) = old {
+                    remove_entries(old, articles, by_time, by_region, by_external)?;
+                }
+                if let (Some(new), Some(bytes)) = (new, &new_bytes) {
+                    let pos = Position::of(&new.published_at, new.id);
+                    articles.insert(&keys::id_key(new.id), bytes.as_slice())?;
+                    by_time.insert(&pos.to_bytes(), &[])?;
+                    for region in &new.regions {
+                        by_region.insert(keys::region_key(region.as_str(), pos), &[])?;
+                    }
+                    by_external.insert(keys::external_key(&new.publisher, &new.external_id), &keys::id_key(new.id))?;
+                }
+                for (code, m) in &meta_changes {
+                    region_meta.insert(code.as_bytes(), &m.encode())?;
+                }
+                Ok(())
+            })
+            .map_err(|e: TransactionError<()>| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => StoreError::Corrupt { tree: "*", reason: "transaction aborted".into() },
+            })?;
+        let mut meta = self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        meta.extend(meta_changes);
+        Ok(())
+    }
+
+    /// The new metadata of every region the write touches, and of `*`.
+    fn meta_changes(&self, old: Option<&Article>, new: Option<&Article>, now: i64) -> BTreeMap<String, RegionMeta> {
+        let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+        deltas.insert(ALL_REGIONS.to_string(), i64::from(new.is_some()) - i64::from(old.is_some()));
+        for region in old.iter().flat_map(|a| a.regions.iter()) {
+            *deltas.entry(region.to_string()).or_default() -= 1;
+        }
+        for region in new.iter().flat_map(|a| a.regions.iter()) {
+            *deltas.entry(region.to_string()).or_default() += 1;
+        }
+        deltas
+            .into_iter()
+            .map(|(code, delta)| {
+                let prev = self.region_meta(&code);
+                let next = RegionMeta {
+                    generation: prev.generation + 1,
+                    // Never move backwards, even if the clock does: validators must not repeat.
+                    last_modified_micros: now.max(prev.last_modified_micros),
+                    count: prev.count.saturating_add_signed(delta),
+                };
+                (code, next)
+            })
+            .collect()
+    }
+}
+
+fn remove_entries(
+    old: &Article,
+    articles: &TransactionalTree,
+    by_time: &TransactionalTree,
+    by_region: &TransactionalTree,
+    by_external: &TransactionalTree,
+) -> Result<(), ConflictableTransactionError<()>> {
+    let pos = Position::of(&old.published_at, old.id);
+    articles.remove(&keys::id_key(old.id))?;
+    by_time.remove(&pos.to_bytes())?;
+    for region in &old.regions {
+        by_region.remove(keys::region_key(region.as_str(), pos))?;
+    }
+    by_external.remove(keys::external_key(&old.publisher, &old.external_id))?;
+    Ok(())
+}
+
+/// Decodes a stored article.
+pub fn decode_article(bytes: &[u8]) -> Result<Article, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { tree: "articles", reason: e.to_string() })
+}
+
+fn decode_id(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
