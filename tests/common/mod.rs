@@ -1,0 +1,142 @@
+//! Test harness: the real server on a loopback port, a real sled store in a temp directory.
+//!
+//! Each test binary includes this module; not every binary uses every helper.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use lenta::app::App;
+use lenta::config::Settings;
+use lenta::http::RunningServer;
+use lenta::import::{self, ImportReport};
+use tempfile::TempDir;
+
+/// The fixture file shipped with the project.
+pub const FIXTURES: &str = include_str!("../../data/fixtures.json");
+
+/// A running server and the directory it stores into.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// HTTP client (no automatic decompression: tests see the bytes as sent).
+    pub client: reqwest::Client,
+    server: Option<RunningServer>,
+    dir: Arc<TempDir>,
+    configure: Arc<dyn Fn(&mut Settings) + Send + Sync>,
+}
+
+impl TestServer {
+    /// A server with default settings and an empty store.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose settings `configure` adjusts (the address and data dir are fixed by the harness).
+    pub async fn start_with(configure: impl Fn(&mut Settings) + Send + Sync + 'static) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::launch(dir, Arc::new(configure), None).await
+    }
+
+    async fn launch(
+        dir: Arc<TempDir>,
+        configure: Arc<dyn Fn(&mut Settings) + Send + Sync>,
+        port: Option<u16>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let mut settings = Settings::new(addr, dir.path().join("data"));
+        configure(&mut settings);
+        let app = App::open(settings).expect("open app");
+        let server = RunningServer::on(Arc::new(app), listener).expect("start server");
+        TestServer {
+            base: format!("http://{addr}"),
+            addr,
+            client: reqwest::Client::builder().build().expect("client"),
+            server: Some(server),
+            dir,
+            configure,
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same port and data directory.
+    pub async fn restart(mut self) -> Self {
+        let port = self.addr.port();
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        Self::launch(Arc::clone(&self.dir), Arc::clone(&self.configure), Some(port)).await
+    }
+
+    /// The shared application state (store, regions, metrics).
+    pub fn app(&self) -> &Arc<App> {
+        &self.server.as_ref().expect("server running").app
+    }
+
+    /// Absolute URL of `path_and_query`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base, path_and_query)
+    }
+
+    /// GET `path_and_query`.
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client.get(self.url(path_and_query)).send().await.expect("GET")
+    }
+
+    /// GET and return status and body text.
+    pub async fn get_text(&self, path_and_query: &str) -> (u16, String) {
+        let res = self.get(path_and_query).await;
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("body"))
+    }
+
+    /// Imports NDJSON text as publisher `portal`, like `lenta import`.
+    pub fn import(&self, ndjson: &str) -> ImportReport {
+        let app = self.app();
+        import::import(&app.store, &app.regions, "portal", ndjson.as_bytes(), |_| {}).expect("import")
+    }
+
+    /// Accredits a publisher (all regions when `regions` is empty) and returns its token.
+    pub fn add_publisher(&self, name: &str, regions: &str) -> String {
+        let app = self.app();
+        let regions = lenta::auth::parse_regions(regions, &app.regions).expect("regions");
+        lenta::auth::add(&app.store, name, regions).expect("add publisher").1
+    }
+}
+
+/// Every fixture article (the seed-like one and the tricky ones) as JSON values.
+pub fn fixtures() -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
+    let mut out = vec![v["seed_like_article"].clone()];
+    out.extend(v["tricky_articles"].as_array().expect("tricky_articles").iter().cloned());
+    out
+}
+
+/// The fixtures as NDJSON.
+pub fn fixtures_ndjson() -> String {
+    fixtures().iter().map(|v| format!("{v}\n")).collect()
+}
+
+/// A generated corpus (`lenta gen`) of `n` articles with `seed`, as NDJSON.
+pub fn corpus(n: usize, seed: u64) -> String {
+    let dir = lenta::regions::RegionDirectory::builtin();
+    let fixture: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
+    let regions: Vec<lenta::gen::GenRegion> =
+        dir.iter().map(|r| lenta::gen::GenRegion { code: r.code.as_str(), name_ru: &r.name_ru }).collect();
+    let mut out = Vec::new();
+    lenta::gen::write_corpus(
+        &lenta::gen::GenOptions { articles: n, seed },
+        &regions,
+        &fixture["seed_like_article"].to_string(),
+        &mut out,
+    )
+    .expect("generate");
+    String::from_utf8(out).expect("utf-8")
+}
+
+/// Parses XML strictly (roxmltree), panicking with the position of the first error.
+pub fn strict_xml(body: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{body}"))
+}
