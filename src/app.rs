@@ -1,6 +1,11 @@
 //! The state one server shares across requests: settings, regions, store, caches, counters.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
+
 use chrono::{DateTime, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
 use crate::feed::{FeedContext, Page};
@@ -9,7 +14,10 @@ use crate::metrics::{Gauges, Metrics};
 use crate::query::FeedQuery;
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
-use crate::store::{Store, StoreError, ALL_REGIONS};
+use crate::store::{Committed, Store, StoreError, ALL_REGIONS};
+use crate::websub::Notifier;
+use crate::feed::Format;
+use crate::metrics::WriteKind;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +40,12 @@ pub struct App {
     pub store: Store,
     /// Rendered responses.
     pub cache: RenderCache,
-    /// Counters.
-    pub metrics: Metrics,
+    /// Counters (shared with background tasks such as the WebSub notifier).
+    pub metrics: Arc<Metrics>,
+    /// WebSub notifier, started with the server when a hub is configured.
+    pub websub: OnceLock<Notifier>,
+    /// Per-client-IP request rate limiter, when `--rate-limit` is set.
+    pub rate_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Digest of every setting that changes rendered bytes, mixed into every ETag so that a new
     /// base URL or time zone never reuses an old validator.
     pub render_fingerprint: String,
@@ -59,7 +71,12 @@ impl App {
         let render_fingerprint = fingerprint(&settings, &regions);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
-            metrics: Metrics::default(),
+            metrics: Arc::new(Metrics::default()),
+            websub: OnceLock::new(),
+            rate_limiter: settings
+                .rate_limit
+                .and_then(NonZeroU32::new)
+                .map(|per_second| RateLimiter::keyed(Quota::per_second(per_second))),
             render_fingerprint,
             regions,
             store,
@@ -90,22 +107,65 @@ impl App {
         }
     }
 
-    /// Reads one page of `query`: at most `limit` articles and whether an older page exists.
+    /// Reads one page of `query`, newest first, with the cursors of its neighbours (RFC 5005):
+    /// `next` when an older page exists, `previous` when a newer one does.
     pub fn read_page(&self, query: &FeedQuery) -> Result<Page, StoreError> {
-        let mut articles = self
-            .store
-            .scan(&query.regions)
-            .oldest(query.from.as_ref().map(|b| b.micros))
-            .newest(query.to.as_ref().map(|b| b.micros))
-            .before(query.before.map(|c| c.0))
-            .articles(query.limit + 1, |a| query.matches_category(&a.categories))?;
-        let next = if articles.len() > query.limit {
-            articles.truncate(query.limit);
-            articles.last().map(|a| Position::of(&a.published_at, a.id))
-        } else {
-            None
+        let scan = |before: Option<Position>, after: Option<Position>, limit: usize| {
+            self.store
+                .scan(&query.regions)
+                .oldest(query.from.as_ref().map(|b| b.micros))
+                .newest(query.to.as_ref().map(|b| b.micros))
+                .before(before)
+                .after(after)
+                .articles(limit, |a| query.matches_category(&a.categories))
         };
-        Ok(Page { articles, next })
+        let position = |a: &crate::model::Article| Position::of(&a.published_at, a.id);
+        let before = query.before.map(|c| c.0);
+        let after = query.after.map(|c| c.0);
+        // One extra item tells whether the page in the scan's direction continues.
+        let mut articles = scan(before, after, query.limit + 1)?;
+        let more = articles.len() > query.limit;
+        articles.truncate(query.limit);
+        if after.is_some() {
+            articles.reverse();
+        }
+        let (first, last) = (articles.first().map(position), articles.last().map(position));
+        let next = match after {
+            None if more => last,
+            None => None,
+            Some(_) => last.filter(|l| scan(Some(*l), None, 1).is_ok_and(|older| !older.is_empty())),
+        };
+        let previous = match after {
+            Some(_) if more => first,
+            Some(_) => None,
+            None if before.is_none() => None,
+            None => first.filter(|f| scan(None, Some(*f), 1).is_ok_and(|newer| !newer.is_empty())),
+        };
+        Ok(Page { articles, next, previous })
+    }
+
+    /// Everything that follows a durable write: counting it, and pinging the WebSub hub for
+    /// every feed whose content it changed (the all-regions feed and each region it touched, in
+    /// every format).
+    pub fn committed(&self, committed: &Committed) {
+        self.metrics.write(match committed {
+            Committed::Created(_) => WriteKind::Created,
+            Committed::Updated { .. } => WriteKind::Updated,
+            Committed::Deleted(_) => WriteKind::Deleted,
+            Committed::Unchanged(_) => return,
+        });
+        if let Some(notifier) = self.websub.get() {
+            let ctx = self.feed_context();
+            let mut queries = vec![FeedQuery::default()];
+            queries.extend(
+                committed
+                    .touched_regions()
+                    .into_iter()
+                    .map(|r| FeedQuery { regions: vec![r], ..FeedQuery::default() }),
+            );
+            let topics = queries.iter().flat_map(|q| Format::ALL.map(|f| ctx.feed_url(q, f))).collect();
+            notifier.notify(topics);
+        }
     }
 
     /// Current gauge values for `/metrics`.

@@ -91,12 +91,20 @@ pub fn parse_regions(list: &str, dir: &RegionDirectory) -> Result<Option<Vec<Reg
 }
 
 /// Accredits `name` (or re-accredits a revoked one) and returns the record and the new token.
+///
+/// The record is written with compare-and-swap, so of two concurrent `add`s of one name exactly
+/// one wins and the other gets [`AuthError::Exists`] (a plain read-then-write would let the second
+/// silently replace the first's token). Durable when it returns.
 pub fn add(store: &Store, name: &str, regions: Option<Vec<RegionCode>>) -> Result<(Publisher, String), AuthError> {
     if !valid_name(name) {
         return Err(AuthError::BadName(name.to_string()));
     }
-    if get(store, name)?.is_some_and(|p| p.revoked_at.is_none()) {
-        return Err(AuthError::Exists(name.to_string()));
+    let tree = store.publishers_tree();
+    let current = tree.get(name.as_bytes())?;
+    if let Some(bytes) = &current {
+        if decode(bytes)?.revoked_at.is_none() {
+            return Err(AuthError::Exists(name.to_string()));
+        }
     }
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
@@ -108,18 +116,30 @@ pub fn add(store: &Store, name: &str, regions: Option<Vec<RegionCode>>) -> Resul
         created_at: Utc::now(),
         revoked_at: None,
     };
-    put(store, &publisher)?;
+    if tree.compare_and_swap(name.as_bytes(), current, Some(encode(&publisher)?))?.is_err() {
+        return Err(AuthError::Exists(name.to_string()));
+    }
+    store.flush_blocking()?;
     Ok((publisher, token))
 }
 
-/// Revokes `name`'s token; its articles stay.
+/// Revokes `name`'s token; its articles stay. Revoking a revoked publisher changes nothing.
+/// Durable when it returns.
 pub fn revoke(store: &Store, name: &str) -> Result<Publisher, AuthError> {
-    let mut publisher = get(store, name)?.ok_or_else(|| AuthError::NotFound(name.to_string()))?;
-    if publisher.revoked_at.is_none() {
+    let tree = store.publishers_tree();
+    loop {
+        let current = tree.get(name.as_bytes())?.ok_or_else(|| AuthError::NotFound(name.to_string()))?;
+        let mut publisher = decode(&current)?;
+        if publisher.revoked_at.is_some() {
+            return Ok(publisher);
+        }
         publisher.revoked_at = Some(Utc::now());
-        put(store, &publisher)?;
+        // A concurrent change (another revoke, a re-accreditation) means: look again.
+        if tree.compare_and_swap(name.as_bytes(), Some(current), Some(encode(&publisher)?))?.is_ok() {
+            store.flush_blocking()?;
+            return Ok(publisher);
+        }
     }
-    Ok(publisher)
 }
 
 /// All publishers, by name.
@@ -151,16 +171,9 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
     hash(a).as_bytes().ct_eq(hash(b).as_bytes()).into()
 }
 
-fn get(store: &Store, name: &str) -> Result<Option<Publisher>, AuthError> {
-    store.publishers_tree().get(name.as_bytes())?.map(|v| decode(&v)).transpose()
-}
-
-fn put(store: &Store, publisher: &Publisher) -> Result<(), AuthError> {
-    let bytes = serde_json::to_vec(publisher)
-        .map_err(|e| StoreError::Corrupt { tree: "publishers", reason: e.to_string() })?;
-    store.publishers_tree().insert(publisher.name.as_bytes(), bytes)?;
-    store.flush_blocking()?;
-    Ok(())
+fn encode(publisher: &Publisher) -> Result<Vec<u8>, AuthError> {
+    serde_json::to_vec(publisher)
+        .map_err(|e| AuthError::Store(StoreError::Corrupt { tree: "publishers", reason: e.to_string() }))
 }
 
 fn decode(bytes: &[u8]) -> Result<Publisher, AuthError> {

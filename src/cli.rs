@@ -125,6 +125,9 @@ struct ServeArgs {
     /// Seconds shutdown waits for in-flight requests.
     #[arg(long, env = "LENTA_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Per-client-IP request limit, requests per second (429 with Retry-After above it); off when absent.
+    #[arg(long, env = "LENTA_RATE_LIMIT")]
+    rate_limit: Option<u32>,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -158,13 +161,17 @@ struct ImportArgs {
 enum PublisherCommand {
     /// Accredit a publisher and print its token (shown only once).
     Add {
-        #[command(flatten)]
-        store: StoreArgs,
+        /// Data directory.
+        #[arg(long, env = "LENTA_DATA_DIR", default_value = "./lenta-data")]
+        data_dir: PathBuf,
+        /// Region directory file used to check the codes (built-in when absent).
+        #[arg(long = "region-file", env = "LENTA_REGIONS")]
+        region_file: Option<PathBuf>,
         /// Publisher name (a-z, 0-9, '.', '_', '-').
         name: String,
-        /// Comma-separated regions it may publish in (default: all).
-        #[arg(long = "allow-regions", alias = "publish-regions", value_name = "CODES")]
-        allow_regions: Option<String>,
+        /// Comma-separated region codes it may publish in (default: all regions).
+        #[arg(long = "regions", value_name = "CODES")]
+        regions: Option<String>,
     },
     /// List publishers.
     List {
@@ -212,7 +219,11 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.store_cache_bytes = args.store_cache_mb << 20;
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_batch_bytes = args.max_batch_bytes;
+    if let Some(hub) = &args.websub_hub {
+        crate::websub::check_hub(hub)?;
+    }
     settings.websub_hub = args.websub_hub;
+    settings.rate_limit = args.rate_limit.filter(|n| *n > 0);
     settings.header_timeout = Duration::from_secs(args.header_timeout.max(1));
     settings.max_connections = args.max_connections;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace);
@@ -346,8 +357,9 @@ fn import_file(args: ImportArgs) -> Result<()> {
 
 fn publisher(cmd: PublisherCommand) -> Result<()> {
     match cmd {
-        PublisherCommand::Add { store, name, allow_regions } => {
-            let regions = auth::parse_regions(allow_regions.as_deref().unwrap_or(""), &store.regions()?)?;
+        PublisherCommand::Add { data_dir, region_file, name, regions } => {
+            let store = StoreArgs { data_dir, regions_file: region_file };
+            let regions = auth::parse_regions(regions.as_deref().unwrap_or(""), &store.regions()?)?;
             let (publisher, token) = auth::add(&store.open()?, &name, regions)?;
             println!("{token}");
             eprintln!(

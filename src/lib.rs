@@ -24,3 +24,4 @@ pub mod model;
 pub mod query;
 pub mod regions;
 pub mod store;
+pub mod websub;

@@ -14,7 +14,7 @@ use crate::store::keys::Position;
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest allowed `limit`.
 pub const MAX_LIMIT: usize = 500;
-const PARAMS: &str = "region, category, from, to, limit, before";
+const PARAMS: &str = "region, category, from, to, limit, before, after";
 
 /// One end of a date range: a whole local day, or an exact instant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -71,8 +71,11 @@ pub struct FeedQuery {
     pub to: Option<TimeBound>,
     /// Page size, 1..=500.
     pub limit: usize,
-    /// Paging cursor: only items after this position.
+    /// Paging cursor (RFC 5005 `next`): only items older than this position.
     pub before: Option<Cursor>,
+    /// Paging cursor (RFC 5005 `previous`): only items newer than this position, the `limit`
+    /// oldest of them. Never together with `before`.
+    pub after: Option<Cursor>,
 }
 
 /// What parsing needs to know about the portal.
@@ -107,12 +110,13 @@ impl FeedQuery {
                         q.categories.push(c.to_lowercase());
                     }
                 }
-                "from" | "to" | "limit" | "before" => {
+                "from" | "to" | "limit" | "before" | "after" => {
                     let name: &'static str = match key.as_ref() {
                         "from" => "from",
                         "to" => "to",
                         "limit" => "limit",
-                        _ => "before",
+                        "before" => "before",
+                        _ => "after",
                     };
                     if seen_single.contains(&name) {
                         errors.push(FieldError::new(name, "given more than once; give it once"));
@@ -147,6 +151,9 @@ impl FeedQuery {
                 errors.push(FieldError::new("to", format!("{} is before from={}; to must not precede from", to.text, from.text)));
             }
         }
+        if q.before.is_some() && q.after.is_some() {
+            errors.push(FieldError::new("after", "give either before or after, not both"));
+        }
         if errors.is_empty() {
             Ok(q)
         } else {
@@ -166,9 +173,14 @@ impl FeedQuery {
                     .ok_or_else(|| FieldError::new(name, format!("{:?} is not an integer from 1 to {MAX_LIMIT}", truncate(value, 32))))?;
             }
             _ => {
-                self.before = Some(Cursor::decode(value).ok_or_else(|| {
-                    FieldError::new(name, "not a paging cursor; use the rel=\"next\" link of a previous page as it is")
-                })?)
+                let cursor = Cursor::decode(value).ok_or_else(|| {
+                    FieldError::new(name, "not a paging cursor; follow the feed's rel=\"next\"/\"previous\" links as they are")
+                })?;
+                if name == "before" {
+                    self.before = Some(cursor);
+                } else {
+                    self.after = Some(cursor);
+                }
             }
         }
         Ok(())
@@ -195,22 +207,35 @@ impl FeedQuery {
         if let Some(c) = &self.before {
             s.append_pair("before", &c.encode());
         }
+        if let Some(c) = &self.after {
+            s.append_pair("after", &c.encode());
+        }
         s.finish()
     }
 
     /// What identifies the feed itself, whatever the page or page size: the filters only.
     pub fn identity(&self) -> String {
-        FeedQuery { limit: DEFAULT_LIMIT, before: None, ..self.clone() }.canonical()
+        FeedQuery { limit: DEFAULT_LIMIT, before: None, after: None, ..self.clone() }.canonical()
     }
 
     /// The same query on the page after `last` (RFC 5005 `next`).
     pub fn next_page(&self, last: Position) -> Self {
-        FeedQuery { before: Some(Cursor(last)), ..self.clone() }
+        FeedQuery { before: Some(Cursor(last)), after: None, ..self.clone() }
+    }
+
+    /// The same query on the page before `first` (RFC 5005 `previous`: newer items).
+    pub fn previous_page(&self, first: Position) -> Self {
+        FeedQuery { before: None, after: Some(Cursor(first)), ..self.clone() }
     }
 
     /// The same query on its first page (RFC 5005 `first`).
     pub fn first_page(&self) -> Self {
-        FeedQuery { before: None, ..self.clone() }
+        FeedQuery { before: None, after: None, ..self.clone() }
+    }
+
+    /// Whether this is a page after the first.
+    pub fn is_paged(&self) -> bool {
+        self.before.is_some() || self.after.is_some()
     }
 
     /// Whether an article passes the category filter (regions and dates are index bounds).
@@ -221,7 +246,15 @@ impl FeedQuery {
 
 impl Default for FeedQuery {
     fn default() -> Self {
-        FeedQuery { regions: Vec::new(), categories: Vec::new(), from: None, to: None, limit: DEFAULT_LIMIT, before: None }
+        FeedQuery {
+            regions: Vec::new(),
+            categories: Vec::new(),
+            from: None,
+            to: None,
+            limit: DEFAULT_LIMIT,
+            before: None,
+            after: None,
+        }
     }
 }
 

@@ -5,6 +5,9 @@
 //! UTF-8 and JSON syntax (400 with the position), fields (422, every bad field listed), ownership
 //! and accreditation (403), `If-Match` (412). Only then is the store touched, and a 2xx is sent
 //! only after the write is on disk.
+//!
+//! The request-reading helpers here (bearer tokens, content type, size limit, JSON syntax) are
+//! shared with the admin API ([`super::publishers`]), so both answer bad input the same way.
 
 use std::sync::Arc;
 
@@ -25,9 +28,18 @@ use crate::http::conditional::EntityTag;
 use crate::http::encoding::Encoding;
 use crate::http::representation::joined;
 use crate::http::response::{self, Body, Problem};
-use crate::metrics::WriteKind;
 use crate::model::{Article, ArticleInput, ExternalId, FieldError, NewArticle};
+use crate::regions::RegionCode;
 use crate::store::{Committed, StoreError, WriteError, WriteOp};
+
+/// Articles per store transaction in a batch: large enough that the per-transaction cost
+/// vanishes, small enough that readers (who wait on sled's global lock while a transaction
+/// commits) are held up for a millisecond or two at most.
+const BATCH_CHUNK: usize = 256;
+
+/// Below this many lines a batch is validated on the request's own thread; above, the lines are
+/// split across the cores (sanitizing HTML dominates the cost of a line).
+const PARALLEL_VALIDATION_MIN_LINES: usize = 64;
 
 /// `POST /api/articles`: create, or update the publisher's article with the same `external_id`.
 pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body> {
@@ -35,8 +47,9 @@ pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Bod
         let publisher = authenticate(app, req)?;
         let value = read_json(app, req, body).await?;
         let article = validate(app, &value, ExternalId::Required)?;
-        let op = WriteOp::Upsert { publisher: publisher.name.clone(), article: article.clone() };
-        let committed = commit(app, op, move |current| authorize(&publisher, current, Some(&article))).await?;
+        let regions = article.regions.clone();
+        let op = WriteOp::Upsert { publisher: publisher.name.clone(), article };
+        let committed = commit(app, op, move |current| authorize(&publisher, current, &regions)).await?;
         Ok(written(app, committed))
     };
     result.await.unwrap_or_else(|p: Problem| refused(app, p))
@@ -48,11 +61,12 @@ pub async fn replace(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Re
         let publisher = authenticate(app, req)?;
         let value = read_json(app, req, body).await?;
         let article = validate(app, &value, ExternalId::Optional)?;
-        let if_match = if_match(req)?;
-        let op = WriteOp::Replace { id, article: article.clone() };
+        let if_match = if_match(req);
+        let regions = article.regions.clone();
+        let op = WriteOp::Replace { id, article };
         let shared = Arc::clone(app);
         let committed = commit(app, op, move |current| {
-            authorize(&publisher, current, Some(&article))?;
+            authorize(&publisher, current, &regions)?;
             check_if_match(&shared, if_match.as_deref(), current)
         })
         .await?;
@@ -65,10 +79,10 @@ pub async fn replace(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Re
 pub async fn delete(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
     let result = async {
         let publisher = authenticate(app, req)?;
-        let if_match = if_match(req)?;
+        let if_match = if_match(req);
         let shared = Arc::clone(app);
         let committed = commit(app, WriteOp::Delete { id }, move |current| {
-            authorize(&publisher, current, None)?;
+            authorize(&publisher, current, &[])?;
             check_if_match(&shared, if_match.as_deref(), current)
         })
         .await?;
@@ -90,16 +104,48 @@ struct LineResult {
     errors: Vec<FieldError>,
 }
 
+/// The answer to a batch: counts, then one result per non-blank line, in line order.
 #[derive(Serialize, Default)]
 struct BatchSummary {
     created: usize,
     updated: usize,
+    unchanged: usize,
     rejected: usize,
     results: Vec<LineResult>,
 }
 
-/// `POST /api/articles/batch`: NDJSON, one article per line, each stored or rejected on its own,
-/// all acknowledged by one flush (group commit).
+impl BatchSummary {
+    fn accept(&mut self, line: usize, committed: &Committed) {
+        let (status, id) = match committed {
+            Committed::Created(a) => (201, a.id),
+            Committed::Updated { new, .. } => (200, new.id),
+            Committed::Unchanged(a) => (200, a.id),
+            Committed::Deleted(a) => (204, a.id),
+        };
+        match committed {
+            Committed::Created(_) => self.created += 1,
+            Committed::Unchanged(_) => self.unchanged += 1,
+            _ => self.updated += 1,
+        }
+        self.results.push(LineResult { line, status, id: Some(id), detail: None, errors: vec![] });
+    }
+
+    fn reject(&mut self, line: usize, problem: Problem) {
+        self.rejected += 1;
+        self.results.push(LineResult {
+            line,
+            status: problem.status,
+            id: None,
+            detail: Some(problem.detail),
+            errors: problem.errors,
+        });
+    }
+}
+
+/// `POST /api/articles/batch`: NDJSON, one article per line, each stored or rejected on its own
+/// (per-line status, like the single-article API would have answered), all acknowledged by one
+/// flush. The response is 200 with the per-line results; it is sent only once every stored line
+/// is on disk.
 pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body> {
     let result = async {
         let publisher = authenticate(app, req)?;
@@ -110,86 +156,155 @@ pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body
             .await
             .map_err(|e| Problem::internal(format!("batch task failed: {e}")))?;
         app.store.durable().await.map_err(|e| Problem::unavailable(e.to_string()))?;
+        for result in &summary.results {
+            if result.status >= 400 {
+                app.metrics.writes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         Ok(response::json(StatusCode::OK, &summary))
     };
     result.await.unwrap_or_else(|p: Problem| refused(app, p))
 }
 
+/// Validates every line (in parallel), then writes the valid ones [`BATCH_CHUNK`] at a time.
 fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> BatchSummary {
-    let mut summary = BatchSummary::default();
-    for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
+    let lines: Vec<(usize, &[u8])> = bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(index, line)| (index + 1, line))
+        .collect();
+    let mut outcomes: Vec<(usize, Result<Committed, Problem>)> = Vec::with_capacity(lines.len());
+    let mut valid = Vec::with_capacity(lines.len());
+    for (&(line, _), result) in lines.iter().zip(validate_lines(app, &lines)) {
+        match result {
+            Ok(article) => valid.push((line, article)),
+            Err(problem) => outcomes.push((line, Err(problem))),
+        }
+    }
+    let mut failure: Option<(u16, String)> = None;
+    let mut valid = valid.into_iter().peekable();
+    while valid.peek().is_some() {
+        let chunk = valid.by_ref().take(BATCH_CHUNK);
+        if let Some((status, detail)) = &failure {
+            // The store failed on an earlier chunk: do not go on writing into it. What was
+            // written stays; upserts are idempotent, so the client can send the batch again.
+            outcomes.extend(chunk.map(|(line, _)| (line, Err(not_written(*status, detail)))));
             continue;
         }
-        let result = (|| {
-            let value = parse_json(line)?;
-            let article = validate(app, &value, ExternalId::Required)?;
-            let op = WriteOp::Upsert { publisher: publisher.name.clone(), article: article.clone() };
-            let committed = app
-                .store
-                .write(op, |current| authorize(publisher, current, Some(&article)))
-                .map_err(write_problem)?;
-            Ok::<_, Problem>(committed)
-        })();
-        let line_no = index + 1;
-        match result {
+        let (line_nos, ops): (Vec<usize>, Vec<_>) = chunk
+            .map(|(line, article)| {
+                let regions = article.regions.clone();
+                let guard = move |current: Option<&Article>| authorize(publisher, current, &regions);
+                (line, (WriteOp::Upsert { publisher: publisher.name.clone(), article }, guard))
+            })
+            .unzip();
+        match app.store.write_many(ops) {
+            Ok(results) => outcomes.extend(line_nos.into_iter().zip(results.into_iter().map(|r| r.map_err(write_problem)))),
+            Err(e) => {
+                let problem = write_problem(WriteError::Store(e));
+                failure = Some((problem.status, problem.detail.clone()));
+                outcomes.extend(line_nos.into_iter().map(|line| (line, Err(not_written(problem.status, &problem.detail)))));
+            }
+        }
+    }
+    outcomes.sort_by_key(|(line, _)| *line);
+    let mut summary = BatchSummary::default();
+    for (line, outcome) in outcomes {
+        match outcome {
             Ok(committed) => {
-                let (status, id) = match &committed {
-                    Committed::Created(a) => (201, a.id),
-                    Committed::Updated { new, .. } => (200, new.id),
-                    Committed::Deleted(a) => (204, a.id),
-                };
                 count(app, &committed);
-                if status == 201 { summary.created += 1 } else { summary.updated += 1 }
-                summary.results.push(LineResult { line: line_no, status, id: Some(id), detail: None, errors: vec![] });
+                summary.accept(line, &committed);
             }
-            Err(p) => {
-                summary.rejected += 1;
-                app.metrics.writes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                summary.results.push(LineResult {
-                    line: line_no,
-                    status: p.status,
-                    id: None,
-                    detail: Some(p.detail),
-                    errors: p.errors,
-                });
-            }
+            Err(problem) => summary.reject(line, problem),
         }
     }
     summary
 }
 
+/// A batch line that was valid but not stored because the store failed.
+fn not_written(status: u16, detail: &str) -> Problem {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Problem::new(status, "not-written", "Not written", format!("not written: {detail}"))
+}
+
+/// Parses and validates each line; a line is judged exactly as a single-article body would be.
+fn validate_lines(app: &App, lines: &[(usize, &[u8])]) -> Vec<Result<NewArticle, Problem>> {
+    let one = |line: &[u8]| {
+        if line.len() > app.settings.max_body_bytes {
+            return Err(too_large(app.settings.max_body_bytes, "a batch line"));
+        }
+        validate(app, &parse_json(line)?, ExternalId::Required)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || lines.len() < PARALLEL_VALIDATION_MIN_LINES {
+        return lines.iter().map(|(_, line)| one(line)).collect();
+    }
+    let per_thread = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = lines
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(|(_, line)| one(line)).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .zip(lines.chunks(per_thread))
+            .flat_map(|(worker, chunk)| {
+                // A panicking validator is a bug; its lines are reported, the rest still count.
+                worker.join().unwrap_or_else(|_| {
+                    chunk.iter().map(|_| Err(Problem::internal("validating this line failed"))).collect()
+                })
+            })
+            .collect()
+    })
+}
+
 /// The publisher named by a valid `Authorization: Bearer` token (RFC 6750), or 401.
 fn authenticate(app: &App, req: &Parts) -> Result<Publisher, Problem> {
-    let unauthorized = |error: &str, detail: &str| {
-        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail).with_header(
-            header::WWW_AUTHENTICATE,
-            &if error.is_empty() {
-                "Bearer realm=\"lenta\"".to_string()
-            } else {
-                format!("Bearer realm=\"lenta\", error=\"{error}\"")
-            },
-        )
-    };
-    let Some(value) = req.headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized("", "send Authorization: Bearer <token> with a publisher token"));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthorized("invalid_request", "the Authorization header must be: Bearer <token>"))?;
+    let token = bearer_token(req, PUBLISHER_REALM, "a publisher token")?;
     match auth::authenticate(&app.store, token) {
         Ok(Some(publisher)) => Ok(publisher),
-        Ok(None) => Err(unauthorized("invalid_token", "the token is unknown or revoked")),
+        Ok(None) => Err(unauthorized(PUBLISHER_REALM, "invalid_token", "the token is unknown or revoked")),
         Err(e) => Err(Problem::internal(e.to_string())),
     }
 }
 
-/// 415 unless the media type is one of `allowed`.
-fn require_content_type(req: &Parts, allowed: &[&str]) -> Result<(), Problem> {
+/// The realm publishers' tokens belong to.
+const PUBLISHER_REALM: &str = "lenta";
+
+/// 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3); `error` is empty when the
+/// request carried no credentials at all (§3.1: then no error code is sent).
+pub(crate) fn unauthorized(realm: &str, error: &str, detail: &str) -> Problem {
+    let challenge = if error.is_empty() {
+        format!("Bearer realm=\"{realm}\"")
+    } else {
+        format!("Bearer realm=\"{realm}\", error=\"{error}\"")
+    };
+    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+        .with_header(header::WWW_AUTHENTICATE, &challenge)
+}
+
+/// The token of an `Authorization: Bearer <token>` header, or a 401 saying what is missing.
+/// The scheme name is case-insensitive (RFC 9110 §11.1).
+pub(crate) fn bearer_token<'r>(req: &'r Parts, realm: &str, what: &str) -> Result<&'r str, Problem> {
+    let Some(value) = req.headers.get(header::AUTHORIZATION) else {
+        return Err(unauthorized(realm, "", &format!("send Authorization: Bearer <token> with {what}")));
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
+        .ok_or_else(|| {
+            unauthorized(realm, "invalid_request", &format!("the Authorization header must be: Bearer <{what}>"))
+        })
+}
+
+/// 415 unless the media type is one of `allowed` (compared case-insensitively, parameters such
+/// as `charset` ignored).
+pub(crate) fn require_content_type(req: &Parts, allowed: &[&str]) -> Result<(), Problem> {
     let media = req
         .headers
         .get(header::CONTENT_TYPE)
@@ -209,23 +324,25 @@ fn require_content_type(req: &Parts, allowed: &[&str]) -> Result<(), Problem> {
     .with_header(http::HeaderName::from_static("accept-post"), &allowed.join(", ")))
 }
 
+/// 413 for a body over `limit` bytes.
+fn too_large(limit: usize, what: &str) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "Content too large",
+        format!("{what} exceeds the limit of {limit} bytes"),
+    )
+}
+
 /// Reads the body, refusing more than `limit` bytes without reading them all.
-async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Result<Bytes, Problem> {
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Content too large",
-            format!("the body exceeds the limit of {limit} bytes"),
-        )
-    };
+pub(crate) async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Result<Bytes, Problem> {
     let declared = req.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+        return Err(too_large(limit, "the body"));
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit, "the body")),
         Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-body", "Unreadable body", e.to_string())),
     }
 }
@@ -237,8 +354,9 @@ async fn read_json(app: &App, req: &Parts, body: Incoming) -> Result<Value, Prob
     parse_json(&bytes)
 }
 
-/// Parses JSON, naming the position of the first problem.
-fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
+/// Parses JSON, naming the position of the first problem. Nesting deeper than serde_json's
+/// recursion limit (128) is a syntax error, so hostile input cannot exhaust the stack.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -270,8 +388,8 @@ fn validate(app: &App, value: &Value, external_id: ExternalId) -> Result<NewArti
 }
 
 /// Ownership (403 for someone else's article) and accreditation (403 naming the region), for
-/// the regions the article has now and the ones it would have.
-fn authorize(publisher: &Publisher, current: Option<&Article>, new: Option<&NewArticle>) -> Result<(), Problem> {
+/// the regions the article has now and `new_regions`, the ones it would have.
+fn authorize(publisher: &Publisher, current: Option<&Article>, new_regions: &[RegionCode]) -> Result<(), Problem> {
     if let Some(current) = current {
         if current.publisher != publisher.name {
             return Err(Problem::new(
@@ -282,7 +400,7 @@ fn authorize(publisher: &Publisher, current: Option<&Article>, new: Option<&NewA
             ));
         }
     }
-    let regions = current.iter().flat_map(|a| a.regions.iter()).chain(new.iter().flat_map(|n| n.regions.iter()));
+    let regions = current.iter().flat_map(|a| a.regions.iter()).chain(new_regions);
     for region in regions {
         if !publisher.may_publish_in(region) {
             return Err(Problem::new(
@@ -297,8 +415,8 @@ fn authorize(publisher: &Publisher, current: Option<&Article>, new: Option<&NewA
     Ok(())
 }
 
-fn if_match(req: &Parts) -> Result<Option<String>, Problem> {
-    Ok(joined(&req.headers, header::IF_MATCH))
+fn if_match(req: &Parts) -> Option<String> {
+    joined(&req.headers, header::IF_MATCH)
 }
 
 /// `If-Match` (RFC 9110 §13.1.1, strong comparison) against the article's ETags in every coding.
@@ -358,12 +476,9 @@ fn write_problem(e: WriteError<Problem>) -> Problem {
     }
 }
 
+/// Counts the write and pings WebSub ([`App::committed`]).
 fn count(app: &App, committed: &Committed) {
-    app.metrics.write(match committed {
-        Committed::Created(_) => WriteKind::Created,
-        Committed::Updated { .. } => WriteKind::Updated,
-        Committed::Deleted(_) => WriteKind::Deleted,
-    });
+    app.committed(committed);
 }
 
 fn refused(app: &App, problem: Problem) -> Response<Body> {
@@ -380,7 +495,7 @@ fn written(app: &App, committed: Committed) -> Response<Body> {
             return res;
         }
         Committed::Created(a) => (StatusCode::CREATED, a),
-        Committed::Updated { new, .. } => (StatusCode::OK, new),
+        Committed::Updated { new, .. } | Committed::Unchanged(new) => (StatusCode::OK, new),
     };
     let ctx = app.feed_context();
     let mut res = response::json(status, &ApiArticle::new(&ctx, &article));

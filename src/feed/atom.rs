@@ -43,6 +43,7 @@ fn links(doc: &FeedDoc) -> Vec<Link> {
     let mut links = vec![link("self", &doc.self_url, atom), link("alternate", &doc.html_url, Some("text/html"))];
     links.extend(doc.first_url.iter().map(|u| link("first", u, atom)));
     links.extend(doc.next_url.iter().map(|u| link("next", u, atom)));
+    links.extend(doc.previous_url.iter().map(|u| link("previous", u, atom)));
     links.extend(doc.hub_url.iter().map(|u| link("hub", u, None)));
     links
 }

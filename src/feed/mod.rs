@@ -130,6 +130,8 @@ pub struct Page {
     pub articles: Vec<Article>,
     /// The position of the last article when an older page exists.
     pub next: Option<Position>,
+    /// The position of the first article when a newer page exists.
+    pub previous: Option<Position>,
 }
 
 /// An item as every format shows it.
@@ -158,6 +160,8 @@ pub struct FeedDoc<'a> {
     pub html_url: String,
     /// Older page (RFC 5005 `next`).
     pub next_url: Option<String>,
+    /// Newer page (RFC 5005 `previous`).
+    pub previous_url: Option<String>,
     /// First page, on pages after the first (RFC 5005 `first`).
     pub first_url: Option<String>,
     /// WebSub hub.
@@ -179,7 +183,8 @@ impl<'a> FeedDoc<'a> {
             self_url: ctx.feed_url(query, format),
             html_url: ctx.html_url(query),
             next_url: page.next.map(|last| ctx.feed_url(&query.next_page(last), format)),
-            first_url: query.before.map(|_| ctx.feed_url(&first, format)),
+            previous_url: page.previous.map(|first| ctx.feed_url(&query.previous_page(first), format)),
+            first_url: query.is_paged().then(|| ctx.feed_url(&first, format)),
             hub_url: ctx.hub.map(str::to_string),
             updated: updated.trunc_subsecs(0).with_timezone(&ctx.tz).fixed_offset(),
             items: page.articles.iter().map(|a| item(ctx, a)).collect(),

@@ -55,6 +55,7 @@ fn links(doc: &FeedDoc) -> Vec<Link> {
     let mut links = vec![link("self", &doc.self_url)];
     links.extend(doc.first_url.iter().map(|u| link("first", u)));
     links.extend(doc.next_url.iter().map(|u| link("next", u)));
+    links.extend(doc.previous_url.iter().map(|u| link("previous", u)));
     links.extend(doc.hub_url.iter().map(|u| link("hub", u)));
     links
 }

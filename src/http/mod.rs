@@ -48,6 +48,11 @@ impl RunningServer {
     /// Starts serving on an already bound listener (tests bind port 0 first, to know the base URL).
     pub fn on(app: Arc<App>, listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
+        if let Some(hub) = &app.settings.websub_hub {
+            let notifier = crate::websub::Notifier::start(hub, Arc::clone(&app.metrics))
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let _ = app.websub.set(notifier);
+        }
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(Arc::clone(&app), listener, wait_for(stopped)));
         Ok(RunningServer { addr, app, stop, task })

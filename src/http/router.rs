@@ -88,7 +88,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let (route_name, res) = dispatch(&app, req).await;
+    let (route_name, res) = match rate_limited(&app, &path, peer) {
+        Some(res) => ("rate_limited", res),
+        None => dispatch(&app, req).await,
+    };
     let elapsed = started.elapsed();
     app.metrics.observe(route_name, res.status().as_u16(), elapsed);
     tracing::info!(
@@ -133,6 +136,28 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         }
     };
     (route.name(), res)
+}
+
+/// 429 with `Retry-After` (RFC 6585 §4) when the client's IP is over `--rate-limit`.
+/// Health and metrics stay reachable so monitoring never trips the limit.
+fn rate_limited(app: &App, path: &str, peer: SocketAddr) -> Option<Response<Body>> {
+    let limiter = app.rate_limiter.as_ref()?;
+    if path == "/healthz" || path == "/metrics" {
+        return None;
+    }
+    let not_until = limiter.check_key(&peer.ip()).err()?;
+    let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Some(
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("this client is over {} requests per second; retry in {secs} s", app.settings.rate_limit.unwrap_or(0)),
+        )
+        .with_header(header::RETRY_AFTER, &secs.max(1).to_string())
+        .into_response(),
+    )
 }
 
 fn method_not_allowed(allowed: &[Method]) -> Response<Body> {

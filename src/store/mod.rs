@@ -154,12 +154,16 @@ pub enum Committed {
     },
     /// Removed.
     Deleted(Article),
+    /// The request repeated the stored article exactly; nothing was written (not even
+    /// `updated_at`), so no validator changes.
+    Unchanged(Article),
 }
 
 impl Committed {
     /// Every region whose feeds this write changed.
     pub fn touched_regions(&self) -> BTreeSet<RegionCode> {
         let (a, b) = match self {
+            Committed::Unchanged(_) => return BTreeSet::new(),
             Committed::Created(a) | Committed::Deleted(a) => (a, None),
             Committed::Updated { old, new } => (old, Some(new)),
         };
@@ -260,45 +264,38 @@ impl Store {
     ) -> Result<Committed, WriteError<R>> {
         let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
-        match op {
-            WriteOp::Upsert { publisher, article } => {
-                let existing = match self.id_by_external(&publisher, &article.external_id)? {
-                    Some(id) => self.get(id)?,
-                    None => None,
-                };
-                guard(existing.as_ref()).map_err(WriteError::Refused)?;
-                let id = match &existing {
-                    Some(old) => old.id,
-                    None => self.db.generate_id()? + 1,
-                };
-                let new = Article::from_new(id, &publisher, article, now);
-                self.commit(existing.as_ref(), Some(&new), now)?;
-                Ok(match existing {
-                    Some(old) => Committed::Updated { old, new },
-                    None => Committed::Created(new),
-                })
+        let mut pending = Pending::default();
+        let committed = self.plan(&mut pending, op, guard, now)?;
+        self.apply(&pending, now)?;
+        Ok(committed)
+    }
+
+    /// Performs many writes in one transaction, each decided on its own exactly as by
+    /// [`Store::write`] (a refused or failed op leaves the others alone); later ops see the
+    /// effect of earlier ones, so two lines of a batch with the same `external_id` make one
+    /// article.
+    ///
+    /// This is what makes batches fast: one transaction (and, after it, one flush) for many
+    /// articles instead of one per article. Keep `ops` to a few hundred: a sled transaction
+    /// holds sled's global lock while it runs, and readers wait for it. The outer error means
+    /// the transaction failed and nothing was written.
+    pub fn write_many<R, G>(&self, ops: Vec<(WriteOp, G)>) -> Result<Vec<Result<Committed, WriteError<R>>>, StoreError>
+    where
+        G: FnOnce(Option<&Article>) -> Result<(), R>,
+    {
+        let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Utc::now();
+        let mut pending = Pending::default();
+        let mut results = Vec::with_capacity(ops.len());
+        for (op, guard) in ops {
+            let result = self.plan(&mut pending, op, guard, now);
+            if let Err(WriteError::Store(e)) = result {
+                return Err(e);
             }
-            WriteOp::Replace { id, mut article } => {
-                let old = self.get(id)?.ok_or(WriteError::NotFound(id))?;
-                guard(Some(&old)).map_err(WriteError::Refused)?;
-                if article.external_id.is_empty() {
-                    article.external_id = old.external_id.clone();
-                } else if article.external_id != old.external_id {
-                    if let Some(other) = self.id_by_external(&old.publisher, &article.external_id)? {
-                        return Err(WriteError::ExternalIdTaken(article.external_id, other));
-                    }
-                }
-                let new = Article::from_new(id, &old.publisher, article, now);
-                self.commit(Some(&old), Some(&new), now)?;
-                Ok(Committed::Updated { old, new })
-            }
-            WriteOp::Delete { id } => {
-                let old = self.get(id)?.ok_or(WriteError::NotFound(id))?;
-                guard(Some(&old)).map_err(WriteError::Refused)?;
-                self.commit(Some(&old), None, now)?;
-                Ok(Committed::Deleted(old))
-            }
+            results.push(result);
         }
+        self.apply(&pending, now)?;
+        Ok(results)
     }
 
     /// Waits until every write committed so far is on disk (group commit; see [`flusher`]).
@@ -312,30 +309,92 @@ impl Store {
         Ok(())
     }
 
-    /// Writes `new` in place of `old` (either may be absent) in one transaction.
-    fn commit(&self, old: Option<&Article>, new: Option<&Article>, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let meta_changes = self.meta_changes(old, new, now.timestamp_micros());
-        let new_bytes = match new {
-            Some(a) => Some(serde_json::to_vec(a).map_err(|e| StoreError::Corrupt {
-                tree: "articles",
-                reason: format!("cannot encode article: {e}"),
-            })?),
-            None => None,
-        };
+    /// Decides one write against the store as `pending` leaves it, and records it there.
+    ///
+    /// The single place where an operation becomes a change: [`Store::write`] and
+    /// [`Store::write_many`] differ only in how many of these share a transaction.
+    fn plan<R>(
+        &self,
+        pending: &mut Pending,
+        op: WriteOp,
+        guard: impl FnOnce(Option<&Article>) -> Result<(), R>,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, WriteError<R>> {
+        match op {
+            WriteOp::Upsert { publisher, article } => {
+                let existing = match pending.id_by_external(self, &publisher, &article.external_id)? {
+                    Some(id) => pending.get(self, id)?,
+                    None => None,
+                };
+                guard(existing.as_ref()).map_err(WriteError::Refused)?;
+                let Some(old) = existing else {
+                    let id = self.db.generate_id()? + 1;
+                    let new = Article::from_new(id, &publisher, article, now);
+                    pending.record(None, Some(&new));
+                    return Ok(Committed::Created(new));
+                };
+                Ok(pending.update(old, Article::from_new(0, &publisher, article, now)))
+            }
+            WriteOp::Replace { id, mut article } => {
+                let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
+                guard(Some(&old)).map_err(WriteError::Refused)?;
+                if article.external_id.is_empty() {
+                    article.external_id = old.external_id.clone();
+                } else if article.external_id != old.external_id {
+                    if let Some(other) = pending.id_by_external(self, &old.publisher, &article.external_id)? {
+                        return Err(WriteError::ExternalIdTaken(article.external_id, other));
+                    }
+                }
+                let publisher = old.publisher.clone();
+                Ok(pending.update(old, Article::from_new(id, &publisher, article, now)))
+            }
+            WriteOp::Delete { id } => {
+                let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
+                guard(Some(&old)).map_err(WriteError::Refused)?;
+                pending.record(Some(&old), None);
+                Ok(Committed::Deleted(old))
+            }
+        }
+    }
+
+    /// Commits every change in `pending` in one transaction (nothing to do when it is empty).
+    fn apply(&self, pending: &Pending, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if pending.changes.is_empty() {
+            return Ok(());
+        }
+        let meta_changes = self.meta_changes(&pending.changes, now.timestamp_micros());
+        // Encode outside the transaction: its closure runs under sled's global lock, and may
+        // run more than once.
+        let mut encoded = Vec::with_capacity(pending.changes.len());
+        for (old, new) in &pending.changes {
+            let bytes = match new {
+                Some(a) => Some(serde_json::to_vec(a).map_err(|e| StoreError::Corrupt {
+                    tree: "articles",
+                    reason: format!("cannot encode article: {e}"),
+                })?),
+                None => None,
+            };
+            encoded.push((old.as_ref(), new.as_ref().zip(bytes)));
+        }
         let trees = (&self.articles, &self.by_time, &self.by_region, &self.by_external, &self.region_meta);
         trees
             .transaction(|(articles, by_time, by_region, by_external, region_meta)| {
-                if let Some(old) = old {
-                    remove_entries(old, articles, by_time, by_region, by_external)?;
-                }
-                if let (Some(new), Some(bytes)) = (new, &new_bytes) {
-                    let pos = Position::of(&new.published_at, new.id);
-                    articles.insert(&keys::id_key(new.id), bytes.as_slice())?;
-                    by_time.insert(&pos.to_bytes(), &[])?;
-                    for region in &new.regions {
-                        by_region.insert(keys::region_key(region.as_str(), pos), &[])?;
+                // In order: a batch may create an article and change it again; later writes to
+                // a key replace earlier ones within the transaction.
+                for (old, new) in &encoded {
+                    if let Some(old) = old {
+                        remove_entries(old, articles, by_time, by_region, by_external)?;
                     }
-                    by_external.insert(keys::external_key(&new.publisher, &new.external_id), &keys::id_key(new.id))?;
+                    if let Some((new, bytes)) = new {
+                        let pos = Position::of(&new.published_at, new.id);
+                        articles.insert(&keys::id_key(new.id), bytes.as_slice())?;
+                        by_time.insert(&pos.to_bytes(), &[])?;
+                        for region in &new.regions {
+                            by_region.insert(keys::region_key(region.as_str(), pos), &[])?;
+                        }
+                        by_external
+                            .insert(keys::external_key(&new.publisher, &new.external_id), &keys::id_key(new.id))?;
+                    }
                 }
                 for (code, m) in &meta_changes {
                     region_meta.insert(code.as_bytes(), &m.encode())?;
@@ -351,15 +410,18 @@ impl Store {
         Ok(())
     }
 
-    /// The new metadata of every region the write touches, and of `*`.
-    fn meta_changes(&self, old: Option<&Article>, new: Option<&Article>, now: i64) -> BTreeMap<String, RegionMeta> {
+    /// The new metadata of every region the changes touch, and of `*`: one generation step per
+    /// transaction is enough, since validators only need to differ after any change.
+    fn meta_changes(&self, changes: &[Change], now: i64) -> BTreeMap<String, RegionMeta> {
         let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
-        deltas.insert(ALL_REGIONS.to_string(), i64::from(new.is_some()) - i64::from(old.is_some()));
-        for region in old.iter().flat_map(|a| a.regions.iter()) {
-            *deltas.entry(region.to_string()).or_default() -= 1;
-        }
-        for region in new.iter().flat_map(|a| a.regions.iter()) {
-            *deltas.entry(region.to_string()).or_default() += 1;
+        for (old, new) in changes {
+            *deltas.entry(ALL_REGIONS.to_string()).or_default() += i64::from(new.is_some()) - i64::from(old.is_some());
+            for region in old.iter().flat_map(|a| a.regions.iter()) {
+                *deltas.entry(region.to_string()).or_default() -= 1;
+            }
+            for region in new.iter().flat_map(|a| a.regions.iter()) {
+                *deltas.entry(region.to_string()).or_default() += 1;
+            }
         }
         deltas
             .into_iter()
@@ -374,6 +436,64 @@ impl Store {
                 (code, next)
             })
             .collect()
+    }
+}
+
+/// One planned change: the article before (absent for a creation) and after (absent for a
+/// deletion).
+type Change = (Option<Article>, Option<Article>);
+
+/// Changes decided under the writer lock but not yet committed, and the view of the store they
+/// imply, so that later operations of a batch see earlier ones.
+#[derive(Default)]
+struct Pending {
+    changes: Vec<Change>,
+    /// Planned state by id (`None` = deleted).
+    articles: HashMap<u64, Option<Article>>,
+    /// Planned `(publisher, external_id)` map (`None` = no longer mapped).
+    external: HashMap<Vec<u8>, Option<u64>>,
+}
+
+impl Pending {
+    fn get(&self, store: &Store, id: u64) -> Result<Option<Article>, StoreError> {
+        match self.articles.get(&id) {
+            Some(planned) => Ok(planned.clone()),
+            None => store.get(id),
+        }
+    }
+
+    fn id_by_external(&self, store: &Store, publisher: &str, external_id: &str) -> Result<Option<u64>, StoreError> {
+        match self.external.get(&keys::external_key(publisher, external_id)) {
+            Some(planned) => Ok(*planned),
+            None => store.id_by_external(publisher, external_id),
+        }
+    }
+
+    /// Records `old` becoming `new`, unless nothing but `updated_at` would change: re-sending
+    /// an article as it is must not move its `updated_at`, its ETag or any feed's validators.
+    /// `new.id` is taken from `old`.
+    fn update(&mut self, old: Article, mut new: Article) -> Committed {
+        new.id = old.id;
+        let now = new.updated_at;
+        new.updated_at = old.updated_at;
+        if new == old {
+            return Committed::Unchanged(old);
+        }
+        new.updated_at = now;
+        self.record(Some(&old), Some(&new));
+        Committed::Updated { old, new }
+    }
+
+    fn record(&mut self, old: Option<&Article>, new: Option<&Article>) {
+        if let Some(old) = old {
+            self.articles.insert(old.id, None);
+            self.external.insert(keys::external_key(&old.publisher, &old.external_id), None);
+        }
+        if let Some(new) = new {
+            self.articles.insert(new.id, Some(new.clone()));
+            self.external.insert(keys::external_key(&new.publisher, &new.external_id), Some(new.id));
+        }
+        self.changes.push((old.cloned(), new.cloned()));
     }
 }
 

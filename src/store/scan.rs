@@ -22,11 +22,12 @@ pub struct Scan<'a> {
     oldest: Option<i64>,
     newest: Option<i64>,
     before: Option<Position>,
+    after: Option<Position>,
 }
 
 impl<'a> Scan<'a> {
     pub(super) fn new(store: &'a Store, regions: &'a [RegionCode]) -> Self {
-        Scan { store, regions, oldest: None, newest: None, before: None }
+        Scan { store, regions, oldest: None, newest: None, before: None, after: None }
     }
 
     /// Only articles published at or after this instant (microseconds).
@@ -47,21 +48,28 @@ impl<'a> Scan<'a> {
         self
     }
 
-    /// Positions in feed order, each article once, without reading any article.
-    pub fn positions(self) -> impl Iterator<Item = Result<Position, StoreError>> + 'a {
-        let (lo, hi) = self.bounds();
-        let sources: Vec<Peekable<KeyIter>> = if self.regions.is_empty() {
-            vec![index_iter(&self.store.by_time, Vec::new(), lo, hi).peekable()]
-        } else {
-            self.regions
-                .iter()
-                .map(|r| index_iter(&self.store.by_region, keys::region_prefix(r.as_str()), lo, hi).peekable())
-                .collect()
-        };
-        Merge { sources, last: None }
+    /// Only articles strictly before this position in feed order (newer), walked oldest first:
+    /// the scan of an RFC 5005 `previous` page.
+    pub fn after(mut self, position: Option<Position>) -> Self {
+        self.after = position;
+        self
     }
 
-    /// Up to `limit` articles in feed order that pass `keep`.
+    /// Positions, each article once, without reading any article: newest first, or oldest first
+    /// when [`Scan::after`] is set.
+    pub fn positions(self) -> impl Iterator<Item = Result<Position, StoreError>> + 'a {
+        let (lo, hi) = self.bounds();
+        let ascending = self.after.is_some();
+        let index = |tree: &sled::Tree, prefix: Vec<u8>| index_iter(tree, prefix, lo, hi, ascending).peekable();
+        let sources: Vec<Peekable<KeyIter>> = if self.regions.is_empty() {
+            vec![index(&self.store.by_time, Vec::new())]
+        } else {
+            self.regions.iter().map(|r| index(&self.store.by_region, keys::region_prefix(r.as_str()))).collect()
+        };
+        Merge { sources, last: None, ascending }
+    }
+
+    /// Up to `limit` articles in scan order that pass `keep`.
     pub fn articles(self, limit: usize, keep: impl Fn(&Article) -> bool) -> Result<Vec<Article>, StoreError> {
         let store = self.store;
         let mut out = Vec::with_capacity(limit.min(512));
@@ -83,7 +91,12 @@ impl<'a> Scan<'a> {
 
     /// The inclusive lower and exclusive upper position bounds of this scan.
     fn bounds(&self) -> (Position, Position) {
-        let lo = Position { micros: self.oldest.unwrap_or(i64::MIN), id: 0 };
+        let oldest = Position { micros: self.oldest.unwrap_or(i64::MIN), id: 0 };
+        // `after` is exclusive: start just past it.
+        let lo = match self.after {
+            Some(a) => oldest.max(Position { micros: a.micros, id: a.id.saturating_add(1) }),
+            None => oldest,
+        };
         let newest_excl = match self.newest {
             Some(m) if m < i64::MAX => Position { micros: m + 1, id: 0 },
             _ => Position { micros: i64::MAX, id: u64::MAX },
@@ -96,7 +109,7 @@ impl<'a> Scan<'a> {
     }
 }
 
-fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position) -> KeyIter {
+fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position, ascending: bool) -> KeyIter {
     let mut start = prefix.clone();
     start.extend_from_slice(&lo.to_bytes());
     let mut end = prefix;
@@ -104,19 +117,26 @@ fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position) ->
     if start >= end {
         return Box::new(std::iter::empty());
     }
-    Box::new(tree.range(start..end).rev().map(|entry| {
+    let decode = |entry: sled::Result<(sled::IVec, sled::IVec)>| {
         let (key, _) = entry?;
         Position::from_key_suffix(&key).ok_or_else(|| StoreError::Corrupt {
             tree: "index",
             reason: format!("key of {} bytes, expected at least {POSITION_LEN}", key.len()),
         })
-    }))
+    };
+    let range = tree.range(start..end);
+    if ascending {
+        Box::new(range.map(decode))
+    } else {
+        Box::new(range.rev().map(decode))
+    }
 }
 
-/// k-way merge of descending position streams, dropping adjacent duplicates.
+/// k-way merge of sorted position streams (descending, or ascending), dropping adjacent duplicates.
 struct Merge {
     sources: Vec<Peekable<KeyIter>>,
     last: Option<Position>,
+    ascending: bool,
 }
 
 impl Iterator for Merge {
@@ -128,7 +148,7 @@ impl Iterator for Merge {
             let mut best: Option<(usize, Position)> = None;
             for (i, source) in self.sources.iter_mut().enumerate() {
                 match source.peek() {
-                    Some(Ok(p)) if best.is_none_or(|(_, b)| *p > b) => best = Some((i, *p)),
+                    Some(Ok(p)) if best.is_none_or(|(_, b)| (*p > b) != self.ascending) => best = Some((i, *p)),
                     Some(Ok(_)) | None => {}
                     Some(Err(_)) => return source.next(),
                 }

@@ -45,7 +45,9 @@ impl TestServer {
         configure: Arc<dyn Fn(&mut Settings) + Send + Sync>,
         port: Option<u16>,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let mut settings = Settings::new(addr, dir.path().join("data"));
         configure(&mut settings);
@@ -82,7 +84,11 @@ impl TestServer {
 
     /// GET `path_and_query`.
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
-        self.client.get(self.url(path_and_query)).send().await.expect("GET")
+        self.client
+            .get(self.url(path_and_query))
+            .send()
+            .await
+            .expect("GET")
     }
 
     /// GET and return status and body text.
@@ -102,7 +108,9 @@ impl TestServer {
     pub fn add_publisher(&self, name: &str, regions: &str) -> String {
         let app = self.app();
         let regions = lenta::auth::parse_regions(regions, &app.regions).expect("regions");
-        lenta::auth::add(&app.store, name, regions).expect("add publisher").1
+        lenta::auth::add(&app.store, name, regions)
+            .expect("add publisher")
+            .1
     }
 }
 
@@ -110,7 +118,13 @@ impl TestServer {
 pub fn fixtures() -> Vec<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
     let mut out = vec![v["seed_like_article"].clone()];
-    out.extend(v["tricky_articles"].as_array().expect("tricky_articles").iter().cloned());
+    out.extend(
+        v["tricky_articles"]
+            .as_array()
+            .expect("tricky_articles")
+            .iter()
+            .cloned(),
+    );
     out
 }
 
@@ -123,8 +137,13 @@ pub fn fixtures_ndjson() -> String {
 pub fn corpus(n: usize, seed: u64) -> String {
     let dir = lenta::regions::RegionDirectory::builtin();
     let fixture: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
-    let regions: Vec<lenta::gen::GenRegion> =
-        dir.iter().map(|r| lenta::gen::GenRegion { code: r.code.as_str(), name_ru: &r.name_ru }).collect();
+    let regions: Vec<lenta::gen::GenRegion> = dir
+        .iter()
+        .map(|r| lenta::gen::GenRegion {
+            code: r.code.as_str(),
+            name_ru: &r.name_ru,
+        })
+        .collect();
     let mut out = Vec::new();
     lenta::gen::write_corpus(
         &lenta::gen::GenOptions { articles: n, seed },

@@ -1,0 +1,281 @@
+//! Criterion benchmarks of the feed read path: `cargo bench --bench feeds`.
+//!
+//! DESIGN.md promises that a feed page is a bounded reverse range scan, so that its cost grows
+//! with `limit` and not with the size of the store. These benchmarks are the evidence:
+//!
+//! - `render/{rss,atom,json}`: a 50-item feed document built and rendered from a page read out of
+//!   a small store of generated articles (the renderers alone, no store access).
+//! - `query/{one_region,two_regions,one_region_date_range,all_regions}/{N}`: one 50-item page
+//!   read with [`App::read_page`] from stores of N = 100,000 and 1,000,000 generated articles.
+//!   The two sizes should cost about the same.
+//! - `query_limit/{N}/{limit}`: the one-region query at several page sizes; this is what the
+//!   cost does follow.
+//! - `full_render/{format}/{N}`: read plus render, exactly the cache-miss path of a feed request
+//!   ([`lenta::http::feeds::render`]).
+//!
+//! The large stores are built with the same generator and importer as `lenta gen | lenta import`
+//! and kept under `target/bench-stores/{N}` (reused while their article count matches), because
+//! building the million-article store takes long and a few GB of disk. They are built lazily, the
+//! first time a benchmark that needs them runs, so `cargo bench --bench feeds -- render` needs no
+//! big store at all. All reads here are warm: after criterion's warm-up the pages a query touches
+//! are in sled's page cache, as they are for a busy feed.
+
+use std::fs::{self, File};
+use std::hint::black_box;
+use std::io::{BufReader, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use lenta::app::App;
+use lenta::config::Settings;
+use lenta::feed::{self, FeedDoc, Format, Page};
+use lenta::gen::{write_corpus, GenOptions, GenRegion};
+use lenta::http::feeds;
+use lenta::import;
+use lenta::query::{FeedQuery, QueryContext};
+
+/// The fixture file shipped with the project; its `seed_like_article` opens every corpus, as in
+/// `lenta gen`.
+const FIXTURES: &str = include_str!("../data/fixtures.json");
+/// Seed of every generated corpus (`lenta gen`'s default), so a store is the same on any machine.
+const SEED: u64 = 1;
+/// Publisher owning the imported articles (`lenta import`'s usual one).
+const PUBLISHER: &str = "portal";
+/// Store sizes compared by the query benchmarks.
+const SIZES: [usize; 2] = [100_000, 1_000_000];
+/// Articles in the small store the renderer benchmarks read their page from.
+const RENDER_STORE_ARTICLES: usize = 2_000;
+/// Page sizes of the `query_limit` group (50 is the default feed size, 500 the maximum).
+const LIMITS: [usize; 4] = [10, 50, 200, 500];
+
+/// The feed queries compared across store sizes, as a client would write them.
+const QUERIES: [(&str, &str); 4] = [
+    ("one_region", "region=RU-NIZ"),
+    ("two_regions", "region=RU-NIZ,RU-MOW"),
+    // A year in the middle of the corpus (2022-01 .. 2026-10): the scan starts at an index seek.
+    (
+        "one_region_date_range",
+        "region=RU-NIZ&from=2023-01-01&to=2023-12-31",
+    ),
+    ("all_regions", ""),
+];
+
+/// Settings as `lenta serve` would have them (default caches), on a store in `dir`.
+fn settings(dir: &Path) -> Settings {
+    let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut settings = Settings::new(addr, dir.to_path_buf());
+    settings.base_url = "https://news.example.ru".to_string();
+    settings
+}
+
+/// Parses `raw` the way a feed request would be parsed.
+fn query(app: &App, raw: &str) -> FeedQuery {
+    let ctx = QueryContext {
+        regions: &app.regions,
+        tz: app.settings.tz,
+    };
+    FeedQuery::parse(Some(raw), None, ctx).unwrap_or_else(|e| panic!("bad bench query {raw:?}: {e:?}"))
+}
+
+/// Writes `lenta gen --articles {articles} --seed {SEED}` to `out`.
+fn generate(app: &App, articles: usize, out: &mut impl Write) {
+    let fixtures: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json is JSON");
+    let fixture_line = fixtures["seed_like_article"].to_string();
+    let regions: Vec<GenRegion> = app
+        .regions
+        .iter()
+        .map(|r| GenRegion {
+            code: r.code.as_str(),
+            name_ru: &r.name_ru,
+        })
+        .collect();
+    write_corpus(&GenOptions { articles, seed: SEED }, &regions, &fixture_line, out)
+        .expect("generate corpus");
+}
+
+/// Imports the NDJSON file at `path` into `app`'s store, reporting progress on stderr.
+fn import_file(app: &App, path: &Path, articles: usize) {
+    let total = fs::metadata(path).expect("corpus file").len().max(1);
+    let started = Instant::now();
+    let mut next_report = 0u64;
+    let reader = BufReader::with_capacity(1 << 16, File::open(path).expect("open corpus"));
+    let report = import::import(&app.store, &app.regions, PUBLISHER, reader, |bytes| {
+        let percent = bytes * 100 / total;
+        if percent >= next_report {
+            eprintln!(
+                "  import {articles}: {percent:3}% after {:.0?}",
+                started.elapsed()
+            );
+            next_report = percent + 10;
+        }
+    })
+    .expect("import corpus");
+    assert!(
+        report.rejected.is_empty(),
+        "generated lines were rejected: {:?}",
+        &report.rejected[..1]
+    );
+    assert_eq!(
+        report.created as usize, articles,
+        "every generated line creates an article"
+    );
+}
+
+/// Where the reusable benchmark stores live: `target/bench-stores`, honouring `CARGO_TARGET_DIR`.
+fn stores_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("bench-stores")
+}
+
+/// Opens the store of `articles` generated articles, building it first when it is missing or
+/// incomplete (an interrupted build leaves a smaller count and is rebuilt from scratch).
+fn open_store(articles: usize) -> App {
+    let dir = stores_dir().join(articles.to_string());
+    let app = App::open(settings(&dir)).expect("open bench store");
+    if app.store.article_count() == articles as u64 {
+        eprintln!("store {}: reusing {articles} articles", dir.display());
+        return app;
+    }
+    drop(app);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).expect("remove incomplete bench store");
+    }
+    let app = App::open(settings(&dir)).expect("create bench store");
+    let corpus = stores_dir().join(format!("{articles}.ndjson"));
+    let started = Instant::now();
+    {
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(&corpus).expect("create corpus file"));
+        generate(&app, articles, &mut out);
+        out.flush().expect("write corpus file");
+    }
+    let generated = started.elapsed();
+    import_file(&app, &corpus, articles);
+    let imported = started.elapsed() - generated;
+    fs::remove_file(&corpus).expect("remove corpus file");
+    eprintln!(
+        "store {}: built {articles} articles: gen {generated:.1?}, import {imported:.1?} ({:.0} articles/s)",
+        dir.display(),
+        articles as f64 / imported.as_secs_f64()
+    );
+    app
+}
+
+/// The big store of `articles` articles, opened (and built if needed) on first use.
+fn big_store(articles: usize) -> &'static App {
+    static STORES: [OnceLock<App>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = SIZES
+        .iter()
+        .position(|&n| n == articles)
+        .expect("a benchmarked size");
+    STORES[slot].get_or_init(|| open_store(articles))
+}
+
+/// Reads `query`, checking that the benchmark measures what it claims: a full page.
+fn full_page(app: &App, query: &FeedQuery) -> Page {
+    let page = app.read_page(query).expect("read page");
+    assert_eq!(
+        page.articles.len(),
+        query.limit,
+        "query {:?} must fill its page",
+        query.canonical()
+    );
+    assert!(
+        page.next.is_some(),
+        "query {:?} must have an older page",
+        query.canonical()
+    );
+    page
+}
+
+fn bench_render(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = App::open(settings(dir.path())).expect("open render store");
+    let mut corpus = Vec::new();
+    generate(&app, RENDER_STORE_ARTICLES, &mut corpus);
+    let report = import::import(&app.store, &app.regions, PUBLISHER, &corpus[..], |_| {}).expect("import");
+    assert_eq!(report.created as usize, RENDER_STORE_ARTICLES);
+    let query = query(&app, "");
+    let page = full_page(&app, &query);
+    let updated = app.visible(&query.regions).last_modified;
+    let ctx = app.feed_context();
+
+    let mut group = c.benchmark_group("render");
+    for format in Format::ALL {
+        let doc = FeedDoc::new(&ctx, &query, format, &page, updated);
+        let bytes = feed::render(format, &doc).expect("render").len();
+        eprintln!(
+            "render/{}: {bytes} bytes for {} items",
+            format.extension(),
+            page.articles.len()
+        );
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(format.extension(), |b| {
+            b.iter(|| {
+                let doc = FeedDoc::new(&ctx, &query, format, black_box(&page), updated);
+                feed::render(format, &doc).expect("render")
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_queries(c: &mut Criterion) {
+    let mut group = c.benchmark_group("query");
+    for (name, raw) in QUERIES {
+        for articles in SIZES {
+            group.bench_function(BenchmarkId::new(name, articles), |b| {
+                let app = big_store(articles);
+                let query = query(app, raw);
+                full_page(app, &query);
+                b.iter(|| app.read_page(black_box(&query)).expect("read page"))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn bench_limits(c: &mut Criterion) {
+    for articles in SIZES {
+        let mut group = c.benchmark_group(format!("query_limit/{articles}"));
+        for limit in LIMITS {
+            group.throughput(Throughput::Elements(limit as u64));
+            group.bench_function(BenchmarkId::from_parameter(limit), |b| {
+                let app = big_store(articles);
+                let query = query(app, &format!("region=RU-NIZ&limit={limit}"));
+                full_page(app, &query);
+                b.iter(|| app.read_page(black_box(&query)).expect("read page"))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn bench_full_render(c: &mut Criterion) {
+    let mut group = c.benchmark_group("full_render");
+    for format in Format::ALL {
+        for articles in SIZES {
+            group.bench_function(BenchmarkId::new(format.extension(), articles), |b| {
+                let app = big_store(articles);
+                let query = query(app, "region=RU-NIZ");
+                full_page(app, &query);
+                let updated = app.visible(&query.regions).last_modified;
+                b.iter(|| feeds::render(app, black_box(&query), format, updated).expect("render feed"))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_render,
+    bench_queries,
+    bench_limits,
+    bench_full_render
+);
+criterion_main!(benches);
