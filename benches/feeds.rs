@@ -16,9 +16,10 @@
 //! The large stores are built with the same generator and importer as `lenta gen | lenta import`
 //! and kept under `target/bench-stores/{N}` (reused while their article count matches), because
 //! building the million-article store takes long and a few GB of disk. They are built lazily, the
-//! first time a benchmark that needs them runs, so `cargo bench --bench feeds -- render` needs no
-//! big store at all. All reads here are warm: after criterion's warm-up the pages a query touches
-//! are in sled's page cache, as they are for a busy feed.
+//! first time a benchmark that needs them runs, so `cargo bench --bench feeds -- '^render/'` needs
+//! no big store at all (criterion's filter is a regex over the benchmark ids). All reads here are
+//! warm: after criterion's warm-up the pages a query touches are in sled's page cache, as they
+//! are for a busy feed.
 
 use std::fs::{self, File};
 use std::hint::black_box;

@@ -148,21 +148,30 @@ impl App {
     /// every feed whose content it changed (the all-regions feed and each region it touched, in
     /// every format).
     pub fn committed(&self, committed: &Committed) {
-        self.metrics.write(match committed {
-            Committed::Created(_) => WriteKind::Created,
-            Committed::Updated { .. } => WriteKind::Updated,
-            Committed::Deleted(_) => WriteKind::Deleted,
-            Committed::Unchanged(_) => return,
-        });
+        self.committed_all(std::slice::from_ref(committed));
+    }
+
+    /// [`App::committed`] for many writes at once (a batch): each is counted, and the hub gets one
+    /// notification for the union of the feeds they changed rather than one per article, which
+    /// would overflow the notifier's queue.
+    pub fn committed_all(&self, all: &[Committed]) {
+        let mut touched = std::collections::BTreeSet::new();
+        for committed in all {
+            self.metrics.write(match committed {
+                Committed::Created(_) => WriteKind::Created,
+                Committed::Updated { .. } => WriteKind::Updated,
+                Committed::Deleted(_) => WriteKind::Deleted,
+                Committed::Unchanged(_) => continue,
+            });
+            touched.extend(committed.touched_regions());
+        }
+        if all.iter().all(|c| matches!(c, Committed::Unchanged(_))) {
+            return;
+        }
         if let Some(notifier) = self.websub.get() {
             let ctx = self.feed_context();
             let mut queries = vec![FeedQuery::default()];
-            queries.extend(
-                committed
-                    .touched_regions()
-                    .into_iter()
-                    .map(|r| FeedQuery { regions: vec![r], ..FeedQuery::default() }),
-            );
+            queries.extend(touched.into_iter().map(|r| FeedQuery { regions: vec![r], ..FeedQuery::default() }));
             let topics = queries.iter().flat_map(|q| Format::ALL.map(|f| ctx.feed_url(q, f))).collect();
             notifier.notify(topics);
         }

@@ -1,4 +1,5 @@
-//! Pages for people: `/` (regions and their feeds) and `/regions/{code}/` (latest articles).
+//! Pages for people: `/` (regions and their feeds), `/regions/{code}/` (latest articles) and
+//! `/calendar/YYYY-MM` (the month, linking each day's feed).
 //!
 //! Server-rendered HTML5, small, no JavaScript, readable on a phone. Every `<head>` carries
 //! autodiscovery links (`<link rel="alternate">`) so a browser or reader finds the feeds from the
@@ -10,14 +11,19 @@ use std::sync::Arc;
 use http::request::Parts;
 use http::Response;
 
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Months, NaiveDate};
+
+use crate::api::calendar::{day_counts, CalendarQuery};
 use crate::api::FeedLinks;
 use crate::app::App;
 use crate::feed::rss::escape_html as escape;
-use crate::feed::FeedContext;
+use crate::feed::{FeedContext, Format};
 use crate::http::representation::{self, Representation};
 use crate::http::response::{Body, Problem};
 use crate::model::{Article, FieldError};
-use crate::query::FeedQuery;
+use crate::query::{FeedQuery, TimeBound};
 
 const CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem}\
@@ -59,6 +65,99 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
         Ok(region_html(app, &query, &page.articles).into_bytes())
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+/// `GET /calendar/YYYY-MM[?region=…]`: the month as the portal's calendar widget shows it, each
+/// day with articles linking to that day's feed.
+pub async fn calendar_page(app: &Arc<App>, req: &Parts, month: &str) -> Response<Body> {
+    let raw = match req.uri.query() {
+        Some(q) if !q.is_empty() => format!("month={month}&{q}"),
+        _ => format!("month={month}"),
+    };
+    let query = match CalendarQuery::parse(Some(&raw), app) {
+        Ok(q) => q,
+        Err(errors) => return Problem::bad_query(errors).into_response(),
+    };
+    let repr = Representation {
+        kind: "html-calendar",
+        content_type: CONTENT_TYPE,
+        canonical: query.canonical(),
+        visible: app.visible(&query.regions),
+    };
+    let render = Box::new(move |app: &App| {
+        let counts = day_counts(app, &query).map_err(|e| Problem::internal(e.to_string()))?;
+        Ok(calendar_html(app, &query, &counts).into_bytes())
+    });
+    representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+fn calendar_html(app: &App, query: &CalendarQuery, counts: &BTreeMap<NaiveDate, u64>) -> String {
+    let ctx = app.feed_context();
+    let scope = FeedQuery { regions: query.regions.clone(), ..FeedQuery::default() };
+    let names: Vec<String> = query
+        .regions
+        .iter()
+        .map(|c| app.regions.lookup(c.as_str()).map_or_else(|| c.to_string(), |r| r.name_ru.clone()))
+        .collect();
+    let scope_name = if names.is_empty() { "все регионы".to_string() } else { names.join(", ") };
+    let month_text = query.month.format("%Y-%m").to_string();
+    let title = format!("{month_text}: {scope_name} — {}", app.settings.portal_name);
+    let mut out = String::with_capacity(16 * 1024);
+    head(&mut out, &title, &FeedLinks::of(&ctx, &scope));
+    let region_param = if query.regions.is_empty() {
+        String::new()
+    } else {
+        format!("?region={}", query.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
+    };
+    let neighbour = |months: i32| {
+        let date = if months < 0 {
+            query.month.checked_sub_months(Months::new(1))
+        } else {
+            query.month.checked_add_months(Months::new(1))
+        };
+        date.map(|d| format!("{}/calendar/{}{region_param}", ctx.base_url, d.format("%Y-%m"))).unwrap_or_default()
+    };
+    let _ = write!(
+        out,
+        "<p><a href=\"{}/\">← все регионы</a></p>\n<h1>{}</h1>\n<p><a href=\"{}\">‹ пред.</a> · <a href=\"{}\">след. ›</a></p>\n\
+<table>\n<thead><tr><th>Пн</th><th>Вт</th><th>Ср</th><th>Чт</th><th>Пт</th><th>Сб</th><th>Вс</th></tr></thead>\n<tbody>\n<tr>",
+        escape(ctx.base_url),
+        escape(&format!("{month_text}: {scope_name}")),
+        escape(&neighbour(-1)),
+        escape(&neighbour(1)),
+    );
+    let lead = query.month.weekday().num_days_from_monday();
+    out.push_str(&"<td></td>".repeat(lead as usize));
+    let mut day = query.month;
+    while day.month() == query.month.month() {
+        if day != query.month && day.weekday().num_days_from_monday() == 0 {
+            out.push_str("</tr>\n<tr>");
+        }
+        match counts.get(&day) {
+            Some(n) => {
+                let feed = FeedQuery {
+                    from: Some(TimeBound::day(day, app.settings.tz, false)),
+                    to: Some(TimeBound::day(day, app.settings.tz, true)),
+                    ..scope.clone()
+                };
+                let _ = write!(
+                    out,
+                    "<td><a href=\"{}\" title=\"{n}\">{}</a> <small>{n}</small></td>",
+                    escape(&ctx.feed_url(&feed, Format::Atom)),
+                    day.day()
+                );
+            }
+            None => {
+                let _ = write!(out, "<td>{}</td>", day.day());
+            }
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    out.push_str("</tr>\n</tbody>\n</table>\n</body>\n</html>\n");
+    out
 }
 
 fn no_query(req: &Parts) -> Option<Response<Body>> {

@@ -3,7 +3,7 @@
 //! The canonical form is what the `rel="self"` link shows, what cache keys and ETags are derived
 //! from, and what makes `?to=…&region=b,a` and `?region=a&region=b&to=…` the same feed.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::{Datelike, DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::model::FieldError;
@@ -271,9 +271,26 @@ fn parse_bound(name: &str, value: &str, tz: Tz, end_of_day: bool) -> Result<Time
     if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         return Ok(TimeBound::day(day, tz, end_of_day));
     }
-    match DateTime::parse_from_rfc3339(value) {
+    // An unencoded `+` in a query string decodes to a space (`…T09:00:00 03:00`); a partner's
+    // script that forgot to percent-encode its offset meant `+`, so read it that way.
+    let plus_fixed = match value.rfind(' ') {
+        Some(at) if at >= 19 => Some(format!("{}+{}", &value[..at], &value[at + 1..])),
+        _ => None,
+    };
+    let parsed = DateTime::parse_from_rfc3339(value)
+        .or_else(|e| plus_fixed.as_deref().map_or(Err(e), DateTime::parse_from_rfc3339));
+    match parsed {
         Ok(t) => {
             let utc = t.with_timezone(&Utc);
+            // The canonical text (in the feed's own self and paging links) is this instant in
+            // UTC, and RFC 3339 §5.6 has four-digit years only: an offset can carry an accepted
+            // instant outside 0000-9999 UTC, whose links would then be refused.
+            if !(0..=9999).contains(&utc.year()) {
+                return Err(FieldError::new(
+                    name,
+                    format!("{:?} is outside the years 0000 to 9999 in UTC", truncate(value, 64)),
+                ));
+            }
             Ok(TimeBound { text: utc.to_rfc3339_opts(SecondsFormat::AutoSi, true), micros: utc.timestamp_micros() })
         }
         Err(_) => Err(FieldError::new(
@@ -330,6 +347,18 @@ mod tests {
         assert_eq!(fields, ["foo", "from", "limit", "before", "region"]);
         assert_eq!(parse("limit=10000").unwrap_err()[0].field, "limit");
         assert_eq!(parse("from=2024-06-02&to=2024-06-01").unwrap_err()[0].field, "to");
+        // Valid RFC 3339, but the UTC instant (the canonical text) would need a 5-digit or
+        // negative year.
+        assert_eq!(parse("from=9999-12-31T23:59:59-23:59").unwrap_err()[0].field, "from");
+        assert_eq!(parse("to=0000-01-01T00:00:00%2B23:59").unwrap_err()[0].field, "to");
+    }
+
+    #[test]
+    fn an_unencoded_plus_in_an_offset_is_understood() {
+        let encoded = parse("from=2024-05-17T09:00:00%2B03:00").unwrap();
+        let raw = parse("from=2024-05-17T09:00:00+03:00").unwrap();
+        assert_eq!(encoded, raw);
+        assert_eq!(raw.from.unwrap().text, "2024-05-17T06:00:00Z");
     }
 
     #[test]

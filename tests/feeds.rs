@@ -158,6 +158,8 @@ async fn fetch(server: &TestServer, url: &str, fmt: Fmt) -> String {
 struct FeedPage {
     ids: Vec<String>,
     next: Option<String>,
+    /// RFC 5005 `previous` (newer items); RSS and Atom only, JSON Feed has no such field.
+    previous: Option<String>,
     body: String,
 }
 
@@ -171,20 +173,20 @@ fn children<'a, 'i>(
         .filter(move |c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == ns)
 }
 
-/// The `href` of the single `rel="next"` Atom link among `node`'s children, if any.
-fn next_link(node: roxmltree::Node) -> Option<String> {
-    let next: Vec<String> = children(node, Some(ATOM_NS), "link")
-        .filter(|l| l.attribute("rel") == Some("next"))
-        .map(|l| l.attribute("href").expect("next href").to_string())
+/// The `href` of the single Atom link with `rel` among `node`'s children, if any.
+fn rel_link(node: roxmltree::Node, rel: &str) -> Option<String> {
+    let links: Vec<String> = children(node, Some(ATOM_NS), "link")
+        .filter(|l| l.attribute("rel") == Some(rel))
+        .map(|l| l.attribute("href").expect("href").to_string())
         .collect();
-    assert!(next.len() <= 1, "more than one rel=next: {next:?}");
-    next.into_iter().next()
+    assert!(links.len() <= 1, "more than one rel={rel}: {links:?}");
+    links.into_iter().next()
 }
 
 /// Parses a page: XML strictly (roxmltree) and with feed-rs; JSON with serde_json. The next link
 /// is read from the markup and cross-checked against feed-rs.
 fn parse_page(fmt: Fmt, body: String) -> FeedPage {
-    let (ids, next) = match fmt {
+    let (ids, next, previous) = match fmt {
         Fmt::Json => {
             let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("JSON Feed: {e}\n{body}"));
             assert_eq!(v["version"], "https://jsonfeed.org/version/1.1");
@@ -194,21 +196,22 @@ fn parse_page(fmt: Fmt, body: String) -> FeedPage {
                 .iter()
                 .map(|i| i["id"].as_str().expect("item id").to_string())
                 .collect();
-            (ids, v["next_url"].as_str().map(str::to_string))
+            (ids, v["next_url"].as_str().map(str::to_string), None)
         }
         Fmt::Rss | Fmt::Atom => {
             let doc = common::strict_xml(&body);
             let root = doc.root_element();
-            let next = match fmt {
+            let parent = match fmt {
                 Fmt::Rss => {
                     assert_eq!(root.tag_name().name(), "rss");
-                    next_link(children(root, None, "channel").next().expect("channel"))
+                    children(root, None, "channel").next().expect("channel")
                 }
                 _ => {
                     assert!(root.has_tag_name((ATOM_NS, "feed")));
-                    next_link(root)
+                    root
                 }
             };
+            let (next, previous) = (rel_link(parent, "next"), rel_link(parent, "previous"));
             let feed =
                 feed_rs::parser::parse(body.as_bytes()).unwrap_or_else(|e| panic!("feed-rs: {e}\n{body}"));
             let rs_next = feed
@@ -217,10 +220,19 @@ fn parse_page(fmt: Fmt, body: String) -> FeedPage {
                 .find(|l| l.rel.as_deref() == Some("next"))
                 .map(|l| l.href.clone());
             assert_eq!(rs_next, next, "feed-rs and roxmltree disagree on rel=next");
-            (feed.entries.iter().map(|e| e.id.clone()).collect(), next)
+            (
+                feed.entries.iter().map(|e| e.id.clone()).collect(),
+                next,
+                previous,
+            )
         }
     };
-    FeedPage { ids, next, body }
+    FeedPage {
+        ids,
+        next,
+        previous,
+        body,
+    }
 }
 
 /// Follows `rel="next"` from `path` until it is absent; every page, in order.
@@ -310,6 +322,50 @@ fn check_rss_items(body: &str, known: &HashMap<String, Known>) -> usize {
             k.external_id
         );
     }
+    checked
+}
+
+/// Checks that every Atom entry and JSON Feed item has one enclosure exactly when the article
+/// has an image (Atom `link rel="enclosure"`, JSON Feed `attachments`); returns the items seen.
+fn check_enclosures(fmt: Fmt, body: &str, known: &HashMap<String, Known>) -> usize {
+    let mut checked = 0;
+    match fmt {
+        Fmt::Rss => return check_rss_items(body, known),
+        Fmt::Atom => {
+            let doc = common::strict_xml(body);
+            for entry in children(doc.root_element(), Some(ATOM_NS), "entry") {
+                checked += 1;
+                let id = children(entry, Some(ATOM_NS), "id")
+                    .next()
+                    .and_then(|n| n.text())
+                    .expect("id");
+                let enclosures = children(entry, Some(ATOM_NS), "link")
+                    .filter(|l| l.attribute("rel") == Some("enclosure"));
+                assert_eq!(
+                    enclosures.count(),
+                    usize::from(known[id].has_image),
+                    "Atom enclosures of {id}"
+                );
+            }
+        }
+        Fmt::Json => {
+            let v: Value = serde_json::from_str(body).expect("JSON");
+            for item in v["items"].as_array().expect("items") {
+                checked += 1;
+                let id = item["id"].as_str().expect("id");
+                let attachments = item
+                    .get("attachments")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                assert_eq!(
+                    attachments,
+                    usize::from(known[id].has_image),
+                    "JSON attachments of {id}"
+                );
+            }
+        }
+    }
+    checked
 }
 
 #[tokio::test]
@@ -444,7 +500,7 @@ async fn date_bounds_are_inclusive_days_in_the_portal_time_zone() {
     // 2024-05-31T23:30:00Z is 02:30 on June 1 in Moscow.
     assert_eq!(
         ids_everywhere(&server, "from=2024-06-01&to=2024-06-01").await,
-        [edge.clone()]
+        vec![edge.clone()]
     );
     let to_may31 = ids_everywhere(&server, "to=2024-05-31").await;
     assert!(!to_may31.contains(&edge), "{to_may31:?}");
@@ -455,11 +511,11 @@ async fn date_bounds_are_inclusive_days_in_the_portal_time_zone() {
     // 2024-05-18T00:00:00+03:00 is the first instant of May 18: in that day, not in May 17.
     assert_eq!(
         ids_everywhere(&server, "from=2024-05-18&to=2024-05-18").await,
-        [unicode.clone()]
+        vec![unicode.clone()]
     );
     assert_eq!(
         ids_everywhere(&server, "from=2024-05-17&to=2024-05-17").await,
-        [escaping.clone()]
+        vec![escaping.clone()]
     );
 
     // An instant bound equal to the published instant includes it, whatever offset spells it
@@ -469,14 +525,14 @@ async fn date_bounds_are_inclusive_days_in_the_portal_time_zone() {
         "from=2024-05-17T09:00:00%2B03:00&to=2024-05-17T06:00:00Z",
     )
     .await;
-    assert_eq!(exact, [escaping.clone()]);
+    assert_eq!(exact, vec![escaping.clone()]);
     assert_eq!(
         ids_everywhere(
             &server,
             "from=2024-05-31T23:30:00Z&to=2024-06-01T02:30:00%2B03:00"
         )
         .await,
-        [edge.clone()]
+        vec![edge.clone()]
     );
     // One second either side excludes it.
     assert_eq!(
@@ -517,6 +573,10 @@ async fn paging_with_before_visits_every_article_once_in_order() {
     let known = known(&server, &ndjson).await;
     let expected = feed_order(in_regions(&known, &["RU-KDA"]));
     assert!(expected.len() >= 330);
+    assert!(
+        in_regions(&known, &["RU-KDA"]).iter().any(|k| k.has_image),
+        "some enclosures to check"
+    );
 
     let res = server.get("/api/regions").await;
     assert_eq!(res.status(), 200);
@@ -540,10 +600,30 @@ async fn paging_with_before_visits_every_article_once_in_order() {
         for page in &pages[..pages.len() - 1] {
             assert_eq!(page.ids.len(), 50, "{fmt:?}: full pages before the last");
         }
-        if fmt == Fmt::Rss {
-            for page in &pages {
-                assert_eq!(check_rss_items(&page.body, &known), page.ids.len());
+        for page in &pages {
+            assert_eq!(check_enclosures(fmt, &page.body, &known), page.ids.len());
+        }
+        assert!(
+            pages[0].previous.is_none(),
+            "{fmt:?}: the first page has no newer page"
+        );
+        if fmt != Fmt::Json {
+            // Back again through RFC 5005 `previous` links: the same pages, in reverse.
+            let mut back = vec![pages.last().expect("pages").ids.clone()];
+            let mut previous = pages.last().and_then(|p| p.previous.clone());
+            while let Some(url) = previous {
+                assert!(back.len() <= pages.len(), "{fmt:?}: previous links do not end");
+                let page = parse_page(fmt, fetch(&server, &url, fmt).await);
+                back.push(page.ids);
+                previous = page.previous;
             }
+            back.reverse();
+            let forward: Vec<&Vec<String>> = pages.iter().map(|p| &p.ids).collect();
+            assert_eq!(
+                back.iter().collect::<Vec<_>>(),
+                forward,
+                "{fmt:?}: previous retraces next"
+            );
         }
         let ids: Vec<String> = pages.into_iter().flat_map(|p| p.ids).collect();
         assert_eq!(ids.len(), expected.len(), "{fmt:?}");
@@ -771,6 +851,137 @@ async fn fixtures_come_out_of_every_format_exactly() {
 }
 
 #[tokio::test]
+async fn cdata_terminators_and_markup_survive_every_format() {
+    let server = TestServer::start().await;
+    // `]]>` would end a CDATA section early; `<`, `&` and quotes must round-trip as text.
+    let title = "]]> & <x> \"q\" 'a'";
+    let summary = "1 ]]> 2 <tag> & 3";
+    let line = json!({
+        "external_id": "cdata",
+        "title": title,
+        "summary": summary,
+        "content_html": "<p title=\"a]]>b\">x ]]> y &amp; <b>z</b></p>",
+        "published_at": "2024-05-20T12:00:00+10:00",
+        "regions": ["RU-PRI"],
+        "image": {"url": "https://news.example.ru/images/cdata.jpg", "type": "image/jpeg", "length": 1234},
+    });
+    let ndjson = format!("{line}\n");
+    let report = server.import(&ndjson);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let known = known(&server, &ndjson).await;
+    let k = known.values().next().expect("stored");
+    let res = server.get(&format!("/api/articles/{}", k.id)).await;
+    let api: Value = serde_json::from_slice(&res.bytes().await.expect("body")).expect("JSON");
+    let content = api["content_html"].as_str().expect("content_html");
+    assert!(
+        content.contains("]]") && content.contains("<b>z</b>"),
+        "{content}"
+    );
+    for fmt in FORMATS {
+        let body = fetch(
+            &server,
+            &server.url(&format!("/regions/RU-PRI/feed.{}", fmt.ext())),
+            fmt,
+        )
+        .await;
+        assert_eq!(check_enclosures(fmt, &body, &known), 1);
+        let (t, s, c) = match fmt {
+            Fmt::Json => {
+                let v: Value = serde_json::from_str(&body).expect("JSON");
+                let item = &v["items"][0];
+                let field = |name: &str| item[name].as_str().map(str::to_string);
+                (field("title"), field("summary"), field("content_html"))
+            }
+            Fmt::Rss | Fmt::Atom => {
+                common::strict_xml(&body);
+                let feed = feed_rs::parser::parse(body.as_bytes()).expect("feed-rs");
+                let e = &feed.entries[0];
+                let mut s = e.summary.as_ref().map(|t| t.content.clone());
+                if fmt == Fmt::Rss {
+                    s = s.map(|s| unescape_html(&s));
+                }
+                (
+                    e.title.as_ref().map(|t| t.content.clone()),
+                    s,
+                    e.content.as_ref().and_then(|c| c.body.clone()),
+                )
+            }
+        };
+        assert_eq!(t.as_deref(), Some(title), "{fmt:?} title");
+        assert_eq!(s.as_deref(), Some(summary), "{fmt:?} summary");
+        assert_eq!(c.as_deref(), Some(content), "{fmt:?} content");
+    }
+}
+
+/// The `href` of `rel="self"` in a page of `fmt`.
+fn self_link(fmt: Fmt, body: &str) -> String {
+    match fmt {
+        Fmt::Json => {
+            let v: Value = serde_json::from_str(body).expect("JSON");
+            v["feed_url"].as_str().expect("feed_url").to_string()
+        }
+        Fmt::Rss | Fmt::Atom => {
+            let doc = common::strict_xml(body);
+            let root = doc.root_element();
+            let parent = if fmt == Fmt::Rss {
+                children(root, None, "channel").next().expect("channel")
+            } else {
+                root
+            };
+            let links: Vec<&str> = children(parent, Some(ATOM_NS), "link")
+                .filter(|l| l.attribute("rel") == Some("self"))
+                .filter_map(|l| l.attribute("href"))
+                .collect();
+            assert_eq!(links.len(), 1, "one rel=self");
+            links[0].to_string()
+        }
+    }
+}
+
+#[tokio::test]
+async fn self_links_are_canonical_and_serve_the_same_feed() {
+    let server = TestServer::start().await;
+    server.import(&common::fixtures_ndjson());
+    let queries = [
+        "",
+        "region=ru-niz",
+        "limit=%2B5&region=RU-NIZ,RU-MOW",
+        "to=2024-06-01&region=RU-MOW&region=RU-NIZ&limit=050",
+        "from=2024-05-17T09:00:00.5%2B03:00&category=%D0%92%D0%BB%D0%B0%D1%81%D1%82%D1%8C",
+        "from=0000-01-01T12:00:00Z",
+        "to=9999-12-31T00:00:00Z",
+        "to=9999-12-31",
+        // Valid RFC 3339 whose UTC instant falls outside years 0000-9999: either refused, or
+        // its self link must still work.
+        "from=9999-12-31T23:59:59-23:59",
+        "to=0000-01-01T00:00:00%2B23:59",
+        "from=10000-01-01",
+        "from=%2B10000-01-01",
+        "to=-0001-01-01",
+        "from=2024-5-7",
+    ];
+    for query in queries {
+        for fmt in FORMATS {
+            let url = server.url(&format!("/feed.{}?{query}", fmt.ext()));
+            let res = server.client.get(&url).send().await.expect("GET");
+            if res.status() == 400 {
+                continue;
+            }
+            assert_eq!(res.status(), 200, "{url}");
+            let body = res.text().await.expect("body");
+            let self_url = self_link(fmt, &body);
+            let again = server.client.get(&self_url).send().await.expect("GET");
+            assert_eq!(again.status(), 200, "self link {self_url} of {url}");
+            assert_eq!(
+                again.text().await.expect("body"),
+                body,
+                "self link {self_url} of {url}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn bad_queries_are_400_problems_naming_the_parameter() {
     let server = TestServer::start().await;
     server.import(&common::fixtures_ndjson());
@@ -778,6 +989,9 @@ async fn bad_queries_are_400_problems_naming_the_parameter() {
         ("colour=red", "colour"),
         ("from=yesterday", "from"),
         ("to=2024-02-30", "to"),
+        // RFC 3339, but the instant in UTC (the canonical form in the feed's links) would need a
+        // five-digit year.
+        ("from=9999-12-31T23:59:59-23:59", "from"),
         ("from=2024-06-02&to=2024-06-01", "to"),
         ("region=RU-XXX", "region"),
         ("region=RU-NIZ,atlantis", "region"),
@@ -787,6 +1001,11 @@ async fn bad_queries_are_400_problems_naming_the_parameter() {
         ("before=not-a-cursor", "before"),
         ("before=0123456789abcdef0123456789abcdeg", "before"),
         ("limit=5&limit=6", "limit"),
+        ("after=xyz", "after"),
+        (
+            "before=80000000000000000000000000000001&after=80000000000000000000000000000001",
+            "after",
+        ),
     ];
     for path in ["/feed.rss", "/feed.atom", "/feed.json", "/api/articles"] {
         for (query, param) in cases {

@@ -125,7 +125,9 @@ async fn hostile_titles_are_escaped_everywhere() {
 async fn html_pages_are_html5_with_autodiscovery_in_head() {
     let server = TestServer::start().await;
     server.import(&common::fixtures_ndjson());
-    for (path, feed_part) in [("/", "/feed."), ("/regions/RU-NIZ/", "region=RU-NIZ")] {
+    for (path, feed_part) in
+        [("/", "/feed."), ("/regions/RU-NIZ/", "region=RU-NIZ"), ("/calendar/2024-05?region=RU-MOW", "region=RU-MOW")]
+    {
         let res = server.get(path).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
@@ -150,6 +152,19 @@ async fn html_pages_are_html5_with_autodiscovery_in_head() {
     assert!(region.contains("Время Н"), "sources listed");
     assert!(region.contains("20.07.2023 17:26"), "date in the portal time zone");
     assert_eq!(server.get("/regions/RU-XXX/").await.status(), 404);
+    assert_eq!(server.get("/calendar/2024-13").await.status(), 400);
+
+    // The calendar links each day with articles to that day's feed, which holds exactly them.
+    let (_, calendar) = server.get_text("/calendar/2024-05").await;
+    let doc = scraper::Html::parse_document(&calendar);
+    let cell = scraper::Selector::parse("td a").expect("selector");
+    let days: Vec<(String, String)> =
+        doc.select(&cell).map(|a| (a.text().collect(), a.attr("href").unwrap_or("").to_string())).collect();
+    let labels: Vec<&str> = days.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(labels, ["17", "18"], "fixtures are on May 17 and 18 (Moscow time)");
+    let (_, feed) = server.get_text(days[0].1.trim_start_matches(&server.base)).await;
+    // Only the escaping fixture: the control-character one on the same day was refused on import.
+    assert_eq!(common::strict_xml(&feed).descendants().filter(|n| n.has_tag_name("entry")).count(), 1);
 }
 
 /// Records WebSub publish pings: (hub.mode, hub.url).

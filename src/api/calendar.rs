@@ -37,7 +37,9 @@ impl CalendarQuery {
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             match key.as_ref() {
                 "month" => match NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d") {
-                    Ok(m) if value.len() == 7 => month = Some(m),
+                    // chrono's %Y and %m also take signs and single digits (`+2024-5`); the
+                    // widget's contract is exactly YYYY-MM.
+                    Ok(m) if is_year_month(&value) => month = Some(m),
                     _ => errors.push(FieldError::new("month", format!("{value:?} is not a month; use YYYY-MM, e.g. 2024-05"))),
                 },
                 "region" => {
@@ -118,6 +120,11 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
         serde_json::to_vec(&body).map_err(|e| Problem::internal(e.to_string()))
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+/// Whether `s` is exactly `YYYY-MM` in ASCII digits.
+fn is_year_month(s: &str) -> bool {
+    s.len() == 7 && s.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() })
 }
 
 /// Articles per local day of the month.

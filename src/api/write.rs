@@ -9,6 +9,7 @@
 //! The request-reading helpers here (bearer tokens, content type, size limit, JSON syntax) are
 //! shared with the admin API ([`super::publishers`]), so both answer bad input the same way.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -37,9 +38,6 @@ use crate::store::{Committed, StoreError, WriteError, WriteOp};
 /// commits) are held up for a millisecond or two at most.
 const BATCH_CHUNK: usize = 256;
 
-/// Below this many lines a batch is validated on the request's own thread; above, the lines are
-/// split across the cores (sanitizing HTML dominates the cost of a line).
-const PARALLEL_VALIDATION_MIN_LINES: usize = 64;
 
 /// `POST /api/articles`: create, or update the publisher's article with the same `external_id`.
 pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body> {
@@ -152,10 +150,11 @@ pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body
         require_content_type(req, &["application/x-ndjson", "application/jsonl", "application/json-seq"])?;
         let bytes = read_body(req, body, app.settings.max_batch_bytes).await?;
         let app2 = Arc::clone(app);
-        let summary = tokio::task::spawn_blocking(move || write_lines(&app2, &publisher, &bytes))
+        let (summary, committed) = tokio::task::spawn_blocking(move || write_lines(&app2, &publisher, &bytes))
             .await
             .map_err(|e| Problem::internal(format!("batch task failed: {e}")))?;
         app.store.durable().await.map_err(|e| Problem::unavailable(e.to_string()))?;
+        app.committed_all(&committed);
         for result in &summary.results {
             if result.status >= 400 {
                 app.metrics.writes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -166,97 +165,134 @@ pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body
     result.await.unwrap_or_else(|p: Problem| refused(app, p))
 }
 
-/// Validates every line (in parallel), then writes the valid ones [`BATCH_CHUNK`] at a time.
-fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> BatchSummary {
+/// Validates and writes every non-blank line; returns the answer and every write made (for
+/// [`App::committed_all`] once they are durable).
+///
+/// Lines go in chunks of [`BATCH_CHUNK`], one store transaction each. Validation (JSON parsing
+/// and HTML sanitizing, most of a line's cost) runs on worker threads, ahead of the writer, so
+/// the cores validate the next chunks while the current one is written. Chunks are written in
+/// line order, so when two lines carry the same `external_id` the later one wins, as if they had
+/// been sent one by one.
+fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary, Vec<Committed>) {
     let lines: Vec<(usize, &[u8])> = bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
         .map(|(index, line)| (index + 1, line))
         .collect();
-    let mut outcomes: Vec<(usize, Result<Committed, Problem>)> = Vec::with_capacity(lines.len());
-    let mut valid = Vec::with_capacity(lines.len());
-    for (&(line, _), result) in lines.iter().zip(validate_lines(app, &lines)) {
-        match result {
-            Ok(article) => valid.push((line, article)),
-            Err(problem) => outcomes.push((line, Err(problem))),
+    let chunks: Vec<&[(usize, &[u8])]> = lines.chunks(BATCH_CHUNK).collect();
+    let validate_chunk = |chunk: &[(usize, &[u8])]| -> Vec<Result<NewArticle, Problem>> {
+        chunk.iter().map(|(_, line)| validate_line(app, line)).collect()
+    };
+    let mut writer = ChunkWriter { app, publisher, outcomes: Vec::with_capacity(lines.len()), failure: None };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chunks.len());
+    if workers < 2 {
+        for chunk in &chunks {
+            writer.write(chunk, validate_chunk(chunk));
         }
-    }
-    let mut failure: Option<(u16, String)> = None;
-    let mut valid = valid.into_iter().peekable();
-    while valid.peek().is_some() {
-        let chunk = valid.by_ref().take(BATCH_CHUNK);
-        if let Some((status, detail)) = &failure {
-            // The store failed on an earlier chunk: do not go on writing into it. What was
-            // written stays; upserts are idempotent, so the client can send the batch again.
-            outcomes.extend(chunk.map(|(line, _)| (line, Err(not_written(*status, detail)))));
-            continue;
-        }
-        let (line_nos, ops): (Vec<usize>, Vec<_>) = chunk
-            .map(|(line, article)| {
-                let regions = article.regions.clone();
-                let guard = move |current: Option<&Article>| authorize(publisher, current, &regions);
-                (line, (WriteOp::Upsert { publisher: publisher.name.clone(), article }, guard))
-            })
-            .unzip();
-        match app.store.write_many(ops) {
-            Ok(results) => outcomes.extend(line_nos.into_iter().zip(results.into_iter().map(|r| r.map_err(write_problem)))),
-            Err(e) => {
-                let problem = write_problem(WriteError::Store(e));
-                failure = Some((problem.status, problem.detail.clone()));
-                outcomes.extend(line_nos.into_iter().map(|line| (line, Err(not_written(problem.status, &problem.detail)))));
+    } else {
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            // Bounded, so validators run at most a few chunks ahead of the writer.
+            let (tx, rx) = std::sync::mpsc::sync_channel(workers * 2);
+            for _ in 0..workers {
+                let (tx, next, chunks) = (tx.clone(), &next, &chunks);
+                scope.spawn(move || loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(index) else { break };
+                    if tx.send((index, validate_chunk(chunk))).is_err() {
+                        break;
+                    }
+                });
             }
-        }
+            drop(tx);
+            // Chunks finish out of order; hold early ones until their turn. (A validator that
+            // panics, a bug, stops the stream early and the scope re-raises the panic: the batch
+            // then fails with a 500 instead of being answered in part.)
+            let mut ready = std::collections::HashMap::new();
+            let mut turn = 0;
+            for (index, validated) in rx {
+                ready.insert(index, validated);
+                while let Some(validated) = ready.remove(&turn) {
+                    writer.write(chunks[turn], validated);
+                    turn += 1;
+                }
+            }
+        });
     }
+    let mut outcomes = writer.outcomes;
     outcomes.sort_by_key(|(line, _)| *line);
     let mut summary = BatchSummary::default();
+    let mut written = Vec::with_capacity(outcomes.len());
     for (line, outcome) in outcomes {
         match outcome {
             Ok(committed) => {
-                count(app, &committed);
                 summary.accept(line, &committed);
+                written.push(committed);
             }
             Err(problem) => summary.reject(line, problem),
         }
     }
-    summary
+    (summary, written)
+}
+
+/// A line is judged exactly as a single-article body would be, and may be no larger.
+fn validate_line(app: &App, line: &[u8]) -> Result<NewArticle, Problem> {
+    if line.len() > app.settings.max_body_bytes {
+        return Err(too_large(app.settings.max_body_bytes, "a batch line"));
+    }
+    validate(app, &parse_json(line)?, ExternalId::Required)
+}
+
+/// The writing half of a batch: one [`crate::store::Store::write_many`] per chunk.
+struct ChunkWriter<'a> {
+    app: &'a App,
+    publisher: &'a Publisher,
+    outcomes: Vec<(usize, Result<Committed, Problem>)>,
+    /// Set when the store failed: later chunks are not tried.
+    failure: Option<(u16, String)>,
+}
+
+impl ChunkWriter<'_> {
+    fn write(&mut self, chunk: &[(usize, &[u8])], validated: Vec<Result<NewArticle, Problem>>) {
+        let publisher = self.publisher;
+        let mut line_nos = Vec::with_capacity(chunk.len());
+        let mut ops = Vec::with_capacity(chunk.len());
+        for (&(line, _), result) in chunk.iter().zip(validated) {
+            match (result, &self.failure) {
+                (Err(problem), _) => self.outcomes.push((line, Err(problem))),
+                // What was written before the failure stays; upserts are idempotent, so the
+                // client can simply send the batch again.
+                (Ok(_), Some((status, detail))) => self.outcomes.push((line, Err(not_written(*status, detail)))),
+                (Ok(article), None) => {
+                    let regions = article.regions.clone();
+                    let guard = move |current: Option<&Article>| authorize(publisher, current, &regions);
+                    line_nos.push(line);
+                    ops.push((WriteOp::Upsert { publisher: publisher.name.clone(), article }, guard));
+                }
+            }
+        }
+        if ops.is_empty() {
+            return;
+        }
+        match self.app.store.write_many(ops) {
+            Ok(results) => {
+                self.outcomes.extend(line_nos.into_iter().zip(results.into_iter().map(|r| r.map_err(write_problem))))
+            }
+            Err(e) => {
+                let problem = write_problem(WriteError::Store(e));
+                let outcomes = line_nos.into_iter().map(|line| (line, Err(not_written(problem.status, &problem.detail))));
+                self.outcomes.extend(outcomes);
+                self.failure = Some((problem.status, problem.detail));
+            }
+        }
+    }
 }
 
 /// A batch line that was valid but not stored because the store failed.
 fn not_written(status: u16, detail: &str) -> Problem {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     Problem::new(status, "not-written", "Not written", format!("not written: {detail}"))
-}
-
-/// Parses and validates each line; a line is judged exactly as a single-article body would be.
-fn validate_lines(app: &App, lines: &[(usize, &[u8])]) -> Vec<Result<NewArticle, Problem>> {
-    let one = |line: &[u8]| {
-        if line.len() > app.settings.max_body_bytes {
-            return Err(too_large(app.settings.max_body_bytes, "a batch line"));
-        }
-        validate(app, &parse_json(line)?, ExternalId::Required)
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || lines.len() < PARALLEL_VALIDATION_MIN_LINES {
-        return lines.iter().map(|(_, line)| one(line)).collect();
-    }
-    let per_thread = lines.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = lines
-            .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || chunk.iter().map(|(_, line)| one(line)).collect::<Vec<_>>()))
-            .collect();
-        workers
-            .into_iter()
-            .zip(lines.chunks(per_thread))
-            .flat_map(|(worker, chunk)| {
-                // A panicking validator is a bug; its lines are reported, the rest still count.
-                worker.join().unwrap_or_else(|_| {
-                    chunk.iter().map(|_| Err(Problem::internal("validating this line failed"))).collect()
-                })
-            })
-            .collect()
-    })
 }
 
 /// The publisher named by a valid `Authorization: Bearer` token (RFC 6750), or 401.
@@ -456,7 +492,7 @@ async fn commit(
         .map_err(|e| Problem::internal(format!("write task failed: {e}")))?
         .map_err(write_problem)?;
     app.store.durable().await.map_err(|e| Problem::unavailable(e.to_string()))?;
-    count(app, &committed);
+    app.committed(&committed);
     Ok(committed)
 }
 
@@ -477,10 +513,6 @@ fn write_problem(e: WriteError<Problem>) -> Problem {
 }
 
 /// Counts the write and pings WebSub ([`App::committed`]).
-fn count(app: &App, committed: &Committed) {
-    app.committed(committed);
-}
-
 fn refused(app: &App, problem: Problem) -> Response<Body> {
     app.metrics.writes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     problem.into_response()

@@ -114,6 +114,9 @@ pub async fn serve(
 }
 
 /// The body in `encoding`, from the cache or rendered (identity first, then compressed).
+///
+/// The coded body is looked up first: a repeated request for a compressed feed, the common case,
+/// is one cache lookup, and the identity body is only consulted (or rendered) to compress it.
 async fn body(
     app: &Arc<App>,
     repr: &Representation,
@@ -121,21 +124,29 @@ async fn body(
     etag: &EntityTag,
     render: Render,
 ) -> Result<Bytes, Problem> {
-    let identity_tag = repr.etag(app, Encoding::Identity).tag;
-    let identity = app
-        .cache
-        .get_or_render(&identity_tag, &app.metrics, || blocking(app, move |app| render(app).map(Bytes::from)))
-        .await?;
+    let identity = || async {
+        let identity_tag = match encoding {
+            Encoding::Identity => etag.tag.clone(),
+            _ => repr.etag(app, Encoding::Identity).tag,
+        };
+        app.cache
+            .get_or_render(&identity_tag, &app.metrics, || {
+                blocking(app, move |app| render(app).map(Bytes::from))
+            })
+            .await
+    };
     if encoding == Encoding::Identity {
-        return Ok(identity);
+        return identity().await;
     }
     app.cache
-        .get_or_render(&etag.tag, &app.metrics, || {
+        .get_or_render(&etag.tag, &app.metrics, || async {
+            let identity = identity().await?;
             blocking(app, move |_| {
                 encoding::compress(encoding, &identity)
                     .map(Bytes::from)
                     .map_err(|e| Problem::internal(format!("compression failed: {e}")))
             })
+            .await
         })
         .await
 }

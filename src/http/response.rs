@@ -31,11 +31,11 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bo
 /// An RFC 9457 problem: `type`, `title`, `status`, `detail`, plus `errors`, one per bad field.
 #[derive(Debug, Serialize)]
 pub struct Problem {
-    /// A URI naming the kind of problem (`urn:lenta:problem:…`).
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// The kind of problem; serialized as the URI `urn:lenta:problem:{kind}`.
+    #[serde(rename = "type", serialize_with = "problem_type")]
+    pub kind: &'static str,
     /// Short summary of the kind.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status, repeated in the body as RFC 9457 §3.1.2 allows.
     pub status: u16,
     /// What went wrong this time and what to do.
@@ -48,11 +48,11 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A problem of kind `slug` with status, title and detail.
-    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+    /// A problem of `kind` (a slug such as `invalid-query`) with status, title and detail.
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
         Problem {
-            kind: format!("urn:lenta:problem:{slug}"),
-            title: title.to_string(),
+            kind,
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
@@ -110,6 +110,11 @@ impl Problem {
         }
         res
     }
+}
+
+/// The `type` member (RFC 9457 §3.1.1): a URI per kind of problem.
+fn problem_type<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("urn:lenta:problem:{kind}"))
 }
 
 /// One line naming every bad field, for `detail`.

@@ -140,6 +140,8 @@ pub enum WriteOp {
 }
 
 /// What a committed write did.
+// Returned once per write and consumed at once; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Committed {
     /// A new article.

@@ -1,0 +1,512 @@
+#!/usr/bin/python3
+"""Reader conformance of lenta's RSS and Atom feeds, checked with real readers.
+
+Run by conformance.sh against a running server (it owns the server's life cycle). For each query
+below, in RSS and in Atom:
+
+- Python feedparser parses the feed with bozo == 0 and every item matches what the JSON API says
+  about the same article (title, link, tag-URI id, published instant and its offset, summary,
+  content, categories, author, enclosure), in the API's order;
+- newsboat (its own cache per feed, because newsboat keys items by guid across all feeds and our
+  ids are, by design, the same in every feed) stores every item with the same title, link, guid
+  and date;
+- every Atom document validates against atom.rng (RFC 4287 Appendix B), and every RSS document
+  is well-formed for xmllint.
+
+Readers reshape fields (feedparser sanitizes HTML and resolves relative URLs; RSS `description`
+is HTML), so HTML fields are compared by their text, while titles, links, ids and dates must be
+exact. Every failure is printed with what was expected; the last line is the tally.
+
+Usage: conformance.py BASE_URL WORK_DIR IMPORT_LOG ATOM_RNG
+"""
+
+import datetime as dt
+import email.utils
+import html
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import feedparser
+
+REGION_SCHEME = "urn:lenta:region"
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+CONTENT_NS = "{http://purl.org/rss/1.0/modules/content/}"
+
+# (label, query string). The tricky ones pin the fixtures of data/fixtures.json.
+QUERIES = [
+    ("all regions", ""),
+    ("one region", "region=RU-NIZ"),
+    ("date range", "from=2024-05-17&to=2024-05-18"),
+    ("empty range", "from=1990-01-01&to=1990-01-02"),
+    ("escaping fixture", "region=RU-MOW&from=2024-05-17&to=2024-05-17"),
+    ("unicode fixture, two regions", "region=RU-TA,RU-BA"),
+    ("UTC-midnight fixture", "region=RU-NIZ&from=2024-06-01&to=2024-06-01"),
+    ("seed fixture", "region=RU-NIZ&from=2023-07-20&to=2023-07-20"),
+]
+
+
+class Tally:
+    """Counts assertions and prints every failure with what was expected."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, what, ok, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"  FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
+        return ok
+
+    def equal(self, what, got, want):
+        return self.check(what, got == want, f"got {got!r}, want {want!r}")
+
+
+T = Tally()
+
+
+def http_get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, resp.headers, resp.read()
+
+
+def get_json(url):
+    status, _, body = http_get(url)
+    if status != 200:
+        raise RuntimeError(f"GET {url}: {status}")
+    return json.loads(body)
+
+
+def text_of(fragment):
+    """The visible text of an HTML fragment: tags dropped, entities decoded, spaces collapsed."""
+    no_tags = re.sub(r"<[^>]*>", " ", fragment or "")
+    return " ".join(html.unescape(no_tags).split())
+
+
+def parse_instant(s):
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def rfc822_offset(d):
+    """`+0300` for a datetime whose offset is +03:00 (what an RSS pubDate must carry)."""
+    minutes = int(d.utcoffset().total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
+def feed_url(base, fmt, query):
+    return f"{base}/feed.{fmt}" + (f"?{query}" if query else "")
+
+
+def link_of(links, rel):
+    hrefs = [link.get("href") for link in links if link.get("rel") == rel]
+    return hrefs[0] if hrefs else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema self-test: the grammar must accept a minimal Atom feed and reject broken ones, or a
+# "validates" below would mean nothing.
+
+MINIMAL_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">
+  <title>Example</title>
+  <id>urn:uuid:60a76c80-d399-11d9-b93c-0003939e0af6</id>
+  <updated>2003-12-13T18:30:02Z</updated>
+  <author><name>John Doe</name></author>
+  <link href="http://example.org/" rel="self" type="application/atom+xml"/>
+  <ext:thing xmlns:ext="urn:example:ext" a="1">extension <ext:child/></ext:thing>
+  <entry>
+    <title type="html">A &lt;b&gt;title&lt;/b&gt;</title>
+    <id>tag:example.org,2003:1</id>
+    <updated>2003-12-13T18:30:02+03:00</updated>
+    <published>2003-12-13T18:30:02.5-05:00</published>
+    <category term="t" scheme="urn:s" label="T"/>
+    <link href="http://example.org/a.jpg" rel="enclosure" type="image/jpeg" length="12"/>
+    <summary>Some text.</summary>
+    <content type="html">&lt;p&gt;body&lt;/p&gt;</content>
+  </entry>
+</feed>
+"""
+
+SCHEMA_CASES = [
+    ("minimal valid feed", MINIMAL_FEED, True),
+    ("minimal valid entry document",
+     '<entry xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+     "<updated>2003-12-13T18:30:02Z</updated></entry>", True),
+    ("feed without id", re.sub(r"<id>urn:uuid[^<]*</id>", "", MINIMAL_FEED), False),
+    ("feed without updated", MINIMAL_FEED.replace("<updated>2003-12-13T18:30:02Z</updated>", "", 1), False),
+    ("entry without id", MINIMAL_FEED.replace("<id>tag:example.org,2003:1</id>", ""), False),
+    ("unknown atom element", MINIMAL_FEED.replace("<summary>", "<bogus>x</bogus><summary>"), False),
+    ("date without offset", MINIMAL_FEED.replace("18:30:02+03:00", "18:30:02"), False),
+    ("RFC 822 date", MINIMAL_FEED.replace("2003-12-13T18:30:02+03:00", "Sat, 13 Dec 2003 18:30:02 +0300"), False),
+    ("two ids in an entry", MINIMAL_FEED.replace("<summary>", "<id>urn:two</id><summary>"), False),
+    ("category without term", MINIMAL_FEED.replace('term="t" ', ""), False),
+    ("un-namespaced unknown attribute", MINIMAL_FEED.replace("<entry>", '<entry foo="1">'), False),
+    ("bad text type", MINIMAL_FEED.replace("<summary>", '<summary type="markdown">'), False),
+    ("entry before feed metadata", MINIMAL_FEED.replace("</feed>", "<title>late</title></feed>"), False),
+]
+
+
+def xmllint(args, body):
+    proc = subprocess.run(["xmllint", "--noout", *args, "-"], input=body, capture_output=True, timeout=30)
+    return proc.returncode, proc.stderr.decode("utf-8", "replace")
+
+
+def schema_selftest(rng):
+    print("== atom.rng self-test", flush=True)
+    for name, doc, valid in SCHEMA_CASES:
+        rc, err = xmllint(["--relaxng", rng], doc.encode())
+        T.check(f"atom.rng: {name} {'validates' if valid else 'is rejected'}", (rc == 0) == valid,
+                err.strip()[-400:] or f"xmllint exit {rc}")
+    # Not Atom at all.
+    rc, _ = xmllint(["--relaxng", rng], b'<rss version="2.0"><channel/></rss>')
+    T.check("atom.rng: an RSS document is rejected", rc != 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Import of the tricky fixtures.
+
+def check_import(log_path):
+    print("== import of data/fixtures.json", flush=True)
+    with open(log_path, encoding="utf-8") as f:
+        out = f.read()
+    summary = re.search(r"imported (\d+) \(created (\d+), updated (\d+)\), rejected (\d+)", out)
+    if not T.check("import prints its summary line", summary is not None, repr(out[:500])):
+        return
+    # Five fixtures; the seed article is already in the generated corpus (same external_id, so an
+    # update), the control-character one is refused.
+    T.equal("fixture import: imported / created / updated / rejected",
+            tuple(int(g) for g in summary.groups()), (4, 3, 1, 1))
+    rejected = re.findall(r"^\s+line (\d+): (.*)$", out, re.M)
+    T.equal("fixture import: number of rejected lines listed", len(rejected), 1)
+    if rejected:
+        line, reason = rejected[0]
+        T.equal("fixture import: rejected line is the control-characters fixture", line, "3")
+        T.check("fixture import: rejection names the field `title`", reason.startswith("title"), reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# feedparser against the JSON API.
+
+def expected_categories(fmt, article, region_names):
+    regions = [(code, region_names.get(code, code)) for code in article["regions"]]
+    cats = article.get("categories") or []
+    if fmt == "rss":
+        # RSS has no label: the region's name is the category, its domain tells it from topics.
+        return [(name, REGION_SCHEME, None) for _, name in regions] + [(c, None, None) for c in cats]
+    return [(code, REGION_SCHEME, name) for code, name in regions] + [(c, None, None) for c in cats]
+
+
+def check_entry(where, fmt, e, a, region_names, raw_item):
+    """One feedparser entry against the API's article."""
+    what = f"{where} item {a['id']}"
+    T.equal(f"{what} id (tag URI)", e.get("id"), a["feed_id"])
+    T.check(f"{what} id is a tag URI", str(e.get("id", "")).startswith("tag:"), e.get("id"))
+    T.equal(f"{what} title", e.get("title"), a["title"])
+    T.equal(f"{what} link", e.get("link"), a["url"])
+
+    # Published: the same instant, printed with the article's own offset.
+    want = parse_instant(a["published_at"])
+    raw = e.get("published", "")
+    try:
+        got = email.utils.parsedate_to_datetime(raw) if fmt == "rss" else parse_instant(raw)
+    except (TypeError, ValueError) as err:
+        T.check(f"{what} published parses", False, f"{raw!r}: {err}")
+        got = None
+    if got is not None:
+        T.equal(f"{what} published instant", got.astimezone(dt.timezone.utc), want.astimezone(dt.timezone.utc))
+        T.equal(f"{what} published offset", got.utcoffset(), want.utcoffset())
+    parsed = e.get("published_parsed")
+    T.check(f"{what} feedparser published_parsed", parsed is not None
+            and dt.datetime(*parsed[:6], tzinfo=dt.timezone.utc) == want.astimezone(dt.timezone.utc),
+            f"{parsed} vs {want}")
+    if fmt == "rss":
+        m = re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} "
+                         r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                         r"\d{2}:\d{2}:\d{2} ([+-]\d{4})", raw)
+        T.check(f"{what} raw pubDate is RFC 822 with a numeric offset", m is not None, repr(raw))
+        if m:
+            T.equal(f"{what} raw pubDate offset is the article's own", m.group(3), rfc822_offset(want))
+    else:
+        # Atom updated: the article's updated_at to the second (RFC 3339).
+        upd = parse_instant(e.get("updated", "1970-01-01T00:00:00Z"))
+        want_upd = parse_instant(a["updated_at"][:19] + "+00:00")
+        T.equal(f"{what} updated", upd.astimezone(dt.timezone.utc), want_upd)
+
+    # Summary: RSS description is HTML (escaped text), Atom summary is type text.
+    summary = a.get("summary")
+    if summary:
+        got = e.get("summary", "")
+        if e.get("summary_detail", {}).get("type") == "text/plain":
+            T.equal(f"{what} summary (text)", got, summary)
+        else:
+            T.equal(f"{what} summary (HTML, as text)", text_of(got), " ".join(summary.split()))
+    else:
+        T.check(f"{what} has no summary", not e.get("summary"), repr(e.get("summary")))
+
+    # Content: the stored, sanitized HTML; feedparser sanitizes again and resolves URLs, so
+    # compare the text.
+    content = a.get("content_html")
+    if content:
+        got = e.get("content") or []
+        T.check(f"{what} content is HTML", len(got) == 1 and got[0].get("type") == "text/html",
+                repr(got)[:300])
+        if got:
+            T.equal(f"{what} content text", text_of(got[0].get("value")), text_of(content))
+    else:
+        T.check(f"{what} has no content", not e.get("content"), repr(e.get("content"))[:300])
+
+    tags = [(t.get("term"), t.get("scheme"), t.get("label")) for t in e.get("tags", [])]
+    T.equal(f"{what} categories", tags, expected_categories(fmt, a, region_names))
+
+    if a.get("author"):
+        T.equal(f"{what} author", e.get("author"), a["author"])
+    else:
+        T.check(f"{what} has no author", not e.get("author"), repr(e.get("author")))
+
+    encl = [(x.get("href"), x.get("type"), x.get("length")) for x in e.get("enclosures", [])]
+    if a.get("image"):
+        img = a["image"]
+        T.equal(f"{what} enclosure", encl, [(img["url"], img["type"], str(img.get("length", 0)))])
+    else:
+        T.equal(f"{what} enclosure", encl, [])
+
+    # What feedparser smooths over, read from the raw XML.
+    if fmt == "rss" and raw_item is not None:
+        guids = raw_item.findall("guid")
+        T.check(f"{what} one guid with isPermaLink=false",
+                len(guids) == 1 and guids[0].get("isPermaLink") == "false",
+                [g.attrib for g in guids])
+        T.check(f"{what} at most one enclosure", len(raw_item.findall("enclosure")) <= 1)
+        body = raw_item.findtext(f"{CONTENT_NS}encoded") or ""
+        T.check(f"{what} content:encoded carries no script or event handler",
+                "<script" not in body.lower() and "onerror" not in body.lower(), body[:300])
+    if fmt == "atom" and raw_item is not None:
+        body = raw_item.findtext(f"{ATOM_NS}content") or ""
+        T.check(f"{what} atom:content carries no script or event handler",
+                "<script" not in body.lower() and "onerror" not in body.lower(), body[:300])
+
+
+class FeedResult:
+    def __init__(self, url, fmt, label):
+        self.url, self.fmt, self.label = url, fmt, label
+        self.title = None
+        self.entries = []
+        self.next_url = None
+
+
+def check_feed(base, fmt, label, query, rng, region_names, stats):
+    url = feed_url(base, fmt, query)
+    where = f"{fmt.upper()} {label}"
+    res = FeedResult(url, fmt, label)
+
+    status, headers, body = http_get(url)
+    T.equal(f"{where}: status", status, 200)
+    T.equal(f"{where}: Content-Type", headers.get("Content-Type"),
+            "application/rss+xml; charset=utf-8" if fmt == "rss" else "application/atom+xml; charset=utf-8")
+    if fmt == "atom":
+        rc, err = xmllint(["--relaxng", rng], body)
+        T.check(f"{where}: validates against atom.rng (RFC 4287 Appendix B)", rc == 0, err.strip()[-600:])
+    else:
+        rc, err = xmllint([], body)
+        T.check(f"{where}: well-formed XML (xmllint)", rc == 0, err.strip()[-600:])
+
+    # feedparser fetches the URL itself, as a subscribed reader does (with Accept-Encoding).
+    d = feedparser.parse(url)
+    T.check(f"{where}: feedparser bozo == 0", not d.get("bozo"), repr(d.get("bozo_exception")))
+    T.equal(f"{where}: feedparser version", d.get("version"), "rss20" if fmt == "rss" else "atom10")
+    T.equal(f"{where}: feedparser HTTP status", d.get("status"), 200)
+    res.title = d.feed.get("title")
+    links = d.feed.get("links", [])
+    self_url = link_of(links, "self")
+    res.next_url = link_of(links, "next")
+    T.check(f"{where}: has rel=self", self_url is not None, links)
+    if self_url:
+        _, _, self_body = http_get(self_url)
+        T.check(f"{where}: rel=self serves this same document", self_body == body, self_url)
+
+    api = get_json(f"{base}/api/articles" + (f"?{query}" if query else ""))
+    items = api["items"]
+    T.equal(f"{where}: item ids and order match /api/articles", [e.get("id") for e in d.entries],
+            [a["feed_id"] for a in items])
+    T.equal(f"{where}: rel=next present exactly when the API has a next page",
+            res.next_url is not None, "next" in api)
+    if res.next_url and "next" in api:
+        T.equal(f"{where}: rel=next has the API's next query", urllib.parse.urlsplit(res.next_url).query,
+                urllib.parse.urlsplit(api["next"]).query)
+
+    raw_items = {}
+    try:
+        root = ET.fromstring(body)
+        if fmt == "rss":
+            for it in root.iter("item"):
+                raw_items[it.findtext("guid")] = it
+        else:
+            for it in root.iter(f"{ATOM_NS}entry"):
+                raw_items[it.findtext(f"{ATOM_NS}id")] = it
+    except ET.ParseError as err:
+        T.check(f"{where}: parses with ElementTree", False, str(err))
+
+    by_feed_id = {a["feed_id"]: a for a in items}
+    for e in d.entries:
+        a = by_feed_id.get(e.get("id"))
+        if a is None:
+            continue  # already reported by the id/order check
+        # The single-article endpoint must say the same as the list.
+        one = get_json(f"{base}/api/articles/{a['id']}")
+        T.equal(f"{where} item {a['id']}: /api/articles/{{id}} equals the list entry", one, a)
+        check_entry(where, fmt, e, a, region_names, raw_items.get(a["feed_id"]))
+        stats["items"] += 1
+        stats["enclosures"] += bool(a.get("image"))
+        stats["no_summary"] += not a.get("summary")
+        stats["authors"] += bool(a.get("author"))
+        stats["offsets"].add(a["published_at"][19:])
+    res.entries = d.entries
+    res.api_items = items
+    print(f"  {where}: {len(d.entries)} items checked", flush=True)
+    return res
+
+
+def check_fixtures(base, results):
+    """The tricky fixtures are really there (so the item checks above were not vacuous)."""
+    print("== fixture expectations", flush=True)
+
+    def items(label):
+        return next(r.api_items for r in results if r.label == label and r.fmt == "rss")
+
+    def ext_ids(label):
+        return [a.get("external_id") for a in items(label)]
+
+    T.equal("escaping fixture is the only RU-MOW item on 2024-05-17", ext_ids("escaping fixture"), ["escaping-1"])
+    esc = items("escaping fixture")
+    if esc:
+        T.equal("escaping fixture title is stored verbatim", esc[0]["title"],
+                "Tom & Jerry <b>bold</b> \"quotes\" 'apos' ]]> end")
+        T.check("escaping fixture content was sanitized on ingest",
+                "<script" not in esc[0]["content_html"] and "onerror" not in esc[0]["content_html"],
+                esc[0]["content_html"])
+    uni = [a for a in items("unicode fixture, two regions") if a.get("external_id") == "unicode"]
+    T.equal("unicode fixture appears once in the RU-TA,RU-BA feed", len(uni), 1)
+    if uni:
+        T.equal("unicode fixture title", uni[0]["title"], "Эмодзи 📰, ёлка, 中文, עברית")
+    T.equal("UTC-midnight fixture is on June 1 in Moscow", ext_ids("UTC-midnight fixture"), ["utc-midnight-edge"])
+    seed = [a for a in items("seed fixture") if a.get("external_id") == "kupno-strategic-session-2023-07-20"]
+    T.equal("seed fixture present on 2023-07-20 in RU-NIZ", len(seed), 1)
+    if seed:
+        T.equal("seed fixture keeps its own link", seed[0]["url"],
+                "https://news.example.ru/articles/kupno-strategic-session-2023-07-20")
+    spe = get_json(f"{base}/api/articles?region=RU-SPE&from=2024-05-17&to=2024-05-18")["items"]
+    T.check("control-characters fixture was not stored",
+            all(a.get("external_id") != "control-chars" for a in spe), [a.get("external_id") for a in spe])
+    T.equal("empty range has no items", [len(r.entries) for r in results if r.label == "empty range"], [0, 0])
+    for label in ("date range", "one region"):
+        T.check(f"{label}: has items", all(r.entries for r in results if r.label == label))
+
+
+# ---------------------------------------------------------------------------------------------
+# newsboat.
+
+def check_newsboat(work, results):
+    print("== newsboat", flush=True)
+    for i, res in enumerate(results):
+        where = f"newsboat {res.fmt.upper()} {res.label}"
+        home = os.path.join(work, f"newsboat-{i}")
+        os.makedirs(home, exist_ok=True)
+        urls, cache, config = (os.path.join(home, n) for n in ("urls", "cache.db", "config"))
+        with open(urls, "w", encoding="utf-8") as f:
+            f.write(res.url + "\n")
+        open(config, "w").close()
+        env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=home, XDG_DATA_HOME=home, TERM="dumb")
+        proc = subprocess.run(["newsboat", "-x", "reload", "-u", urls, "-c", cache, "-C", config],
+                              capture_output=True, env=env, timeout=60, cwd=home)
+        if not T.check(f"{where}: newsboat -x reload exits 0", proc.returncode == 0,
+                       (proc.stdout + proc.stderr).decode("utf-8", "replace")[-500:]):
+            continue
+        db = sqlite3.connect(cache)
+        try:
+            feed = db.execute("SELECT title FROM rss_feed WHERE rssurl = ?", (res.url,)).fetchone()
+            T.check(f"{where}: feed stored", feed is not None)
+            if feed:
+                T.equal(f"{where}: feed title", feed[0], res.title)
+            rows = db.execute("SELECT guid, title, url, pubDate, author, enclosure_url FROM rss_item "
+                              "WHERE feedurl = ? AND deleted = 0", (res.url,)).fetchall()
+        finally:
+            db.close()
+        got = {r[0]: r for r in rows}
+        T.equal(f"{where}: item count", len(rows), len(res.api_items))
+        for a in res.api_items:
+            row = got.get(a["feed_id"])
+            if not T.check(f"{where}: item {a['id']} stored under its tag URI", row is not None):
+                continue
+            T.equal(f"{where}: item {a['id']} title", row[1], a["title"])
+            T.equal(f"{where}: item {a['id']} url", row[2], a["url"])
+            T.equal(f"{where}: item {a['id']} date", row[3], int(parse_instant(a["published_at"]).timestamp()))
+            T.equal(f"{where}: item {a['id']} author", row[4], a.get("author") or "")
+            # newsboat up to 2.2x stores only podcast enclosures (audio/*, video/*, ogg) and
+            # drops image ones, so an empty enclosure is newsboat's choice; a wrong one is ours.
+            want_encl = {"", a["image"]["url"]} if a.get("image") else {""}
+            T.check(f"{where}: item {a['id']} enclosure", (row[5] or "") in want_encl,
+                    f"got {row[5]!r}, want one of {sorted(want_encl)}")
+        print(f"  {where}: {len(rows)} items", flush=True)
+
+
+def main():
+    base, work, import_log, rng = sys.argv[1:5]
+    schema_selftest(rng)
+    check_import(import_log)
+
+    region_names = {r["code"]: r["name_ru"] for r in get_json(f"{base}/api/regions")}
+    stats = {"items": 0, "enclosures": 0, "no_summary": 0, "authors": 0, "offsets": set()}
+    results = []
+    print("== feedparser, xmllint and the JSON API", flush=True)
+    for label, query in QUERIES:
+        for fmt in ("rss", "atom"):
+            results.append(check_feed(base, fmt, label, query, rng, region_names, stats))
+
+    # The page after the first: follow each format's own rel=next.
+    first = {r.fmt: r for r in results if r.label == "all regions"}
+    nexts = {fmt: r.next_url for fmt, r in first.items()}
+    if T.check("all regions: both formats have rel=next", all(nexts.values()), nexts):
+        queries = {fmt: urllib.parse.urlsplit(u).query for fmt, u in nexts.items()}
+        T.equal("rel=next: RSS and Atom point to the same page", queries["rss"], queries["atom"])
+        for fmt in ("rss", "atom"):
+            res = check_feed(base, fmt, "second page", queries[fmt], rng, region_names, stats)
+            results.append(res)
+            page1 = {e.get("id") for e in first[fmt].entries}
+            T.check(f"{fmt.upper()} second page: no item of the first page repeats",
+                    not page1 & {e.get("id") for e in res.entries})
+            T.check(f"{fmt.upper()} second page: has items", bool(res.entries))
+
+    check_fixtures(base, results)
+    # The per-item checks must have seen each shape at least once, or they proved little.
+    T.check("coverage: items with an enclosure were checked", stats["enclosures"] > 0, stats)
+    T.check("coverage: items without summary were checked", stats["no_summary"] > 0, stats)
+    T.check("coverage: items with an author were checked", stats["authors"] > 0, stats)
+    T.check("coverage: several UTC offsets were checked", len(stats["offsets"]) >= 3, stats)
+    print(f"  checked {stats['items']} items, offsets {sorted(stats['offsets'])}", flush=True)
+
+    check_newsboat(work, results)
+
+    print(f"conformance: {T.passed} passed, {T.failed} failed", flush=True)
+    return 1 if T.failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as err:  # an exception is a failure too, with the tally so far
+        import traceback
+
+        traceback.print_exc()
+        print(f"conformance: {T.passed} passed, {T.failed + 1} failed", flush=True)
+        sys.exit(1)

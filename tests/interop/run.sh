@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Interop suite: real clients against a real lenta.
+#
+#   tests/interop/run.sh path/to/lenta
+#
+# Builds nothing: $1 is an already built `lenta` binary (debug or release). Needs, from Debian:
+# nginx, python3-feedparser (used with /usr/bin/python3), curl. Everything runs on loopback
+# ports picked at start, in a temporary directory removed at exit; nginx is started in the
+# foreground (daemon off) with a config generated from deploy/nginx.conf and stopped by its pid.
+# Prints one line per check and ends with `interop: N passed, M failed`; exits 1 if any failed.
+set -uo pipefail
+
+if [ $# -ne 1 ] || [ ! -x "$1" ]; then
+    echo "usage: $0 path/to/lenta (an executable lenta binary)" >&2
+    exit 2
+fi
+LENTA=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/lenta-interop.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+PASSED=0
+FAILED=0
+FAILURES=()
+
+# check NAME COMMAND...: runs one check, its output indented, and counts it.
+check() {
+    local name=$1
+    shift
+    echo "-- $name"
+    if "$@"; then
+        PASSED=$((PASSED + 1))
+        echo "   ok"
+    else
+        FAILED=$((FAILED + 1))
+        FAILURES+=("$name")
+        echo "   FAILED: $name"
+    fi
+}
+
+fail() {
+    echo "  FAIL: $*"
+    return 1
+}
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL: until it answers (10 s at most).
+wait_http() {
+    for _ in $(seq 100); do
+        curl -fs -o /dev/null "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# fetch URL [curl args...]: GET (or whatever the args say); headers to $T/h, body to $T/b.
+fetch() {
+    local url=$1
+    shift
+    # curl leaves -o untouched when there is no body (a 304): start from an empty file.
+    : >"$T/b"
+    curl -s -D "$T/h" -o "$T/b" "$@" "$url"
+}
+
+# hdr NAME: the value of a header of the last fetch, without CR.
+hdr() {
+    grep -i "^$1:" "$T/h" | head -n 1 | cut -d: -f2- | sed 's/^ *//' | tr -d '\r'
+}
+
+status() {
+    head -n 1 "$T/h" | cut -d' ' -f2
+}
+
+# metric NAME: an unlabelled counter from lenta's /metrics.
+metric() {
+    curl -fs "$LENTA_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# ---------------------------------------------------------------- lenta
+LENTA_PORT=$(free_port)
+LENTA_URL="http://127.0.0.1:$LENTA_PORT"
+MAX_AGE=2
+# The CLI needs the data directory unlocked, so the publisher is accredited before serving.
+TOKEN=$("$LENTA" publisher add interop --data-dir "$T/data" 2>"$T/publisher.err")
+if [ -z "$TOKEN" ]; then
+    cat "$T/publisher.err"
+    echo "interop: could not accredit a publisher"
+    exit 1
+fi
+"$LENTA" serve --demo --data-dir "$T/data" --addr "127.0.0.1:$LENTA_PORT" --max-age "$MAX_AGE" \
+    --log-format json >"$T/lenta.log" 2>&1 &
+PIDS+=($!)
+if ! wait_http "$LENTA_URL/healthz"; then
+    cat "$T/lenta.log"
+    echo "interop: lenta did not start"
+    exit 1
+fi
+echo "lenta $("$LENTA" --version 2>/dev/null) on $LENTA_URL (max-age $MAX_AGE)"
+
+# ---------------------------------------------------------------- nginx
+NGINX_PORT=$(free_port)
+NGINX_URL="http://127.0.0.1:$NGINX_PORT"
+N="$T/nginx"
+mkdir -p "$N/cache" "$N/tmp"
+# The lenta part of deploy/nginx.conf, verbatim but for the lines marked TEMPLATE.
+sed -n '/# ---- BEGIN lenta ----/,/# ---- END lenta ----/p' "$ROOT/deploy/nginx.conf" \
+    | sed -e "s|/var/cache/nginx/lenta|$N/cache|" \
+          -e "s|server 127.0.0.1:8080;|server 127.0.0.1:$LENTA_PORT;|" \
+          -e "s|listen 80;|listen 127.0.0.1:$NGINX_PORT;|" \
+          -e "s|/var/log/nginx/lenta.access.log|$N/lenta.access.log|" >"$N/lenta.conf"
+for expected in "$N/cache" "127.0.0.1:$LENTA_PORT;" "listen 127.0.0.1:$NGINX_PORT;" "$N/lenta.access.log" \
+    proxy_cache_revalidate proxy_cache_lock "X-Cache-Status"; do
+    if ! grep -qF -- "$expected" "$N/lenta.conf"; then
+        echo "interop: deploy/nginx.conf changed shape: no '$expected' after substitution"
+        exit 1
+    fi
+done
+{
+    echo "daemon off;"
+    echo "worker_processes 1;"
+    echo "pid $N/nginx.pid;"
+    echo "error_log $N/error.log notice;"
+    # Workers of a root master would run as nobody, who cannot write into this directory.
+    [ "$(id -u)" = 0 ] && echo "user root;"
+    echo "events { worker_connections 256; }"
+    echo "http {"
+    echo "    access_log $N/access.log;"
+    for t in client_body proxy fastcgi uwsgi scgi; do
+        echo "    ${t}_temp_path $N/tmp/$t;"
+    done
+    cat "$N/lenta.conf"
+    echo "}"
+} >"$N/nginx.conf"
+if ! nginx -t -q -e "$N/error.log" -p "$N" -c "$N/nginx.conf"; then
+    cat "$N/error.log"
+    echo "interop: nginx rejected the config"
+    exit 1
+fi
+nginx -e "$N/error.log" -p "$N" -c "$N/nginx.conf" &
+PIDS+=($!)
+if ! wait_http "$NGINX_URL/healthz"; then
+    cat "$N/error.log"
+    echo "interop: nginx did not start"
+    exit 1
+fi
+echo "$(nginx -v 2>&1) on $NGINX_URL"
+
+# ---------------------------------------------------------------- feedparser
+for path in /feed.rss /feed.atom "/regions/RU-NIZ/feed.atom" "/feed.rss?region=RU-MOW&limit=5"; do
+    check "feedparser polls $path" "$PY" "$HERE/feedparser_poll.py" "$LENTA_URL$path"
+done
+check "feedparser polls /feed.rss through nginx" "$PY" "$HERE/feedparser_poll.py" "$NGINX_URL/feed.rss?limit=20"
+
+# ---------------------------------------------------------------- nginx proxy_cache
+FEED="/feed.rss?region=RU-NIZ"
+AE="gzip, deflate, br"
+
+nginx_miss_then_hit() {
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip"
+    [ "$(status)" = 200 ] || fail "status $(status)" || return 1
+    [ "$(hdr X-Cache-Status)" = MISS ] || fail "first request: X-Cache-Status $(hdr X-Cache-Status), expected MISS" || return 1
+    [ "$(hdr Content-Encoding)" = gzip ] || fail "Content-Encoding '$(hdr Content-Encoding)'" || return 1
+    local etag
+    etag=$(hdr ETag)
+    cp "$T/b" "$T/first.gz"
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip"
+    [ "$(hdr X-Cache-Status)" = HIT ] || fail "second request: X-Cache-Status $(hdr X-Cache-Status), expected HIT" || return 1
+    [ "$(hdr ETag)" = "$etag" ] || fail "ETag changed on a hit: $etag -> $(hdr ETag)" || return 1
+    cmp -s "$T/b" "$T/first.gz" || fail "a hit served different bytes" || return 1
+    # The cached body is lenta's own bytes: same ETag and bytes as asking lenta directly.
+    fetch "$LENTA_URL$FEED" -H "Accept-Encoding: gzip"
+    [ "$(hdr ETag)" = "$etag" ] || fail "nginx ETag $etag, lenta's $(hdr ETag)" || return 1
+    cmp -s "$T/b" "$T/first.gz" || fail "nginx served other bytes than lenta" || return 1
+    echo "  MISS then HIT, ETag $etag"
+}
+
+nginx_keeps_codings_apart() {
+    # Every client spelling of an Accept-Encoding that selects gzip shares the gzip entry.
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: deflate, gzip;q=0.8, br;q=0"
+    [ "$(hdr X-Cache-Status)" = HIT ] || fail "gzip spelt otherwise: $(hdr X-Cache-Status), expected HIT" || return 1
+    [ "$(hdr Content-Encoding)" = gzip ] || fail "br;q=0 client got '$(hdr Content-Encoding)'" || return 1
+    # A client without Accept-Encoding must never get the cached gzip body.
+    fetch "$NGINX_URL$FEED"
+    [ "$(hdr X-Cache-Status)" = MISS ] || fail "identity: $(hdr X-Cache-Status), expected MISS" || return 1
+    [ -z "$(hdr Content-Encoding)" ] || fail "identity client got Content-Encoding $(hdr Content-Encoding)" || return 1
+    head -c 5 "$T/b" | grep -q '<?xml' || fail "identity body is not XML" || return 1
+    local identity_etag
+    identity_etag=$(hdr ETag)
+    cp "$T/b" "$T/identity.xml"
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: identity"
+    [ "$(hdr X-Cache-Status)" = HIT ] || fail "identity again: $(hdr X-Cache-Status), expected HIT" || return 1
+    [ -z "$(hdr Content-Encoding)" ] || fail "identity client got Content-Encoding $(hdr Content-Encoding)" || return 1
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: $AE"
+    [ "$(hdr X-Cache-Status)" = MISS ] || fail "br: $(hdr X-Cache-Status), expected MISS" || return 1
+    [ "$(hdr Content-Encoding)" = br ] || fail "br client got '$(hdr Content-Encoding)'" || return 1
+    [ "$(hdr ETag)" != "$identity_etag" ] || fail "br and identity share an ETag" || return 1
+    [ "$(hdr Vary)" = "Accept-Encoding" ] || fail "Vary '$(hdr Vary)' not passed on to clients" || return 1
+    # gzip bytes from the cache decompress to the identity bytes.
+    gzip -dc "$T/first.gz" | cmp -s - "$T/identity.xml" || fail "gunzipped body differs from identity" || return 1
+    echo "  gzip, identity and br cached apart; Vary passed on"
+}
+
+nginx_answers_client_conditionals() {
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip"
+    local etag lm
+    etag=$(hdr ETag)
+    lm=$(hdr Last-Modified)
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip" -H "If-None-Match: $etag"
+    [ "$(status)" = 304 ] || fail "If-None-Match through nginx: $(status), expected 304" || return 1
+    [ ! -s "$T/b" ] || fail "304 with a body" || return 1
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip" -H "If-Modified-Since: $lm"
+    [ "$(status)" = 304 ] || fail "If-Modified-Since through nginx: $(status), expected 304" || return 1
+    [ ! -s "$T/b" ] || fail "304 with a body" || return 1
+    echo "  nginx answers If-None-Match and If-Modified-Since from the cache with 304"
+}
+
+nginx_revalidates_with_lenta() {
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip"
+    local etag before after
+    etag=$(hdr ETag)
+    before=$(metric lenta_not_modified_total)
+    sleep $((MAX_AGE + 1))
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip"
+    [ "$(status)" = 200 ] || fail "status $(status)" || return 1
+    [ "$(hdr X-Cache-Status)" = REVALIDATED ] \
+        || fail "after max-age: X-Cache-Status $(hdr X-Cache-Status), expected REVALIDATED" || return 1
+    [ "$(hdr ETag)" = "$etag" ] || fail "ETag changed on revalidation" || return 1
+    cmp -s "$T/b" "$T/first.gz" || fail "revalidated body differs" || return 1
+    after=$(metric lenta_not_modified_total)
+    [ "$after" -gt "$before" ] || fail "lenta_not_modified_total $before -> $after: lenta did not answer 304" || return 1
+    grep -q "$FEED.*cache=REVALIDATED upstream=304" "$N/lenta.access.log" \
+        || fail "nginx's log shows no REVALIDATED with an upstream 304" || return 1
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip"
+    [ "$(hdr X-Cache-Status)" = HIT ] || fail "after revalidation: $(hdr X-Cache-Status), expected HIT" || return 1
+    echo "  after ${MAX_AGE}s: REVALIDATED (lenta answered 304: not_modified $before -> $after), then HIT"
+}
+
+nginx_serves_a_new_article_after_max_age() {
+    local title="Interop: новость $$ из Нижнего Новгорода"
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: identity"
+    local old_etag
+    old_etag=$(hdr ETag)
+    grep -qF "$title" "$T/b" && fail "the title is there before the write" && return 1
+    # The write goes through nginx too: POST is passed on, never cached.
+    local body
+    body=$(printf '{"external_id":"interop-%s","title":"%s","published_at":"2030-01-01T12:00:00+03:00","regions":["RU-NIZ"]}' "$$" "$title")
+    fetch "$NGINX_URL/api/articles" -X POST -H "Authorization: Bearer $TOKEN" \
+        -H "Content-Type: application/json" --data-binary "$body"
+    [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST through nginx: $(status), expected 201"; return 1; }
+    # lenta itself shows it at once.
+    fetch "$LENTA_URL$FEED"
+    grep -qF "$title" "$T/b" || fail "lenta does not show the new article" || return 1
+    sleep $((MAX_AGE + 1))
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: identity"
+    [ "$(status)" = 200 ] || fail "status $(status)" || return 1
+    grep -qF "$title" "$T/b" || fail "nginx still serves the old feed after max-age ($(hdr X-Cache-Status))" || return 1
+    [ "$(hdr ETag)" != "$old_etag" ] || fail "new content under the old ETag" || return 1
+    [ "$(hdr X-Cache-Status)" = EXPIRED ] || fail "X-Cache-Status $(hdr X-Cache-Status), expected EXPIRED" || return 1
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: identity"
+    [ "$(hdr X-Cache-Status)" = HIT ] && grep -qF "$title" "$T/b" || fail "the new feed is not cached" || return 1
+    # A feed of another region was not touched by the write: still revalidated with a 304.
+    echo "  new article visible through nginx after max-age (EXPIRED, new ETag), then HIT"
+}
+
+nginx_does_not_cache_metrics() {
+    fetch "$NGINX_URL/metrics"
+    [ "$(status)" = 200 ] || fail "/metrics through nginx: $(status)" || return 1
+    local cache
+    cache=$(hdr X-Cache-Status)
+    [ -z "$cache" ] || fail "/metrics went through the cache ($cache)" || return 1
+    echo "  /metrics passed through uncached"
+}
+
+check "nginx: MISS then HIT with lenta's bytes" nginx_miss_then_hit
+check "nginx: content codings cached apart" nginx_keeps_codings_apart
+check "nginx: client conditional requests" nginx_answers_client_conditionals
+check "nginx: REVALIDATED with lenta's 304 after max-age" nginx_revalidates_with_lenta
+check "nginx: a write shows after max-age" nginx_serves_a_new_article_after_max_age
+check "nginx: /metrics not cached" nginx_does_not_cache_metrics
+
+if [ "$FAILED" -gt 0 ]; then
+    echo "== failed: ${FAILURES[*]}"
+    echo "== lenta log (last 20 lines)"
+    tail -n 20 "$T/lenta.log"
+    echo "== nginx error log"
+    tail -n 20 "$N/error.log"
+    echo "== nginx cache log"
+    tail -n 40 "$N/lenta.access.log"
+fi
+echo "interop: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
