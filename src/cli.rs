@@ -206,7 +206,7 @@ pub fn run() -> Result<()> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    init_logging(args.log_format);
+    let _log_guard = init_logging(args.log_format);
     let mut settings = Settings::new(args.addr, args.store.data_dir.clone());
     settings.base_url = normalize_base_url(&args.base_url.unwrap_or_else(|| format!("http://{}", args.addr)))
         .map_err(anyhow::Error::msg)?;
@@ -286,14 +286,27 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Sets up logging to stderr: one line per request, text or JSON.
+///
+/// Lines go through a non-blocking writer (a background thread does the `write`s), so request
+/// handlers never wait on a slow terminal or journal; the returned guard flushes it at exit.
+/// Colour codes only when stderr is a terminal.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LENTA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 /// Writes a corpus over the regions of `dir`.

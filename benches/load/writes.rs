@@ -118,7 +118,7 @@ impl Server {
                 break;
             }
         }
-        std::thread::spawn(move || lines.for_each(drop));
+        std::thread::spawn(move || lines.for_each(|l| { let l = l.unwrap_or_default(); if l.contains("FLUSH") { eprintln!("{l}") } }));
         Server { child, base: format!("http://{addr}"), token, _dir: dir }
     }
 }
@@ -295,6 +295,50 @@ async fn batch(server: &Server, clients: usize, size: usize, total: usize) {
     report("batch", Run { articles: written, requests, elapsed, server_cpu, latencies });
 }
 
+/// The store alone, no HTTP: validate `total` articles, then time `Store::write_many` in chunks
+/// of `chunk` and one flush. Shows how much of a batch's cost is sled's.
+fn store_only(total: usize, chunk: usize) {
+    use lenta::model::{ArticleInput, ExternalId};
+    use lenta::store::{Store, WriteOp};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("data"), 256 << 20).expect("open store");
+    let regions = RegionDirectory::builtin();
+    let started = Instant::now();
+    let articles: Vec<_> = articles(total, "store")
+        .iter()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            ArticleInput::from_json(&v, &regions, ExternalId::Required).expect("valid")
+        })
+        .collect();
+    let validate = started.elapsed();
+    let started = Instant::now();
+    let mut iter = articles.into_iter().peekable();
+    while iter.peek().is_some() {
+        let ops: Vec<_> = iter
+            .by_ref()
+            .take(chunk)
+            .map(|article| (WriteOp::Upsert { publisher: "bench".into(), article }, |_: Option<&_>| Ok::<(), ()>(())))
+            .collect();
+        for result in store.write_many(ops).expect("write_many") {
+            result.expect("written");
+        }
+    }
+    let write = started.elapsed();
+    let started = Instant::now();
+    store.flush_blocking().expect("flush");
+    let flush = started.elapsed();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
+    println!(
+        "store   {total:>7} articles: parse+validate {:>5.1} µs/article (one thread), write_many({chunk}) {:>5.1} \
+         µs/article = {:>7.0} articles/s, final flush {:>6.1} ms",
+        per(validate),
+        per(write),
+        total as f64 / write.as_secs_f64(),
+        flush.as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
     let options = Options::parse();
     assert!(Path::new(BIN).exists(), "build the binary first: {BIN}");
@@ -303,6 +347,9 @@ fn main() {
         "lenta write load ({} cores), release binary {BIN}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    if options.phase.as_deref() == Some("store") {
+        store_only(options.batch_articles, options.batch_size.min(1000));
+    }
     if options.runs("single") {
         let server = Server::start();
         println!("single: {} clients, {} s, one article per POST", options.clients, options.seconds);

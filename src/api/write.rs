@@ -393,22 +393,17 @@ async fn read_json(app: &App, req: &Parts, body: Incoming) -> Result<Value, Prob
 /// Parses JSON, naming the position of the first problem. Nesting deeper than serde_json's
 /// recursion limit (128) is a syntax error, so hostile input cannot exhaust the stack.
 pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(Problem::new(
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid-utf8",
             "Invalid UTF-8",
             format!("the body is not valid UTF-8 at byte {}", e.valid_up_to()),
-        ));
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-json",
-            "Invalid JSON",
-            format!("{e} (line {}, column {})", e.line(), e.column()),
         )
-    })
+    })?;
+    // serde_json's message already names the line and column.
+    serde_json::from_str(text)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Invalid JSON", e.to_string()))
 }
 
 fn validate(app: &App, value: &Value, external_id: ExternalId) -> Result<NewArticle, Problem> {
@@ -480,18 +475,24 @@ fn check_if_match(app: &App, if_match: Option<&str>, current: Option<&Article>) 
     }
 }
 
-/// Runs the write on a blocking thread, then waits until it is on disk.
+/// Submits the write to the store's group commit and waits until it is on disk.
 async fn commit(
     app: &Arc<App>,
     op: WriteOp,
     guard: impl FnOnce(Option<&Article>) -> Result<(), Problem> + Send + 'static,
 ) -> Result<Committed, Problem> {
-    let app2 = Arc::clone(app);
-    let committed = tokio::task::spawn_blocking(move || app2.store.write(op, guard))
+    let submitted = app.store.submit(op, guard);
+    if submitted.lead {
+        let app2 = Arc::clone(app);
+        // Not awaited: the leader also commits every write queued meanwhile, possibly long
+        // after ours; our answer comes through `submitted.result`.
+        drop(tokio::task::spawn_blocking(move || app2.store.lead()));
+    }
+    let committed = submitted
+        .result
         .await
-        .map_err(|e| Problem::internal(format!("write task failed: {e}")))?
+        .map_err(|_| Problem::internal("the write was abandoned by the store"))?
         .map_err(write_problem)?;
-    app.store.durable().await.map_err(|e| Problem::unavailable(e.to_string()))?;
     app.committed(&committed);
     Ok(committed)
 }
@@ -507,7 +508,7 @@ fn write_problem(e: WriteError<Problem>) -> Problem {
             format!("external_id {ext:?} already names your article {other}"),
         )
         .with_errors(vec![FieldError::new("external_id", "already used by another of your articles")]),
-        WriteError::Store(StoreError::Flush(e)) => Problem::unavailable(e.to_string()),
+        WriteError::Store(e @ (StoreError::Flush(_) | StoreError::Group(_))) => Problem::unavailable(e.to_string()),
         WriteError::Store(e) => Problem::internal(e.to_string()),
     }
 }

@@ -40,7 +40,12 @@ impl Representation {
     /// RFC 9110 §8.8.3 requires of strong validators for different content codings.
     pub fn etag(&self, app: &App, encoding: Encoding) -> EntityTag {
         let mut h = blake3::Hasher::new();
-        for part in [app.render_fingerprint.as_str(), self.kind, encoding.tag(), self.canonical.as_str()] {
+        for part in [
+            app.render_fingerprint.as_str(),
+            self.kind,
+            encoding.tag(),
+            self.canonical.as_str(),
+        ] {
             h.update(part.as_bytes());
             h.update(b"\0");
         }
@@ -74,14 +79,21 @@ pub async fn serve(
             "No acceptable content coding",
             "Accept-Encoding excludes every coding lenta offers; accept br, gzip or identity",
         )
+        // The answer depends on Accept-Encoding like the 200 would (RFC 9110 §12.5.5).
+        .with_header(header::VARY, "Accept-Encoding")
         .into_response();
     };
     let etag = repr.etag(app, encoding);
     let last_modified = repr.last_modified();
-    let current = Validators { etag: Some(&etag), last_modified: Some(last_modified) };
+    let current = Validators {
+        etag: Some(&etag),
+        last_modified: Some(last_modified),
+    };
     match conditional::evaluate(method, headers, true, &current) {
         Outcome::NotModified => {
-            app.metrics.not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            app.metrics
+                .not_modified
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut res = Response::new(Full::new(Bytes::new()));
             *res.status_mut() = StatusCode::NOT_MODIFIED;
             cache_headers(app, res.headers_mut(), &etag, last_modified);
@@ -103,7 +115,15 @@ pub async fn serve(
         Err(problem) => return problem.into_response(),
     };
     let length = body.len();
-    let mut res = response::bytes(StatusCode::OK, repr.content_type, if method == Method::HEAD { Bytes::new() } else { body });
+    let mut res = response::bytes(
+        StatusCode::OK,
+        repr.content_type,
+        if method == Method::HEAD {
+            Bytes::new()
+        } else {
+            body
+        },
+    );
     let h = res.headers_mut();
     cache_headers(app, h, &etag, last_modified);
     if let Some(coding) = encoding.content_encoding() {
@@ -172,7 +192,10 @@ fn cache_headers(app: &App, h: &mut HeaderMap, etag: &EntityTag, last_modified: 
         h.insert(header::LAST_MODIFIED, v);
     }
     let max_age = app.settings.max_age;
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}, stale-while-revalidate={}", max_age.min(60))) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "public, max-age={max_age}, stale-while-revalidate={}",
+        max_age.min(60)
+    )) {
         h.insert(header::CACHE_CONTROL, v);
     }
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -181,6 +204,10 @@ fn cache_headers(app: &App, h: &mut HeaderMap, etag: &EntityTag, last_modified: 
 
 /// All values of a header joined with ", " (RFC 9110 §5.3), or None when absent.
 pub fn joined(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     (!values.is_empty()).then(|| values.join(", "))
 }

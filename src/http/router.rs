@@ -98,8 +98,8 @@ impl<'a> Route<'a> {
 pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let (route_name, res) = match rate_limited(&app, &path, peer) {
+    let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
+    let (route_name, res) = match rate_limited(&app, req.uri().path(), peer) {
         Some(res) => ("rate_limited", res),
         None => dispatch(&app, req).await,
     };
@@ -109,7 +109,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
         target: "lenta::request",
         %peer,
         %method,
-        path = %path,
+        target = %target,
         route = route_name,
         status = res.status().as_u16(),
         micros = elapsed.as_micros() as u64,

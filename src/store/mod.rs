@@ -20,15 +20,17 @@ mod scan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::Transactional;
+use sled::transaction::TransactionError;
+use sled::{IVec, Transactional};
+use tokio::sync::oneshot;
 
 use crate::model::{Article, NewArticle};
 use crate::regions::RegionCode;
-use flusher::{FlushError, Flusher};
+use flusher::{FlushError, Flusher, Progress};
 use keys::Position;
 pub use scan::Scan;
 
@@ -55,6 +57,9 @@ pub enum StoreError {
     /// The write was committed but could not be made durable.
     #[error(transparent)]
     Flush(#[from] FlushError),
+    /// The group commit this write was part of failed (see the log for the cause).
+    #[error("the group commit this write was part of failed: {0}")]
+    Group(String),
 }
 
 /// Why a write did not happen.
@@ -184,6 +189,8 @@ pub struct Store {
     publishers: sled::Tree,
     meta: RwLock<HashMap<String, RegionMeta>>,
     writer: Mutex<()>,
+    group: Mutex<Group>,
+    progress: Arc<Progress>,
     flusher: Flusher,
 }
 
@@ -207,7 +214,8 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt { tree: "region_meta", reason: format!("bad value for {code}") })?;
             meta.insert(code, m);
         }
-        let flusher = Flusher::start(db.clone())
+        let progress = Arc::new(Progress::default());
+        let flusher = Flusher::start(db.clone(), Arc::clone(&progress))
             .map_err(|e| StoreError::Flush(FlushError(format!("cannot start flusher: {e}"))))?;
         Ok(Store {
             articles: db.open_tree("articles")?,
@@ -218,6 +226,8 @@ impl Store {
             region_meta,
             meta: RwLock::new(meta),
             writer: Mutex::new(()),
+            group: Mutex::new(Group::default()),
+            progress,
             flusher,
             db,
         })
@@ -256,6 +266,73 @@ impl Store {
         Scan::new(self, regions)
     }
 
+    /// Queues one write for the next group commit and returns how to learn its outcome, which
+    /// arrives only once the write is on disk (or has failed).
+    ///
+    /// This is the path for concurrent single writes (the API): writes that arrive while a
+    /// group is being committed and flushed form the next group, and one transaction and one
+    /// flush serve them all. When [`Submitted::lead`] is true the caller must run
+    /// [`Store::lead`] on a blocking thread; otherwise a leader is already at work and will take
+    /// this write too. Nothing blocks a caller that just awaits the result.
+    pub fn submit<R, G>(&self, op: WriteOp, guard: G) -> Submitted<R>
+    where
+        R: Send + 'static,
+        G: FnOnce(Option<&Article>) -> Result<(), R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |store, pending, now| {
+            let planned = store.plan(pending, op, guard, now);
+            Box::new(move |outcome| {
+                let result = match (planned, outcome) {
+                    (Ok(committed), Ok(())) => Ok(committed),
+                    (Ok(_), Err(e)) => Err(WriteError::Store(StoreError::Group(e.to_string()))),
+                    (Err(e), _) => Err(e),
+                };
+                // The requester may have gone (client disconnected); the write stands regardless.
+                let _ = tx.send(result);
+            })
+        });
+        let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.jobs.push_back(job);
+        let lead = !group.leading;
+        group.leading = true;
+        Submitted { result: rx, lead }
+    }
+
+    /// Commits queued writes, [`GROUP_MAX`] at a time: one transaction and one flush per group,
+    /// then every write of the group is answered. Returns when the queue is empty. Blocking: run
+    /// it on a blocking thread, when [`Store::submit`] says so.
+    pub fn lead(&self) {
+        loop {
+            let jobs: Vec<Job> = {
+                let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+                if group.jobs.is_empty() {
+                    // Decided under the lock, so a write queued after this finds no leader and
+                    // becomes one: no write is ever left waiting.
+                    group.leading = false;
+                    return;
+                }
+                let n = group.jobs.len().min(GROUP_MAX);
+                group.jobs.drain(..n).collect()
+            };
+            // A panic below (a bug) drops the taken jobs, whose requesters then get an error,
+            // and must not leave the queue without a leader.
+            let resign = Resign(self);
+            let (completions, applied) = {
+                let _lock = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Utc::now();
+                let mut pending = Pending::default();
+                let completions: Vec<Completion> = jobs.into_iter().map(|job| job(self, &mut pending, now)).collect();
+                (completions, self.apply(&pending, now))
+            };
+            let outcome = applied.and_then(|()| self.flush_blocking());
+            for complete in completions {
+                complete(outcome.as_ref().map(|_| ()));
+            }
+            std::mem::forget(resign);
+        }
+    }
+
     /// Performs one write, if `guard` accepts the current version of the target.
     ///
     /// The write is committed but not yet durable: await [`Store::durable`] before acknowledging.
@@ -264,6 +341,7 @@ impl Store {
         op: WriteOp,
         guard: impl FnOnce(Option<&Article>) -> Result<(), R>,
     ) -> Result<Committed, WriteError<R>> {
+        let _writing = self.progress.writing();
         let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
         let mut pending = Pending::default();
@@ -285,6 +363,7 @@ impl Store {
     where
         G: FnOnce(Option<&Article>) -> Result<(), R>,
     {
+        let _writing = self.progress.writing();
         let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
         let mut pending = Pending::default();
@@ -332,10 +411,10 @@ impl Store {
                 let Some(old) = existing else {
                     let id = self.db.generate_id()? + 1;
                     let new = Article::from_new(id, &publisher, article, now);
-                    pending.record(None, Some(&new));
+                    pending.record(None, Some(&new))?;
                     return Ok(Committed::Created(new));
                 };
-                Ok(pending.update(old, Article::from_new(0, &publisher, article, now)))
+                Ok(pending.update(old, Article::from_new(0, &publisher, article, now))?)
             }
             WriteOp::Replace { id, mut article } => {
                 let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
@@ -348,12 +427,12 @@ impl Store {
                     }
                 }
                 let publisher = old.publisher.clone();
-                Ok(pending.update(old, Article::from_new(id, &publisher, article, now)))
+                Ok(pending.update(old, Article::from_new(id, &publisher, article, now))?)
             }
             WriteOp::Delete { id } => {
                 let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
                 guard(Some(&old)).map_err(WriteError::Refused)?;
-                pending.record(Some(&old), None);
+                pending.record(Some(&old), None)?;
                 Ok(Committed::Deleted(old))
             }
         }
@@ -361,41 +440,26 @@ impl Store {
 
     /// Commits every change in `pending` in one transaction (nothing to do when it is empty).
     fn apply(&self, pending: &Pending, now: DateTime<Utc>) -> Result<(), StoreError> {
-        if pending.changes.is_empty() {
+        if pending.changes == 0 {
             return Ok(());
         }
-        let meta_changes = self.meta_changes(&pending.changes, now.timestamp_micros());
-        // Encode outside the transaction: its closure runs under sled's global lock, and may
-        // run more than once.
-        let mut encoded = Vec::with_capacity(pending.changes.len());
-        for (old, new) in &pending.changes {
-            let bytes = match new {
-                Some(a) => Some(serde_json::to_vec(a).map_err(|e| StoreError::Corrupt {
-                    tree: "articles",
-                    reason: format!("cannot encode article: {e}"),
-                })?),
-                None => None,
-            };
-            encoded.push((old.as_ref(), new.as_ref().zip(bytes)));
-        }
+        let meta_changes = self.meta_changes(&pending.deltas, now.timestamp_micros());
+        let w = &pending.writes;
         let trees = (&self.articles, &self.by_time, &self.by_region, &self.by_external, &self.region_meta);
+        // Keys and values were all built before: the closure runs under sled's global lock
+        // (readers wait) and may run more than once. Within a tree the writes keep their order,
+        // so a removal followed by an insert of the same key (an article that changed twice in
+        // a batch, or kept its position) ends as the insert.
         trees
             .transaction(|(articles, by_time, by_region, by_external, region_meta)| {
-                // In order: a batch may create an article and change it again; later writes to
-                // a key replace earlier ones within the transaction.
-                for (old, new) in &encoded {
-                    if let Some(old) = old {
-                        remove_entries(old, articles, by_time, by_region, by_external)?;
-                    }
-                    if let Some((new, bytes)) = new {
-                        let pos = Position::of(&new.published_at, new.id);
-                        articles.insert(&keys::id_key(new.id), bytes.as_slice())?;
-                        by_time.insert(&pos.to_bytes(), &[])?;
-                        for region in &new.regions {
-                            by_region.insert(keys::region_key(region.as_str(), pos), &[])?;
-                        }
-                        by_external
-                            .insert(keys::external_key(&new.publisher, &new.external_id), &keys::id_key(new.id))?;
+                for (tree, writes) in
+                    [(articles, &w.articles), (by_time, &w.by_time), (by_region, &w.by_region), (by_external, &w.by_external)]
+                {
+                    for (key, value) in writes {
+                        match value {
+                            Some(value) => tree.insert(key.clone(), value.clone())?,
+                            None => tree.remove(key.clone())?,
+                        };
                     }
                 }
                 for (code, m) in &meta_changes {
@@ -407,51 +471,92 @@ impl Store {
                 TransactionError::Storage(e) => StoreError::Sled(e),
                 TransactionError::Abort(()) => StoreError::Corrupt { tree: "*", reason: "transaction aborted".into() },
             })?;
+        self.progress.committed();
         let mut meta = self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         meta.extend(meta_changes);
         Ok(())
     }
 
-    /// The new metadata of every region the changes touch, and of `*`: one generation step per
+    /// The new metadata of every region with a change in article count `deltas` (a region whose
+    /// articles changed but not in number has delta 0), and of `*`: one generation step per
     /// transaction is enough, since validators only need to differ after any change.
-    fn meta_changes(&self, changes: &[Change], now: i64) -> BTreeMap<String, RegionMeta> {
-        let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
-        for (old, new) in changes {
-            *deltas.entry(ALL_REGIONS.to_string()).or_default() += i64::from(new.is_some()) - i64::from(old.is_some());
-            for region in old.iter().flat_map(|a| a.regions.iter()) {
-                *deltas.entry(region.to_string()).or_default() -= 1;
-            }
-            for region in new.iter().flat_map(|a| a.regions.iter()) {
-                *deltas.entry(region.to_string()).or_default() += 1;
-            }
-        }
+    fn meta_changes(&self, deltas: &BTreeMap<String, i64>, now: i64) -> BTreeMap<String, RegionMeta> {
         deltas
-            .into_iter()
+            .iter()
             .map(|(code, delta)| {
-                let prev = self.region_meta(&code);
+                let prev = self.region_meta(code);
                 let next = RegionMeta {
                     generation: prev.generation + 1,
                     // Never move backwards, even if the clock does: validators must not repeat.
                     last_modified_micros: now.max(prev.last_modified_micros),
-                    count: prev.count.saturating_add_signed(delta),
+                    count: prev.count.saturating_add_signed(*delta),
                 };
-                (code, next)
+                (code.clone(), next)
             })
             .collect()
     }
 }
 
-/// One planned change: the article before (absent for a creation) and after (absent for a
-/// deletion).
-type Change = (Option<Article>, Option<Article>);
+/// Most writes one group commit takes from the queue: a transaction holds sled's global lock
+/// (readers wait), so a burst is committed in a few groups rather than one long one.
+pub const GROUP_MAX: usize = 256;
+
+/// A write queued by [`Store::submit`].
+pub struct Submitted<R> {
+    /// The outcome, once durable or failed.
+    pub result: oneshot::Receiver<Result<Committed, WriteError<R>>>,
+    /// Whether the caller must run [`Store::lead`] (no leader was at work).
+    pub lead: bool,
+}
+
+/// A queued write: plans itself into the group's pending changes and returns what delivers its
+/// outcome once the group is committed and flushed.
+type Job = Box<dyn FnOnce(&Store, &mut Pending, DateTime<Utc>) -> Completion + Send>;
+
+/// Delivers a job's outcome: `Ok` when its group's transaction and flush succeeded.
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+/// The group-commit queue.
+#[derive(Default)]
+struct Group {
+    jobs: VecDeque<Job>,
+    /// Whether a [`Store::lead`] is running (or was handed the duty and is about to).
+    leading: bool,
+}
+
+/// Hands leadership back if a leader unwinds (see [`Store::lead`]).
+struct Resign<'a>(&'a Store);
+
+impl Drop for Resign<'_> {
+    fn drop(&mut self) {
+        let mut group = self.0.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.leading = false;
+    }
+}
+
+/// Key-value writes per tree (`None` = remove), in the order they were planned.
+#[derive(Default)]
+struct TreeWrites {
+    articles: Vec<(IVec, Option<IVec>)>,
+    by_time: Vec<(IVec, Option<IVec>)>,
+    by_region: Vec<(IVec, Option<IVec>)>,
+    by_external: Vec<(IVec, Option<IVec>)>,
+}
 
 /// Changes decided under the writer lock but not yet committed, and the view of the store they
 /// imply, so that later operations of a batch see earlier ones.
+///
+/// Changes are kept as the finished key-value writes (the article already encoded), not as
+/// article copies: in a batch, cloning and dropping articles cost as much as sled's inserts.
 #[derive(Default)]
 struct Pending {
-    changes: Vec<Change>,
-    /// Planned state by id (`None` = deleted).
-    articles: HashMap<u64, Option<Article>>,
+    /// Number of recorded changes.
+    changes: usize,
+    writes: TreeWrites,
+    /// Change in article count per region (and `*`); every region touched has an entry.
+    deltas: BTreeMap<String, i64>,
+    /// Planned state by id: the encoded article, or `None` when deleted.
+    articles: HashMap<u64, Option<IVec>>,
     /// Planned `(publisher, external_id)` map (`None` = no longer mapped).
     external: HashMap<Vec<u8>, Option<u64>>,
 }
@@ -459,7 +564,7 @@ struct Pending {
 impl Pending {
     fn get(&self, store: &Store, id: u64) -> Result<Option<Article>, StoreError> {
         match self.articles.get(&id) {
-            Some(planned) => Ok(planned.clone()),
+            Some(planned) => planned.as_deref().map(decode_article).transpose(),
             None => store.get(id),
         }
     }
@@ -474,46 +579,57 @@ impl Pending {
     /// Records `old` becoming `new`, unless nothing but `updated_at` would change: re-sending
     /// an article as it is must not move its `updated_at`, its ETag or any feed's validators.
     /// `new.id` is taken from `old`.
-    fn update(&mut self, old: Article, mut new: Article) -> Committed {
+    fn update(&mut self, old: Article, mut new: Article) -> Result<Committed, StoreError> {
         new.id = old.id;
         let now = new.updated_at;
         new.updated_at = old.updated_at;
         if new == old {
-            return Committed::Unchanged(old);
+            return Ok(Committed::Unchanged(old));
         }
         new.updated_at = now;
-        self.record(Some(&old), Some(&new));
-        Committed::Updated { old, new }
+        self.record(Some(&old), Some(&new))?;
+        Ok(Committed::Updated { old, new })
     }
 
-    fn record(&mut self, old: Option<&Article>, new: Option<&Article>) {
+    /// Plans the writes that replace `old` by `new` (either may be absent): the article, its
+    /// time and region index entries, its external id, and the region counts.
+    fn record(&mut self, old: Option<&Article>, new: Option<&Article>) -> Result<(), StoreError> {
+        let w = &mut self.writes;
+        *self.deltas.entry(ALL_REGIONS.to_string()).or_default() += i64::from(new.is_some()) - i64::from(old.is_some());
         if let Some(old) = old {
+            let pos = Position::of(&old.published_at, old.id);
+            let external = keys::external_key(&old.publisher, &old.external_id);
+            w.articles.push((IVec::from(&keys::id_key(old.id)), None));
+            w.by_time.push((IVec::from(&pos.to_bytes()), None));
+            for region in &old.regions {
+                w.by_region.push((keys::region_key(region.as_str(), pos).into(), None));
+                *self.deltas.entry(region.to_string()).or_default() -= 1;
+            }
+            w.by_external.push((IVec::from(external.as_slice()), None));
             self.articles.insert(old.id, None);
-            self.external.insert(keys::external_key(&old.publisher, &old.external_id), None);
+            self.external.insert(external, None);
         }
         if let Some(new) = new {
-            self.articles.insert(new.id, Some(new.clone()));
-            self.external.insert(keys::external_key(&new.publisher, &new.external_id), Some(new.id));
+            let bytes = IVec::from(serde_json::to_vec(new).map_err(|e| StoreError::Corrupt {
+                tree: "articles",
+                reason: format!("cannot encode article: {e}"),
+            })?);
+            let pos = Position::of(&new.published_at, new.id);
+            let external = keys::external_key(&new.publisher, &new.external_id);
+            let id = IVec::from(&keys::id_key(new.id));
+            w.articles.push((id.clone(), Some(bytes.clone())));
+            w.by_time.push((IVec::from(&pos.to_bytes()), Some(IVec::default())));
+            for region in &new.regions {
+                w.by_region.push((keys::region_key(region.as_str(), pos).into(), Some(IVec::default())));
+                *self.deltas.entry(region.to_string()).or_default() += 1;
+            }
+            w.by_external.push((IVec::from(external.as_slice()), Some(id)));
+            self.articles.insert(new.id, Some(bytes));
+            self.external.insert(external, Some(new.id));
         }
-        self.changes.push((old.cloned(), new.cloned()));
+        self.changes += 1;
+        Ok(())
     }
-}
-
-fn remove_entries(
-    old: &Article,
-    articles: &TransactionalTree,
-    by_time: &TransactionalTree,
-    by_region: &TransactionalTree,
-    by_external: &TransactionalTree,
-) -> Result<(), ConflictableTransactionError<()>> {
-    let pos = Position::of(&old.published_at, old.id);
-    articles.remove(&keys::id_key(old.id))?;
-    by_time.remove(&pos.to_bytes())?;
-    for region in &old.regions {
-        by_region.remove(keys::region_key(region.as_str(), pos))?;
-    }
-    by_external.remove(keys::external_key(&old.publisher, &old.external_id))?;
-    Ok(())
 }
 
 /// Decodes a stored article.

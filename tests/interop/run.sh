@@ -192,8 +192,9 @@ nginx_miss_then_hit() {
 
 nginx_keeps_codings_apart() {
     # Every client spelling of an Accept-Encoding that selects gzip shares the gzip entry.
+    # (Not MISS rather than HIT: on a slow machine the entry may already need revalidation.)
     fetch "$NGINX_URL$FEED" -H "Accept-Encoding: deflate, gzip;q=0.8, br;q=0"
-    [ "$(hdr X-Cache-Status)" = HIT ] || fail "gzip spelt otherwise: $(hdr X-Cache-Status), expected HIT" || return 1
+    [ "$(hdr X-Cache-Status)" != MISS ] || fail "gzip spelt otherwise missed the gzip entry" || return 1
     [ "$(hdr Content-Encoding)" = gzip ] || fail "br;q=0 client got '$(hdr Content-Encoding)'" || return 1
     # A client without Accept-Encoding must never get the cached gzip body.
     fetch "$NGINX_URL$FEED"
@@ -204,7 +205,7 @@ nginx_keeps_codings_apart() {
     identity_etag=$(hdr ETag)
     cp "$T/b" "$T/identity.xml"
     fetch "$NGINX_URL$FEED" -H "Accept-Encoding: identity"
-    [ "$(hdr X-Cache-Status)" = HIT ] || fail "identity again: $(hdr X-Cache-Status), expected HIT" || return 1
+    [ "$(hdr X-Cache-Status)" != MISS ] || fail "identity again missed the identity entry" || return 1
     [ -z "$(hdr Content-Encoding)" ] || fail "identity client got Content-Encoding $(hdr Content-Encoding)" || return 1
     fetch "$NGINX_URL$FEED" -H "Accept-Encoding: $AE"
     [ "$(hdr X-Cache-Status)" = MISS ] || fail "br: $(hdr X-Cache-Status), expected MISS" || return 1
@@ -227,6 +228,11 @@ nginx_answers_client_conditionals() {
     fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip" -H "If-Modified-Since: $lm"
     [ "$(status)" = 304 ] || fail "If-Modified-Since through nginx: $(status), expected 304" || return 1
     [ ! -s "$T/b" ] || fail "304 with a body" || return 1
+    # A reader's date that is later than Last-Modified but not byte-equal to it (if_modified_since before).
+    local later
+    later=$(LC_ALL=C date -u -d "@$(($(date -u -d "$lm" +%s) + 3600))" '+%a, %d %b %Y %H:%M:%S GMT')
+    fetch "$NGINX_URL$FEED" -H "Accept-Encoding: gzip" -H "If-Modified-Since: $later"
+    [ "$(status)" = 304 ] || fail "If-Modified-Since: $later (after $lm) through nginx: $(status), expected 304" || return 1
     echo "  nginx answers If-None-Match and If-Modified-Since from the cache with 304"
 }
 
@@ -257,6 +263,11 @@ nginx_serves_a_new_article_after_max_age() {
     local old_etag
     old_etag=$(hdr ETag)
     grep -qF "$title" "$T/b" && fail "the title is there before the write" && return 1
+    # Another region's feed, cached before the write.
+    local other="/feed.rss?region=RU-MOW"
+    fetch "$NGINX_URL$other" -H "Accept-Encoding: gzip"
+    local other_etag
+    other_etag=$(hdr ETag)
     # The write goes through nginx too: POST is passed on, never cached.
     local body
     body=$(printf '{"external_id":"interop-%s","title":"%s","published_at":"2030-01-01T12:00:00+03:00","regions":["RU-NIZ"]}' "$$" "$title")
@@ -274,8 +285,13 @@ nginx_serves_a_new_article_after_max_age() {
     [ "$(hdr X-Cache-Status)" = EXPIRED ] || fail "X-Cache-Status $(hdr X-Cache-Status), expected EXPIRED" || return 1
     fetch "$NGINX_URL$FEED" -H "Accept-Encoding: identity"
     [ "$(hdr X-Cache-Status)" = HIT ] && grep -qF "$title" "$T/b" || fail "the new feed is not cached" || return 1
-    # A feed of another region was not touched by the write: still revalidated with a 304.
-    echo "  new article visible through nginx after max-age (EXPIRED, new ETag), then HIT"
+    # The write did not touch the other region: its entry is revalidated (lenta's 304), not refetched.
+    fetch "$NGINX_URL$other" -H "Accept-Encoding: gzip"
+    [ "$(hdr X-Cache-Status)" = REVALIDATED ] \
+        || fail "RU-MOW after a write in RU-NIZ: $(hdr X-Cache-Status), expected REVALIDATED" || return 1
+    [ "$(hdr ETag)" = "$other_etag" ] || fail "RU-MOW's ETag changed after a write in RU-NIZ" || return 1
+    echo "  new article visible through nginx after max-age (EXPIRED, new ETag), then HIT;" \
+        "RU-MOW only REVALIDATED"
 }
 
 nginx_does_not_cache_metrics() {
