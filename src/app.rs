@@ -8,16 +8,16 @@ use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
+use crate::feed::Format;
 use crate::feed::{FeedContext, Page};
 use crate::http::cache::RenderCache;
+use crate::metrics::WriteKind;
 use crate::metrics::{Gauges, Metrics};
 use crate::query::FeedQuery;
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
 use crate::store::{Committed, Store, StoreError, ALL_REGIONS};
 use crate::websub::Notifier;
-use crate::feed::Format;
-use crate::metrics::WriteKind;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -98,11 +98,21 @@ impl App {
 
     /// What a query over `regions` (empty = all) can see.
     pub fn visible(&self, regions: &[RegionCode]) -> Visible {
-        let codes: Vec<&str> =
-            if regions.is_empty() { vec![ALL_REGIONS] } else { regions.iter().map(RegionCode::as_str).collect() };
-        let metas: Vec<_> = codes.iter().map(|c| (c.to_string(), self.store.region_meta(c))).collect();
+        let codes: Vec<&str> = if regions.is_empty() {
+            vec![ALL_REGIONS]
+        } else {
+            regions.iter().map(RegionCode::as_str).collect()
+        };
+        let metas: Vec<_> = codes
+            .iter()
+            .map(|c| (c.to_string(), self.store.region_meta(c)))
+            .collect();
         Visible {
-            last_modified: metas.iter().map(|(_, m)| m.last_modified()).max().unwrap_or_default(),
+            last_modified: metas
+                .iter()
+                .map(|(_, m)| m.last_modified())
+                .max()
+                .unwrap_or_default(),
             generations: metas.into_iter().map(|(c, m)| (c, m.generation)).collect(),
         }
     }
@@ -141,7 +151,11 @@ impl App {
             None if before.is_none() => None,
             None => first.filter(|f| scan(None, Some(*f), 1).is_ok_and(|newer| !newer.is_empty())),
         };
-        Ok(Page { articles, next, previous })
+        Ok(Page {
+            articles,
+            next,
+            previous,
+        })
     }
 
     /// Everything that follows a durable write: counting it, and pinging the WebSub hub for
@@ -171,8 +185,14 @@ impl App {
         if let Some(notifier) = self.websub.get() {
             let ctx = self.feed_context();
             let mut queries = vec![FeedQuery::default()];
-            queries.extend(touched.into_iter().map(|r| FeedQuery { regions: vec![r], ..FeedQuery::default() }));
-            let topics = queries.iter().flat_map(|q| Format::ALL.map(|f| ctx.feed_url(q, f))).collect();
+            queries.extend(touched.into_iter().map(|r| FeedQuery {
+                regions: vec![r],
+                ..FeedQuery::default()
+            }));
+            let topics = queries
+                .iter()
+                .flat_map(|q| Format::ALL.map(|f| ctx.feed_url(q, f)))
+                .collect();
             notifier.notify(topics);
         }
     }

@@ -36,12 +36,17 @@ pub struct Publisher {
 impl Publisher {
     /// Whether the publisher may write in `region`.
     pub fn may_publish_in(&self, region: &RegionCode) -> bool {
-        self.regions.as_ref().is_none_or(|allowed| allowed.contains(region))
+        self.regions
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(region))
     }
 
     /// The record without its token hash, for listings.
     pub fn public(&self) -> Publisher {
-        Publisher { token_hash: String::new(), ..self.clone() }
+        Publisher {
+            token_hash: String::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -75,14 +80,18 @@ impl From<sled::Error> for AuthError {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Parses a comma-separated region list against the directory (empty → all regions).
 pub fn parse_regions(list: &str, dir: &RegionDirectory) -> Result<Option<Vec<RegionCode>>, AuthError> {
     let mut codes = Vec::new();
     for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-        let region = dir.lookup(code).ok_or_else(|| AuthError::UnknownRegion(code.to_string()))?;
+        let region = dir
+            .lookup(code)
+            .ok_or_else(|| AuthError::UnknownRegion(code.to_string()))?;
         codes.push(region.code.clone());
     }
     codes.sort();
@@ -95,7 +104,11 @@ pub fn parse_regions(list: &str, dir: &RegionDirectory) -> Result<Option<Vec<Reg
 /// The record is written with compare-and-swap, so of two concurrent `add`s of one name exactly
 /// one wins and the other gets [`AuthError::Exists`] (a plain read-then-write would let the second
 /// silently replace the first's token). Durable when it returns.
-pub fn add(store: &Store, name: &str, regions: Option<Vec<RegionCode>>) -> Result<(Publisher, String), AuthError> {
+pub fn add(
+    store: &Store,
+    name: &str,
+    regions: Option<Vec<RegionCode>>,
+) -> Result<(Publisher, String), AuthError> {
     if !valid_name(name) {
         return Err(AuthError::BadName(name.to_string()));
     }
@@ -116,7 +129,10 @@ pub fn add(store: &Store, name: &str, regions: Option<Vec<RegionCode>>) -> Resul
         created_at: Utc::now(),
         revoked_at: None,
     };
-    if tree.compare_and_swap(name.as_bytes(), current, Some(encode(&publisher)?))?.is_err() {
+    if tree
+        .compare_and_swap(name.as_bytes(), current, Some(encode(&publisher)?))?
+        .is_err()
+    {
         return Err(AuthError::Exists(name.to_string()));
     }
     store.flush_blocking()?;
@@ -128,14 +144,19 @@ pub fn add(store: &Store, name: &str, regions: Option<Vec<RegionCode>>) -> Resul
 pub fn revoke(store: &Store, name: &str) -> Result<Publisher, AuthError> {
     let tree = store.publishers_tree();
     loop {
-        let current = tree.get(name.as_bytes())?.ok_or_else(|| AuthError::NotFound(name.to_string()))?;
+        let current = tree
+            .get(name.as_bytes())?
+            .ok_or_else(|| AuthError::NotFound(name.to_string()))?;
         let mut publisher = decode(&current)?;
         if publisher.revoked_at.is_some() {
             return Ok(publisher);
         }
         publisher.revoked_at = Some(Utc::now());
         // A concurrent change (another revoke, a re-accreditation) means: look again.
-        if tree.compare_and_swap(name.as_bytes(), Some(current), Some(encode(&publisher)?))?.is_ok() {
+        if tree
+            .compare_and_swap(name.as_bytes(), Some(current), Some(encode(&publisher)?))?
+            .is_ok()
+        {
             store.flush_blocking()?;
             return Ok(publisher);
         }
@@ -172,13 +193,21 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
 }
 
 fn encode(publisher: &Publisher) -> Result<Vec<u8>, AuthError> {
-    serde_json::to_vec(publisher)
-        .map_err(|e| AuthError::Store(StoreError::Corrupt { tree: "publishers", reason: e.to_string() }))
+    serde_json::to_vec(publisher).map_err(|e| {
+        AuthError::Store(StoreError::Corrupt {
+            tree: "publishers",
+            reason: e.to_string(),
+        })
+    })
 }
 
 fn decode(bytes: &[u8]) -> Result<Publisher, AuthError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| AuthError::Store(StoreError::Corrupt { tree: "publishers", reason: e.to_string() }))
+    serde_json::from_slice(bytes).map_err(|e| {
+        AuthError::Store(StoreError::Corrupt {
+            tree: "publishers",
+            reason: e.to_string(),
+        })
+    })
 }
 
 fn hash(token: &str) -> String {

@@ -228,7 +228,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_connections = args.max_connections;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
-    let app = App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
+    let app =
+        App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
     if args.demo {
         load_demo(&app)?;
     }
@@ -245,19 +246,36 @@ fn serve(args: ServeArgs) -> Result<()> {
 
 fn load_demo(app: &App) -> Result<()> {
     if app.store.article_count() > 0 {
-        eprintln!("demo: the store already has {} articles; not loading the demo corpus", app.store.article_count());
+        eprintln!(
+            "demo: the store already has {} articles; not loading the demo corpus",
+            app.store.article_count()
+        );
         return Ok(());
     }
     let mut corpus = Vec::new();
-    corpus_to(&app.regions, &GenOptions { articles: 5000, seed: 1 }, &mut corpus)?;
+    corpus_to(
+        &app.regions,
+        &GenOptions {
+            articles: 5000,
+            seed: 1,
+        },
+        &mut corpus,
+    )?;
     let report = import::import(&app.store, &app.regions, "portal", &corpus[..], |_| {})?;
-    eprintln!("demo: loaded {} generated articles", report.created + report.updated);
+    eprintln!(
+        "demo: loaded {} generated articles",
+        report.created + report.updated
+    );
     Ok(())
 }
 
 fn print_welcome(server: &RunningServer) {
     let base = &server.app.settings.base_url;
-    eprintln!("lenta is listening on http://{} with {} articles", server.addr, server.app.store.article_count());
+    eprintln!(
+        "lenta is listening on http://{} with {} articles",
+        server.addr,
+        server.app.store.article_count()
+    );
     eprintln!("  regions and feeds:  {base}/");
     eprintln!("  all regions:        {base}/feed.rss  {base}/feed.atom  {base}/feed.json");
     eprintln!("  one region:         {base}/regions/RU-NIZ/feed.atom");
@@ -313,7 +331,13 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
 fn corpus_to(dir: &RegionDirectory, opts: &GenOptions, out: &mut impl Write) -> Result<()> {
     let fixtures: serde_json::Value = serde_json::from_str(FIXTURES)?;
     let fixture_line = serde_json::to_string(&fixtures["seed_like_article"])?;
-    let regions: Vec<GenRegion> = dir.iter().map(|r| GenRegion { code: r.code.as_str(), name_ru: &r.name_ru }).collect();
+    let regions: Vec<GenRegion> = dir
+        .iter()
+        .map(|r| GenRegion {
+            code: r.code.as_str(),
+            name_ru: &r.name_ru,
+        })
+        .collect();
     write_corpus(opts, &regions, &fixture_line, out)?;
     Ok(())
 }
@@ -325,21 +349,32 @@ fn gen(args: GenArgs) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    corpus_to(&dir, &GenOptions { articles: args.articles, seed: args.seed }, &mut out)?;
+    corpus_to(
+        &dir,
+        &GenOptions {
+            articles: args.articles,
+            seed: args.seed,
+        },
+        &mut out,
+    )?;
     out.flush()?;
     Ok(())
 }
 
 fn import_file(args: ImportArgs) -> Result<()> {
     if !auth::valid_name(&args.publisher) {
-        bail!("invalid publisher name {:?}: use a-z, 0-9, '.', '_' and '-'", args.publisher);
+        bail!(
+            "invalid publisher name {:?}: use a-z, 0-9, '.', '_' and '-'",
+            args.publisher
+        );
     }
     let dir = args.store.regions()?;
     let store = args.store.open()?;
     let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
-        let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+        let file = std::fs::File::open(&args.file)
+            .with_context(|| format!("cannot open {}", args.file.display()))?;
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len)
     };
@@ -348,12 +383,18 @@ fn import_file(args: ImportArgs) -> Result<()> {
         None => indicatif::ProgressBar::new_spinner(),
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = import::import(&store, &dir, &args.publisher, BufReader::with_capacity(1 << 16, reader), |n| {
-        bar.set_position(n)
-    })?;
+    let report = import::import(
+        &store,
+        &dir,
+        &args.publisher,
+        BufReader::with_capacity(1 << 16, reader),
+        |n| bar.set_position(n),
+    )?;
     bar.finish_and_clear();
     println!(
         "imported {} (created {}, updated {}), rejected {}",
@@ -370,8 +411,16 @@ fn import_file(args: ImportArgs) -> Result<()> {
 
 fn publisher(cmd: PublisherCommand) -> Result<()> {
     match cmd {
-        PublisherCommand::Add { data_dir, region_file, name, regions } => {
-            let store = StoreArgs { data_dir, regions_file: region_file };
+        PublisherCommand::Add {
+            data_dir,
+            region_file,
+            name,
+            regions,
+        } => {
+            let store = StoreArgs {
+                data_dir,
+                regions_file: region_file,
+            };
             let regions = auth::parse_regions(regions.as_deref().unwrap_or(""), &store.regions()?)?;
             let (publisher, token) = auth::add(&store.open()?, &name, regions)?;
             println!("{token}");
@@ -387,7 +436,13 @@ fn publisher(cmd: PublisherCommand) -> Result<()> {
                     Some(t) => format!("revoked {}", t.to_rfc3339()),
                     None => "active".to_string(),
                 };
-                println!("{}\t{}\t{}\tsince {}", p.name, state, region_list(&p.regions), p.created_at.to_rfc3339());
+                println!(
+                    "{}\t{}\t{}\tsince {}",
+                    p.name,
+                    state,
+                    region_list(&p.regions),
+                    p.created_at.to_rfc3339()
+                );
             }
         }
         PublisherCommand::Revoke { store, name } => {
@@ -416,5 +471,9 @@ fn check(args: CheckArgs) -> Result<()> {
     for p in &problems {
         println!("{p}");
     }
-    bail!("{} problem(s) found in {}", problems.len(), args.store.data_dir.display())
+    bail!(
+        "{} problem(s) found in {}",
+        problems.len(),
+        args.store.data_dir.display()
+    )
 }

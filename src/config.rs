@@ -90,5 +90,6 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
 
 /// Parses an IANA time zone name such as `Europe/Moscow`.
 pub fn parse_timezone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| format!("unknown time zone {name:?}; use an IANA name such as Europe/Moscow"))
+    name.parse::<Tz>()
+        .map_err(|_| format!("unknown time zone {name:?}; use an IANA name such as Europe/Moscow"))
 }

@@ -51,9 +51,14 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
         return problem;
     }
     let Some(region) = app.regions.lookup(code) else {
-        return Problem::not_found(format!("unknown region {code:?}; the regions are listed at /")).into_response();
+        return Problem::not_found(format!("unknown region {code:?}; the regions are listed at /"))
+            .into_response();
     };
-    let query = FeedQuery { regions: vec![region.code.clone()], limit: 30, ..FeedQuery::default() };
+    let query = FeedQuery {
+        regions: vec![region.code.clone()],
+        limit: 30,
+        ..FeedQuery::default()
+    };
     let repr = Representation {
         kind: "html-region",
         content_type: CONTENT_TYPE,
@@ -61,7 +66,9 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
         visible: app.visible(&query.regions),
     };
     let render = Box::new(move |app: &App| {
-        let page = app.read_page(&query).map_err(|e| Problem::internal(e.to_string()))?;
+        let page = app
+            .read_page(&query)
+            .map_err(|e| Problem::internal(e.to_string()))?;
         Ok(region_html(app, &query, &page.articles).into_bytes())
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
@@ -93,13 +100,24 @@ pub async fn calendar_page(app: &Arc<App>, req: &Parts, month: &str) -> Response
 
 fn calendar_html(app: &App, query: &CalendarQuery, counts: &BTreeMap<NaiveDate, u64>) -> String {
     let ctx = app.feed_context();
-    let scope = FeedQuery { regions: query.regions.clone(), ..FeedQuery::default() };
+    let scope = FeedQuery {
+        regions: query.regions.clone(),
+        ..FeedQuery::default()
+    };
     let names: Vec<String> = query
         .regions
         .iter()
-        .map(|c| app.regions.lookup(c.as_str()).map_or_else(|| c.to_string(), |r| r.name_ru.clone()))
+        .map(|c| {
+            app.regions
+                .lookup(c.as_str())
+                .map_or_else(|| c.to_string(), |r| r.name_ru.clone())
+        })
         .collect();
-    let scope_name = if names.is_empty() { "все регионы".to_string() } else { names.join(", ") };
+    let scope_name = if names.is_empty() {
+        "все регионы".to_string()
+    } else {
+        names.join(", ")
+    };
     let month_text = query.month.format("%Y-%m").to_string();
     let title = format!("{month_text}: {scope_name} — {}", app.settings.portal_name);
     let mut out = String::with_capacity(16 * 1024);
@@ -107,7 +125,15 @@ fn calendar_html(app: &App, query: &CalendarQuery, counts: &BTreeMap<NaiveDate, 
     let region_param = if query.regions.is_empty() {
         String::new()
     } else {
-        format!("?region={}", query.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
+        format!(
+            "?region={}",
+            query
+                .regions
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     };
     let neighbour = |months: i32| {
         let date = if months < 0 {
@@ -115,7 +141,8 @@ fn calendar_html(app: &App, query: &CalendarQuery, counts: &BTreeMap<NaiveDate, 
         } else {
             query.month.checked_add_months(Months::new(1))
         };
-        date.map(|d| format!("{}/calendar/{}{region_param}", ctx.base_url, d.format("%Y-%m"))).unwrap_or_default()
+        date.map(|d| format!("{}/calendar/{}{region_param}", ctx.base_url, d.format("%Y-%m")))
+            .unwrap_or_default()
     };
     let _ = write!(
         out,
@@ -204,7 +231,10 @@ fn index_page(app: &App) -> String {
         escape(ctx.base_url),
     );
     for region in app.regions.iter() {
-        let query = FeedQuery { regions: vec![region.code.clone()], ..FeedQuery::default() };
+        let query = FeedQuery {
+            regions: vec![region.code.clone()],
+            ..FeedQuery::default()
+        };
         let _ = writeln!(
             out,
             "<tr><td><a href=\"{}\">{}</a> <small>{}</small></td><td>{}</td><td>{}</td></tr>",

@@ -36,7 +36,10 @@ pub fn import(
     let mut report = ImportReport::default();
     let mut consumed = 0u64;
     for (index, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(|e| StoreError::Corrupt { tree: "input", reason: e.to_string() })?;
+        let line = line.map_err(|e| StoreError::Corrupt {
+            tree: "input",
+            reason: e.to_string(),
+        })?;
         consumed += line.len() as u64 + 1;
         progress(consumed);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -49,13 +52,18 @@ pub fn import(
                 continue;
             }
         };
-        let op = WriteOp::Upsert { publisher: publisher.to_string(), article };
+        let op = WriteOp::Upsert {
+            publisher: publisher.to_string(),
+            article,
+        };
         match store.write(op, |_| Ok::<(), Infallible>(())) {
             Ok(Committed::Created(_)) => report.created += 1,
             Ok(_) => report.updated += 1,
             Err(WriteError::Store(e)) => return Err(e),
             Err(WriteError::Refused(never)) => match never {},
-            Err(other) => report.rejected.push((index + 1, vec![FieldError::new("", other.to_string())])),
+            Err(other) => report
+                .rejected
+                .push((index + 1, vec![FieldError::new("", other.to_string())])),
         }
     }
     store.flush_blocking()?;
@@ -63,9 +71,13 @@ pub fn import(
 }
 
 fn parse_line(line: &[u8], regions: &RegionDirectory) -> Result<crate::model::NewArticle, Vec<FieldError>> {
-    let text = std::str::from_utf8(line)
-        .map_err(|e| vec![FieldError::new("", format!("not valid UTF-8 at byte {}", e.valid_up_to()))])?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| vec![FieldError::new("", format!("invalid JSON: {e}"))])?;
+    let text = std::str::from_utf8(line).map_err(|e| {
+        vec![FieldError::new(
+            "",
+            format!("not valid UTF-8 at byte {}", e.valid_up_to()),
+        )]
+    })?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| vec![FieldError::new("", format!("invalid JSON: {e}"))])?;
     ArticleInput::from_json(&value, regions, ExternalId::Required)
 }

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds of the request latency histogram, in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// All counters of one server.
 #[derive(Default)]
@@ -67,7 +69,8 @@ impl Metrics {
             }
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.latency_sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Counts a committed write.
@@ -83,25 +86,55 @@ impl Metrics {
         out.push_str("# TYPE lenta_http_requests_total counter\n");
         if let Ok(map) = self.requests.lock() {
             for ((route, status), n) in map.iter() {
-                let _ = writeln!(out, "lenta_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "lenta_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         out.push_str("# HELP lenta_http_request_duration_seconds Time to answer a request.\n");
         out.push_str("# TYPE lenta_http_request_duration_seconds histogram\n");
         for (bucket, bound) in self.latency_buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(out, "lenta_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}", load(bucket));
+            let _ = writeln!(
+                out,
+                "lenta_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                load(bucket)
+            );
         }
         let count = load(&self.latency_count);
-        let _ = writeln!(out, "lenta_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "lenta_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let sum = load(&self.latency_sum_micros) as f64 / 1e6;
         let _ = writeln!(out, "lenta_http_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "lenta_http_request_duration_seconds_count {count}");
         let counters: [(&str, &str, u64); 5] = [
-            ("lenta_not_modified_total", "Conditional requests answered 304.", load(&self.not_modified)),
-            ("lenta_render_cache_hits_total", "Rendered-feed cache hits.", load(&self.cache_hits)),
-            ("lenta_render_cache_misses_total", "Rendered-feed cache misses (renders).", load(&self.cache_misses)),
-            ("lenta_writes_refused_total", "Write requests refused.", load(&self.writes_refused)),
-            ("lenta_websub_failures_total", "WebSub notifications given up on.", load(&self.websub[1])),
+            (
+                "lenta_not_modified_total",
+                "Conditional requests answered 304.",
+                load(&self.not_modified),
+            ),
+            (
+                "lenta_render_cache_hits_total",
+                "Rendered-feed cache hits.",
+                load(&self.cache_hits),
+            ),
+            (
+                "lenta_render_cache_misses_total",
+                "Rendered-feed cache misses (renders).",
+                load(&self.cache_misses),
+            ),
+            (
+                "lenta_writes_refused_total",
+                "Write requests refused.",
+                load(&self.writes_refused),
+            ),
+            (
+                "lenta_websub_failures_total",
+                "WebSub notifications given up on.",
+                load(&self.websub[1]),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
@@ -109,12 +142,24 @@ impl Metrics {
         let _ = writeln!(out, "# HELP lenta_websub_notifications_total WebSub notifications delivered.\n# TYPE lenta_websub_notifications_total counter\nlenta_websub_notifications_total {}", load(&self.websub[0]));
         out.push_str("# HELP lenta_writes_total Articles written through the API, by kind.\n# TYPE lenta_writes_total counter\n");
         for (kind, i) in [("created", 0), ("updated", 1), ("deleted", 2)] {
-            let _ = writeln!(out, "lenta_writes_total{{kind=\"{kind}\"}} {}", load(&self.writes[i]));
+            let _ = writeln!(
+                out,
+                "lenta_writes_total{{kind=\"{kind}\"}} {}",
+                load(&self.writes[i])
+            );
         }
         let gauges: [(&str, &str, u64); 3] = [
             ("lenta_articles", "Articles stored.", gauges.articles),
-            ("lenta_render_cache_bytes", "Bytes held by the rendered-feed cache.", gauges.cache_bytes),
-            ("lenta_render_cache_entries", "Responses held by the rendered-feed cache.", gauges.cache_entries),
+            (
+                "lenta_render_cache_bytes",
+                "Bytes held by the rendered-feed cache.",
+                gauges.cache_bytes,
+            ),
+            (
+                "lenta_render_cache_entries",
+                "Responses held by the rendered-feed cache.",
+                gauges.cache_entries,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");

@@ -128,7 +128,10 @@ pub struct FieldError {
 impl FieldError {
     /// Makes a field error.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: reason.into() }
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -199,13 +202,18 @@ impl ArticleInput {
         external_id: ExternalId,
     ) -> Result<NewArticle, Vec<FieldError>> {
         let Some(obj) = value.as_object() else {
-            return Err(vec![FieldError::new("", format!("expected a JSON object, got {}", kind(value)))]);
+            return Err(vec![FieldError::new(
+                "",
+                format!("expected a JSON object, got {}", kind(value)),
+            )]);
         };
         let mut v = Checker { errors: Vec::new() };
         for key in obj.keys() {
             if !FIELDS.contains(&key.as_str()) {
                 let reason = match key.as_str() {
-                    "id" | "publisher" | "updated_at" => "set by the server; remove it from the request".into(),
+                    "id" | "publisher" | "updated_at" => {
+                        "set by the server; remove it from the request".into()
+                    }
                     _ => format!("unknown field; allowed: {}", FIELDS.join(", ")),
                 };
                 v.errors.push(FieldError::new(key.clone(), reason));
@@ -214,7 +222,10 @@ impl ArticleInput {
         let external_id = match (v.text(obj, "external_id", 1, 200), external_id) {
             (Some(id), _) => id,
             (None, ExternalId::Required) if !obj.contains_key("external_id") => {
-                v.fail("external_id", "required: the publisher's own key for this article (1–200 characters)");
+                v.fail(
+                    "external_id",
+                    "required: the publisher's own key for this article (1–200 characters)",
+                );
                 String::new()
             }
             (None, _) => String::new(),
@@ -223,7 +234,9 @@ impl ArticleInput {
         if title.is_none() && !obj.contains_key("title") {
             v.fail("title", format!("required: 1–{MAX_TITLE_CHARS} characters"));
         }
-        let summary = v.text(obj, "summary", 0, MAX_SUMMARY_CHARS).filter(|s| !s.is_empty());
+        let summary = v
+            .text(obj, "summary", 0, MAX_SUMMARY_CHARS)
+            .filter(|s| !s.is_empty());
         let content_html = v.html(obj, "content_html");
         let link = v.url(obj, "link");
         let published_at = v.datetime(obj, "published_at");
@@ -271,6 +284,22 @@ impl Checker {
         }
     }
 
+    /// [`Checker::text`] for a field of a nested object, errors named by its full path
+    /// (`sources[1].name`, `image.type`), so the publisher can tell which one is wrong.
+    fn nested_text(
+        &mut self,
+        obj: &Map<String, Value>,
+        parent: &str,
+        key: &str,
+        min: usize,
+        max: usize,
+    ) -> Option<String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => self.text_value(&format!("{parent}.{key}"), value, min, max),
+        }
+    }
+
     fn text_value(&mut self, field: &str, value: &Value, min: usize, max: usize) -> Option<String> {
         let Some(s) = value.as_str() else {
             self.fail(field, format!("expected a string, got {}", kind(value)));
@@ -283,7 +312,10 @@ impl Checker {
         let trimmed = s.trim();
         let chars = trimmed.chars().count();
         if chars < min || chars > max {
-            self.fail(field, format!("must be {min}–{max} characters after trimming, got {chars}"));
+            self.fail(
+                field,
+                format!("must be {min}–{max} characters after trimming, got {chars}"),
+            );
             return None;
         }
         Some(trimmed.to_string())
@@ -304,7 +336,10 @@ impl Checker {
         match url::Url::parse(&s) {
             Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Some(s),
             Ok(u) => {
-                self.fail(field, format!("must be an absolute http(s) URL, got scheme {:?}", u.scheme()));
+                self.fail(
+                    field,
+                    format!("must be an absolute http(s) URL, got scheme {:?}", u.scheme()),
+                );
                 None
             }
             Err(e) => {
@@ -317,7 +352,10 @@ impl Checker {
     fn datetime(&mut self, obj: &Map<String, Value>, field: &str) -> Option<DateTime<FixedOffset>> {
         let Some(s) = self.text(obj, field, 1, 64) else {
             if !obj.contains_key(field) {
-                self.fail(field, "required: an RFC 3339 date-time with offset, e.g. 2024-05-17T09:00:00+03:00");
+                self.fail(
+                    field,
+                    "required: an RFC 3339 date-time with offset, e.g. 2024-05-17T09:00:00+03:00",
+                );
             }
             return None;
         };
@@ -336,7 +374,10 @@ impl Checker {
     fn regions(&mut self, obj: &Map<String, Value>, dir: &RegionDirectory) -> Vec<RegionCode> {
         let Some(list) = self.list(obj, "regions") else {
             if !obj.contains_key("regions") {
-                self.fail("regions", "required: 1 or more region codes, e.g. [\"RU-NIZ\"]; see /api/regions");
+                self.fail(
+                    "regions",
+                    "required: 1 or more region codes, e.g. [\"RU-NIZ\"]; see /api/regions",
+                );
             }
             return Vec::new();
         };
@@ -346,10 +387,15 @@ impl Checker {
         let mut codes = Vec::new();
         for (i, item) in list.iter().enumerate() {
             let field = format!("regions[{i}]");
-            let Some(code) = self.text_value(&field, item, 1, 16) else { continue };
+            let Some(code) = self.text_value(&field, item, 1, 16) else {
+                continue;
+            };
             match dir.lookup(&code) {
                 Some(region) => codes.push(region.code.clone()),
-                None => self.fail(field, format!("unknown region {code:?}; the known codes are listed at /api/regions")),
+                None => self.fail(
+                    field,
+                    format!("unknown region {code:?}; the known codes are listed at /api/regions"),
+                ),
             }
         }
         codes.sort();
@@ -373,7 +419,9 @@ impl Checker {
     }
 
     fn text_list(&mut self, obj: &Map<String, Value>, field: &str) -> Vec<String> {
-        let Some(list) = self.list(obj, field) else { return Vec::new() };
+        let Some(list) = self.list(obj, field) else {
+            return Vec::new();
+        };
         let mut out: Vec<String> = Vec::new();
         for (i, item) in list.iter().enumerate() {
             if let Some(s) = self.text_value(&format!("{field}[{i}]"), item, 1, 100) {
@@ -386,16 +434,22 @@ impl Checker {
     }
 
     fn sources(&mut self, obj: &Map<String, Value>) -> Vec<Source> {
-        let Some(list) = self.list(obj, "sources") else { return Vec::new() };
+        let Some(list) = self.list(obj, "sources") else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, item) in list.iter().enumerate() {
             let field = format!("sources[{i}]");
-            let Some(o) = self.object(&field, item, &["name", "url"]) else { continue };
-            let name = self.text(o, "name", 1, MAX_SHORT_TEXT);
+            let Some(o) = self.object(&field, item, &["name", "url"]) else {
+                continue;
+            };
+            let name = self.nested_text(o, &field, "name", 1, MAX_SHORT_TEXT);
             if name.is_none() && !o.contains_key("name") {
                 self.fail(format!("{field}.name"), "required");
             }
-            let url = self.text(o, "url", 1, MAX_URL_LEN).and_then(|u| self.url_value(&format!("{field}.url"), u));
+            let url = self
+                .nested_text(o, &field, "url", 1, MAX_URL_LEN)
+                .and_then(|u| self.url_value(&format!("{field}.url"), u));
             if let Some(name) = name {
                 out.push(Source { name, url });
             }
@@ -406,28 +460,57 @@ impl Checker {
     fn image(&mut self, obj: &Map<String, Value>) -> Option<Image> {
         let item = obj.get("image").filter(|v| !v.is_null())?;
         let o = self.object("image", item, &["url", "type", "length"])?;
-        let url = self.text(o, "url", 1, MAX_URL_LEN).and_then(|u| self.url_value("image.url", u));
-        let mime_type = self.text(o, "type", 1, 100);
-        let length = self.unsigned(o, "length");
+        let url = self
+            .nested_text(o, "image", "url", 1, MAX_URL_LEN)
+            .and_then(|u| self.url_value("image.url", u));
+        let mime_type = self.nested_text(o, "image", "type", 1, 100);
+        let length = match o.get("length") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let n = v.as_u64();
+                if n.is_none() {
+                    self.fail(
+                        "image.length",
+                        format!("expected a non-negative integer, got {}", kind(v)),
+                    );
+                }
+                n
+            }
+        };
         if url.is_none() && !o.contains_key("url") {
             self.fail("image.url", "required: absolute http(s) URL of the image");
         }
         match &mime_type {
             Some(t) if t.starts_with("image/") && t.len() > 6 => {}
-            Some(t) => self.fail("image.type", format!("must be an image MIME type such as image/jpeg, got {t:?}")),
+            Some(t) => self.fail(
+                "image.type",
+                format!("must be an image MIME type such as image/jpeg, got {t:?}"),
+            ),
             None if !o.contains_key("type") => self.fail("image.type", "required: e.g. image/jpeg"),
             None => {}
         }
-        Some(Image { url: url?, mime_type: mime_type.filter(|t| t.starts_with("image/"))?, length })
+        Some(Image {
+            url: url?,
+            mime_type: mime_type.filter(|t| t.starts_with("image/"))?,
+            length,
+        })
     }
 
-    fn object<'v>(&mut self, field: &str, value: &'v Value, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        field: &str,
+        value: &'v Value,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         let Some(o) = value.as_object() else {
             self.fail(field, format!("expected an object, got {}", kind(value)));
             return None;
         };
         for key in o.keys().filter(|k| !allowed.contains(&k.as_str())) {
-            self.fail(format!("{field}.{key}"), format!("unknown field; allowed: {}", allowed.join(", ")));
+            self.fail(
+                format!("{field}.{key}"),
+                format!("unknown field; allowed: {}", allowed.join(", ")),
+            );
         }
         Some(o)
     }
@@ -507,7 +590,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(a.title, "Заголовок");
-        assert_eq!(a.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>(), ["RU-MOW", "RU-NIZ"]);
+        assert_eq!(
+            a.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            ["RU-MOW", "RU-NIZ"]
+        );
         assert_eq!(a.content_html.as_deref(), Some("<p>ok</p>"));
         assert_eq!(a.published_at.offset().local_minus_utc(), 3 * 3600);
     }
@@ -520,7 +606,16 @@ mod tests {
         }))
         .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["external_id", "title", "published_at", "regions[0]", "link", "views", "tittle", "id"] {
+        for f in [
+            "external_id",
+            "title",
+            "published_at",
+            "regions[0]",
+            "link",
+            "views",
+            "tittle",
+            "id",
+        ] {
             assert!(fields.contains(&f), "{f} missing from {errs:?}");
         }
     }
@@ -539,7 +634,8 @@ mod tests {
     #[test]
     fn title_length_is_counted_in_characters() {
         let ok = "я".repeat(500);
-        let base = json!({"external_id": "t", "published_at": "2024-05-17T09:00:00+03:00", "regions": ["RU"]});
+        let base =
+            json!({"external_id": "t", "published_at": "2024-05-17T09:00:00+03:00", "regions": ["RU"]});
         let mut v = base.clone();
         v["title"] = json!(ok);
         assert!(parse(v).is_ok());

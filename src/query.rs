@@ -3,7 +3,7 @@
 //! The canonical form is what the `rel="self"` link shows, what cache keys and ETags are derived
 //! from, and what makes `?to=…&region=b,a` and `?region=a&region=b&to=…` the same feed.
 
-use chrono::{Datelike, DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::model::FieldError;
@@ -33,7 +33,10 @@ impl TimeBound {
         } else {
             local_day_start(day, tz).timestamp_micros()
         };
-        TimeBound { text: day.format("%Y-%m-%d").to_string(), micros }
+        TimeBound {
+            text: day.format("%Y-%m-%d").to_string(),
+            micros,
+        }
     }
 }
 
@@ -52,8 +55,10 @@ impl Cursor {
         if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        let bytes: Vec<u8> =
-            (0..16).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16)).collect::<Result<_, _>>().ok()?;
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16))
+            .collect::<Result<_, _>>()
+            .ok()?;
         Position::from_key_suffix(&bytes).map(Cursor)
     }
 }
@@ -90,7 +95,11 @@ pub struct QueryContext<'a> {
 impl FeedQuery {
     /// Parses a raw query string (without `?`); `path_region` is the `{code}` of
     /// `/regions/{code}/…`. Every problem is reported, each naming its parameter.
-    pub fn parse(raw: Option<&str>, path_region: Option<&str>, ctx: QueryContext) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(
+        raw: Option<&str>,
+        path_region: Option<&str>,
+        ctx: QueryContext,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut q = FeedQuery::default();
         let mut seen_single: Vec<&'static str> = Vec::new();
@@ -138,7 +147,10 @@ impl FeedQuery {
                 Some(r) => q.regions.push(r.code.clone()),
                 None => errors.push(FieldError::new(
                     field,
-                    format!("unknown region {:?}; the known codes are listed at /api/regions", truncate(&code, 32)),
+                    format!(
+                        "unknown region {:?}; the known codes are listed at /api/regions",
+                        truncate(&code, 32)
+                    ),
                 )),
             }
         }
@@ -148,7 +160,13 @@ impl FeedQuery {
         q.categories.dedup();
         if let (Some(from), Some(to)) = (&q.from, &q.to) {
             if to.micros < from.micros {
-                errors.push(FieldError::new("to", format!("{} is before from={}; to must not precede from", to.text, from.text)));
+                errors.push(FieldError::new(
+                    "to",
+                    format!(
+                        "{} is before from={}; to must not precede from",
+                        to.text, from.text
+                    ),
+                ));
             }
         }
         if q.before.is_some() && q.after.is_some() {
@@ -170,11 +188,22 @@ impl FeedQuery {
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| FieldError::new(name, format!("{:?} is not an integer from 1 to {MAX_LIMIT}", truncate(value, 32))))?;
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            name,
+                            format!(
+                                "{:?} is not an integer from 1 to {MAX_LIMIT}",
+                                truncate(value, 32)
+                            ),
+                        )
+                    })?;
             }
             _ => {
                 let cursor = Cursor::decode(value).ok_or_else(|| {
-                    FieldError::new(name, "not a paging cursor; follow the feed's rel=\"next\"/\"previous\" links as they are")
+                    FieldError::new(
+                        name,
+                        "not a paging cursor; follow the feed's rel=\"next\"/\"previous\" links as they are",
+                    )
                 })?;
                 if name == "before" {
                     self.before = Some(cursor);
@@ -190,7 +219,15 @@ impl FeedQuery {
     pub fn canonical(&self) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
         if !self.regions.is_empty() {
-            s.append_pair("region", &self.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","));
+            s.append_pair(
+                "region",
+                &self
+                    .regions
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         }
         if !self.categories.is_empty() {
             s.append_pair("category", &self.categories.join(","));
@@ -215,22 +252,40 @@ impl FeedQuery {
 
     /// What identifies the feed itself, whatever the page or page size: the filters only.
     pub fn identity(&self) -> String {
-        FeedQuery { limit: DEFAULT_LIMIT, before: None, after: None, ..self.clone() }.canonical()
+        FeedQuery {
+            limit: DEFAULT_LIMIT,
+            before: None,
+            after: None,
+            ..self.clone()
+        }
+        .canonical()
     }
 
     /// The same query on the page after `last` (RFC 5005 `next`).
     pub fn next_page(&self, last: Position) -> Self {
-        FeedQuery { before: Some(Cursor(last)), after: None, ..self.clone() }
+        FeedQuery {
+            before: Some(Cursor(last)),
+            after: None,
+            ..self.clone()
+        }
     }
 
     /// The same query on the page before `first` (RFC 5005 `previous`: newer items).
     pub fn previous_page(&self, first: Position) -> Self {
-        FeedQuery { before: None, after: Some(Cursor(first)), ..self.clone() }
+        FeedQuery {
+            before: None,
+            after: Some(Cursor(first)),
+            ..self.clone()
+        }
     }
 
     /// The same query on its first page (RFC 5005 `first`).
     pub fn first_page(&self) -> Self {
-        FeedQuery { before: None, after: None, ..self.clone() }
+        FeedQuery {
+            before: None,
+            after: None,
+            ..self.clone()
+        }
     }
 
     /// Whether this is a page after the first.
@@ -240,7 +295,10 @@ impl FeedQuery {
 
     /// Whether an article passes the category filter (regions and dates are index bounds).
     pub fn matches_category(&self, categories: &[String]) -> bool {
-        self.categories.is_empty() || categories.iter().any(|c| self.categories.contains(&c.to_lowercase()))
+        self.categories.is_empty()
+            || categories
+                .iter()
+                .any(|c| self.categories.contains(&c.to_lowercase()))
     }
 }
 
@@ -319,7 +377,14 @@ mod tests {
 
     fn parse(raw: &str) -> Result<FeedQuery, Vec<FieldError>> {
         let dir = RegionDirectory::builtin();
-        FeedQuery::parse(Some(raw), None, QueryContext { regions: &dir, tz: chrono_tz::Europe::Moscow })
+        FeedQuery::parse(
+            Some(raw),
+            None,
+            QueryContext {
+                regions: &dir,
+                tz: chrono_tz::Europe::Moscow,
+            },
+        )
     }
 
     #[test]
@@ -328,13 +393,19 @@ mod tests {
         let b = parse("category=власть&region=RU-MOW&region=RU-NIZ&to=2024-06-01&limit=50").unwrap();
         assert_eq!(a, b);
         assert_eq!(a.canonical(), b.canonical());
-        assert!(a.canonical().starts_with("region=RU-MOW%2CRU-NIZ&category="), "{}", a.canonical());
+        assert!(
+            a.canonical().starts_with("region=RU-MOW%2CRU-NIZ&category="),
+            "{}",
+            a.canonical()
+        );
     }
 
     #[test]
     fn a_date_is_a_whole_moscow_day() {
         let q = parse("from=2024-06-01&to=2024-06-01").unwrap();
-        let edge = DateTime::parse_from_rfc3339("2024-05-31T23:30:00Z").unwrap().timestamp_micros();
+        let edge = DateTime::parse_from_rfc3339("2024-05-31T23:30:00Z")
+            .unwrap()
+            .timestamp_micros();
         assert!(q.from.as_ref().unwrap().micros <= edge && edge <= q.to.as_ref().unwrap().micros);
         let q = parse("to=2024-05-31").unwrap();
         assert!(edge > q.to.unwrap().micros);
@@ -349,8 +420,14 @@ mod tests {
         assert_eq!(parse("from=2024-06-02&to=2024-06-01").unwrap_err()[0].field, "to");
         // Valid RFC 3339, but the UTC instant (the canonical text) would need a 5-digit or
         // negative year.
-        assert_eq!(parse("from=9999-12-31T23:59:59-23:59").unwrap_err()[0].field, "from");
-        assert_eq!(parse("to=0000-01-01T00:00:00%2B23:59").unwrap_err()[0].field, "to");
+        assert_eq!(
+            parse("from=9999-12-31T23:59:59-23:59").unwrap_err()[0].field,
+            "from"
+        );
+        assert_eq!(
+            parse("to=0000-01-01T00:00:00%2B23:59").unwrap_err()[0].field,
+            "to"
+        );
     }
 
     #[test]

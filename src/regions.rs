@@ -100,9 +100,15 @@ impl RegionDirectory {
             if line.trim().is_empty() || line.starts_with('#') || (index == 0 && line.starts_with("code\t")) {
                 continue;
             }
-            let region = parse_line(line).map_err(|reason| RegionFileError::Syntax { line: line_no, reason })?;
+            let region = parse_line(line).map_err(|reason| RegionFileError::Syntax {
+                line: line_no,
+                reason,
+            })?;
             if regions.insert(region.code.0.clone(), region).is_some() {
-                return Err(RegionFileError::Syntax { line: line_no, reason: "duplicate code".into() });
+                return Err(RegionFileError::Syntax {
+                    line: line_no,
+                    reason: "duplicate code".into(),
+                });
             }
         }
         regions.entry("RU".to_string()).or_insert_with(|| Region {
@@ -141,7 +147,8 @@ fn parse_line(line: &str) -> Result<Region, String> {
         return Err(format!("{} column(s), need at least 3", cols.len()));
     }
     let code = cols[0].to_ascii_uppercase();
-    let valid = !code.is_empty() && code.len() <= 16 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid =
+        !code.is_empty() && code.len() <= 16 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !valid {
         return Err(format!("invalid code {:?}", cols[0]));
     }
@@ -164,7 +171,10 @@ mod tests {
     fn builtin_has_83_subdivisions_and_ru() {
         let dir = RegionDirectory::builtin();
         assert_eq!(dir.len(), 84);
-        assert_eq!(dir.lookup("ru-niz").map(|r| r.name_en.as_str()), Some("Nizhny Novgorod Oblast"));
+        assert_eq!(
+            dir.lookup("ru-niz").map(|r| r.name_en.as_str()),
+            Some("Nizhny Novgorod Oblast")
+        );
         assert_eq!(dir.lookup("RU").map(|r| r.code.as_str()), Some("RU"));
         assert!(dir.lookup("RU-XXX").is_none());
     }

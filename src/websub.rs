@@ -43,7 +43,10 @@ impl Hub {
     fn parse(raw: &str) -> Result<Self, HubError> {
         let url = url::Url::parse(raw).map_err(|_| HubError(raw.into(), "not an absolute URL"))?;
         if url.scheme() != "http" {
-            return Err(HubError(raw.into(), "only http:// hubs are supported; use a local relay for https"));
+            return Err(HubError(
+                raw.into(),
+                "only http:// hubs are supported; use a local relay for https",
+            ));
         }
         let host = url.host_str().ok_or_else(|| HubError(raw.into(), "no host"))?;
         let port = url.port_or_known_default().unwrap_or(80);
@@ -55,7 +58,12 @@ impl Hub {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        Ok(Hub { url: url.to_string(), path, authority, connect: format!("{host}:{port}") })
+        Ok(Hub {
+            url: url.to_string(),
+            path,
+            authority,
+            connect: format!("{host}:{port}"),
+        })
     }
 }
 
@@ -129,17 +137,24 @@ async fn publish(hub: &Hub, topic: &str) -> Result<(), String> {
         .append_pair("hub.mode", "publish")
         .append_pair("hub.url", topic)
         .finish();
-    let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&hub.connect))
+    let stream = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(&hub.connect),
+    )
+    .await
+    .map_err(|_| "connect timed out".to_string())?
+    .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let req = http::Request::post(&hub.path)
         .header(http::header::HOST, &hub.authority)
         .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(http::header::USER_AGENT, concat!("lenta/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("lenta/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let res = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))

@@ -51,7 +51,15 @@ async fn paging_walks_back_exactly_once_while_articles_arrive() {
         .map(|i| {
             let minute = i % 60;
             let hour = i / 60;
-            format!("{}\n", article(&format!("p{i}"), &format!("Статья {i}"), &format!("2024-03-01T{hour:02}:{minute:02}:00+03:00"), "RU-KDA"))
+            format!(
+                "{}\n",
+                article(
+                    &format!("p{i}"),
+                    &format!("Статья {i}"),
+                    &format!("2024-03-01T{hour:02}:{minute:02}:00+03:00"),
+                    "RU-KDA"
+                )
+            )
         })
         .collect();
     assert_eq!(server.import(&lines).created, 230);
@@ -65,7 +73,12 @@ async fn paging_walks_back_exactly_once_while_articles_arrive() {
             seen.push(item["id"].as_str().expect("id").to_string());
         }
         // New articles arrive while the partner walks back: newer ones and one in the past.
-        let fresh = article(&format!("new{page_no}"), "Свежая", "2026-01-01T10:00:00+03:00", "RU-KDA");
+        let fresh = article(
+            &format!("new{page_no}"),
+            "Свежая",
+            "2026-01-01T10:00:00+03:00",
+            "RU-KDA",
+        );
         assert_eq!(post(&server, &token, &fresh).await.status(), 201);
         page_no += 1;
         url = page["next_url"].as_str().map(str::to_string);
@@ -78,16 +91,37 @@ async fn paging_walks_back_exactly_once_while_articles_arrive() {
     let doc = common::strict_xml(&first);
     assert!(atom_link(&doc, "previous").is_none() && atom_link(&doc, "first").is_none());
     let second_url = atom_link(&doc, "next").expect("next on the first page");
-    let second = server.client.get(&second_url).send().await.expect("GET").text().await.expect("body");
+    let second = server
+        .client
+        .get(&second_url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
     let doc2 = common::strict_xml(&second);
     assert!(atom_link(&doc2, "first").is_some());
     let previous = atom_link(&doc2, "previous").expect("previous on page 2");
-    let back = server.client.get(&previous).send().await.expect("GET").text().await.expect("body");
+    let back = server
+        .client
+        .get(&previous)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
     let ids = |xml: &str| -> Vec<String> {
         let d = roxmltree::Document::parse(xml).expect("xml");
         d.descendants()
             .filter(|n| n.has_tag_name("entry"))
-            .filter_map(|e| e.children().find(|c| c.has_tag_name("id")).and_then(|c| c.text()).map(str::to_string))
+            .filter_map(|e| {
+                e.children()
+                    .find(|c| c.has_tag_name("id"))
+                    .and_then(|c| c.text())
+                    .map(str::to_string)
+            })
             .collect()
     };
     assert_eq!(ids(&back), ids(&first), "previous of page 2 is page 1");
@@ -104,7 +138,10 @@ async fn hostile_titles_are_escaped_everywhere() {
         assert_eq!(status, 200);
         assert!(!html.contains("<script>"), "{path} must escape the title");
         if path != "/" {
-            assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{html}");
+            assert!(
+                html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"),
+                "{html}"
+            );
         }
     }
     for format in ["rss", "atom"] {
@@ -125,32 +162,60 @@ async fn hostile_titles_are_escaped_everywhere() {
 async fn html_pages_are_html5_with_autodiscovery_in_head() {
     let server = TestServer::start().await;
     server.import(&common::fixtures_ndjson());
-    for (path, feed_part) in
-        [("/", "/feed."), ("/regions/RU-NIZ/", "region=RU-NIZ"), ("/calendar/2024-05?region=RU-MOW", "region=RU-MOW")]
-    {
+    for (path, feed_part) in [
+        ("/", "/feed."),
+        ("/regions/RU-NIZ/", "region=RU-NIZ"),
+        ("/calendar/2024-05?region=RU-MOW", "region=RU-MOW"),
+    ] {
         let res = server.get(path).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
         let body = res.text().await.expect("body");
         assert!(body.starts_with("<!DOCTYPE html>"));
         let doc = scraper::Html::parse_document(&body);
-        assert!(doc.errors.is_empty(), "{path}: HTML5 parse errors {:?}", doc.errors);
+        assert!(
+            doc.errors.is_empty(),
+            "{path}: HTML5 parse errors {:?}",
+            doc.errors
+        );
         let sel = scraper::Selector::parse("head > link[rel=alternate]").expect("selector");
         let types: Vec<(String, String)> = doc
             .select(&sel)
-            .map(|l| (l.attr("type").unwrap_or("").to_string(), l.attr("href").unwrap_or("").to_string()))
+            .map(|l| {
+                (
+                    l.attr("type").unwrap_or("").to_string(),
+                    l.attr("href").unwrap_or("").to_string(),
+                )
+            })
             .collect();
-        for t in ["application/rss+xml", "application/atom+xml", "application/feed+json"] {
-            let link = types.iter().find(|(ty, _)| ty == t).unwrap_or_else(|| panic!("{path}: no {t} link"));
-            assert!(link.1.contains(feed_part), "{path}: {t} link {} should point at {feed_part}", link.1);
+        for t in [
+            "application/rss+xml",
+            "application/atom+xml",
+            "application/feed+json",
+        ] {
+            let link = types
+                .iter()
+                .find(|(ty, _)| ty == t)
+                .unwrap_or_else(|| panic!("{path}: no {t} link"));
+            assert!(
+                link.1.contains(feed_part),
+                "{path}: {t} link {} should point at {feed_part}",
+                link.1
+            );
             let feed = server.client.get(&link.1).send().await.expect("feed");
             assert_eq!(feed.status(), 200, "autodiscovered {} works", link.1);
         }
     }
     let (_, region) = server.get_text("/regions/RU-NIZ/").await;
-    assert!(region.contains("Заместители глав более 60 регионов"), "latest article listed");
+    assert!(
+        region.contains("Заместители глав более 60 регионов"),
+        "latest article listed"
+    );
     assert!(region.contains("Время Н"), "sources listed");
-    assert!(region.contains("20.07.2023 17:26"), "date in the portal time zone");
+    assert!(
+        region.contains("20.07.2023 17:26"),
+        "date in the portal time zone"
+    );
     assert_eq!(server.get("/regions/RU-XXX/").await.status(), 404);
     assert_eq!(server.get("/calendar/2024-13").await.status(), 400);
 
@@ -158,18 +223,32 @@ async fn html_pages_are_html5_with_autodiscovery_in_head() {
     let (_, calendar) = server.get_text("/calendar/2024-05").await;
     let doc = scraper::Html::parse_document(&calendar);
     let cell = scraper::Selector::parse("td a").expect("selector");
-    let days: Vec<(String, String)> =
-        doc.select(&cell).map(|a| (a.text().collect(), a.attr("href").unwrap_or("").to_string())).collect();
+    let days: Vec<(String, String)> = doc
+        .select(&cell)
+        .map(|a| (a.text().collect(), a.attr("href").unwrap_or("").to_string()))
+        .collect();
     let labels: Vec<&str> = days.iter().map(|(d, _)| d.as_str()).collect();
-    assert_eq!(labels, ["17", "18"], "fixtures are on May 17 and 18 (Moscow time)");
+    assert_eq!(
+        labels,
+        ["17", "18"],
+        "fixtures are on May 17 and 18 (Moscow time)"
+    );
     let (_, feed) = server.get_text(days[0].1.trim_start_matches(&server.base)).await;
     // Only the escaping fixture: the control-character one on the same day was refused on import.
-    assert_eq!(common::strict_xml(&feed).descendants().filter(|n| n.has_tag_name("entry")).count(), 1);
+    assert_eq!(
+        common::strict_xml(&feed)
+            .descendants()
+            .filter(|n| n.has_tag_name("entry"))
+            .count(),
+        1
+    );
 }
 
 /// Records WebSub publish pings: (hub.mode, hub.url).
 async fn hub_stub() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind hub");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind hub");
     let url = format!("http://{}/hub", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
@@ -177,20 +256,37 @@ async fn hub_stub() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
         while let Ok((stream, _)) = listener.accept().await {
             let record = Arc::clone(&record);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let record = Arc::clone(&record);
-                    async move {
-                        use http_body_util::BodyExt;
-                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        let pairs: Vec<(String, String)> =
-                            form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-                        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
-                        record.lock().expect("lock").push((get("hub.mode"), get("hub.url")));
-                        let mut res = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-                        *res.status_mut() = hyper::StatusCode::NO_CONTENT;
-                        Ok::<_, std::convert::Infallible>(res)
-                    }
-                });
+                let service =
+                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let record = Arc::clone(&record);
+                        async move {
+                            use http_body_util::BodyExt;
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
+                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                                .collect();
+                            let get = |k: &str| {
+                                pairs
+                                    .iter()
+                                    .find(|(key, _)| key == k)
+                                    .map(|(_, v)| v.clone())
+                                    .unwrap_or_default()
+                            };
+                            record
+                                .lock()
+                                .expect("lock")
+                                .push((get("hub.mode"), get("hub.url")));
+                            let mut res =
+                                hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+                            *res.status_mut() = hyper::StatusCode::NO_CONTENT;
+                            Ok::<_, std::convert::Infallible>(res)
+                        }
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -206,9 +302,17 @@ async fn websub_pings_each_changed_feed_once_per_write() {
     let hub_for_settings = hub.clone();
     let server = TestServer::start_with(move |s| s.websub_hub = Some(hub_for_settings.clone())).await;
     let (_, rss) = server.get_text("/regions/RU-NIZ/feed.rss").await;
-    assert!(rss.contains(&format!("href=\"{hub}\" rel=\"hub\"")), "feeds advertise the hub: {rss}");
+    assert!(
+        rss.contains(&format!("href=\"{hub}\" rel=\"hub\"")),
+        "feeds advertise the hub: {rss}"
+    );
     let token = server.add_publisher("newsroom", "");
-    let res = post(&server, &token, &article("w1", "Новость", "2024-05-17T09:00:00+03:00", "RU-NIZ")).await;
+    let res = post(
+        &server,
+        &token,
+        &article("w1", "Новость", "2024-05-17T09:00:00+03:00", "RU-NIZ"),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let expected: HashSet<String> = ["/feed", "/feed"]
         .iter()
@@ -225,9 +329,15 @@ async fn websub_pings_each_changed_feed_once_per_write() {
     let urls: Vec<&String> = pings.iter().map(|(_, u)| u).collect();
     assert_eq!(urls.len(), expected.len(), "one ping per changed feed: {urls:?}");
     assert_eq!(urls.into_iter().cloned().collect::<HashSet<_>>(), expected);
-    assert!(!pings.iter().any(|(_, u)| u.contains("RU-MOW")), "unaffected regions are not pinged");
+    assert!(
+        !pings.iter().any(|(_, u)| u.contains("RU-MOW")),
+        "unaffected regions are not pinged"
+    );
     let metrics = server.get_text("/metrics").await.1;
-    assert!(metrics.contains(&format!("lenta_websub_notifications_total {}", expected.len())), "{metrics}");
+    assert!(
+        metrics.contains(&format!("lenta_websub_notifications_total {}", expected.len())),
+        "{metrics}"
+    );
 }
 
 /// Parses Prometheus text format strictly enough to catch malformed lines.
@@ -235,21 +345,34 @@ fn prometheus_samples(text: &str) -> Vec<(String, f64)> {
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let (name, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("malformed sample line {l:?}"));
+            let (name, value) = l
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("malformed sample line {l:?}"));
             let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {l:?}"));
             let bare = name.split('{').next().unwrap_or("");
             assert!(
-                !bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                !bare.is_empty()
+                    && bare
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
                 "bad metric name in {l:?}"
             );
-            assert_eq!(name.contains('{'), name.ends_with('}'), "unbalanced labels in {l:?}");
+            assert_eq!(
+                name.contains('{'),
+                name.ends_with('}'),
+                "unbalanced labels in {l:?}"
+            );
             (name.to_string(), value)
         })
         .collect()
 }
 
 fn sample(samples: &[(String, f64)], name: &str) -> f64 {
-    samples.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(0.0)
+    samples
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -260,10 +383,25 @@ async fn metrics_parse_and_move() {
     let res = server.get("/feed.rss").await;
     let etag = res.headers()["etag"].to_str().expect("etag").to_string();
     server.get("/feed.rss").await;
-    let not_modified = server.client.get(server.url("/feed.rss")).header("If-None-Match", &etag).send().await.expect("GET");
+    let not_modified = server
+        .client
+        .get(server.url("/feed.rss"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(not_modified.status(), 304);
     let token = server.add_publisher("newsroom", "");
-    assert_eq!(post(&server, &token, &article("m1", "М", "2024-05-17T09:00:00+03:00", "RU-NIZ")).await.status(), 201);
+    assert_eq!(
+        post(
+            &server,
+            &token,
+            &article("m1", "М", "2024-05-17T09:00:00+03:00", "RU-NIZ")
+        )
+        .await
+        .status(),
+        201
+    );
     let after = prometheus_samples(&server.get_text("/metrics").await.1);
     let grew = |name: &str| sample(&after, name) > sample(&before, name);
     assert!(grew("lenta_http_requests_total{route=\"feed\",status=\"200\"}"));
@@ -284,14 +422,22 @@ async fn rate_limit_answers_429_with_retry_after() {
     for _ in 0..20 {
         let res = server.get("/api/regions").await;
         if res.status() == 429 {
-            let retry: u64 = res.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+            let retry: u64 = res.headers()["retry-after"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("seconds");
             assert!(retry >= 1);
             assert_eq!(res.headers()["content-type"], "application/problem+json");
         }
         statuses.push(res.status().as_u16());
     }
     assert!(statuses.contains(&200) && statuses.contains(&429), "{statuses:?}");
-    assert_eq!(server.get("/healthz").await.status(), 200, "health stays reachable");
+    assert_eq!(
+        server.get("/healthz").await.status(),
+        200,
+        "health stays reachable"
+    );
 }
 
 /// A child `lenta serve` process on a free port.
@@ -304,7 +450,13 @@ struct Child {
 /// Accredits a publisher in `data` with the real CLI and returns its token.
 fn cli_publisher(data: &std::path::Path) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_lenta"))
-        .args(["publisher", "add", "newsroom", "--data-dir", data.to_str().expect("utf-8 path")])
+        .args([
+            "publisher",
+            "add",
+            "newsroom",
+            "--data-dir",
+            data.to_str().expect("utf-8 path"),
+        ])
         .output()
         .expect("lenta publisher add");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -312,11 +464,21 @@ fn cli_publisher(data: &std::path::Path) -> String {
 }
 
 fn spawn_lenta(dir: tempfile::TempDir, extra: &[&str]) -> Child {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let data = dir.path().join("data");
     let process = std::process::Command::new(env!("CARGO_BIN_EXE_lenta"))
-        .args(["serve", "--addr", &addr, "--data-dir", data.to_str().expect("utf-8 path")])
+        .args([
+            "serve",
+            "--addr",
+            &addr,
+            "--data-dir",
+            data.to_str().expect("utf-8 path"),
+        ])
         .args(extra)
         .env("LENTA_LOG", "warn")
         .stderr(std::process::Stdio::null())
@@ -327,7 +489,11 @@ fn spawn_lenta(dir: tempfile::TempDir, extra: &[&str]) -> Child {
         assert!(Instant::now() < deadline, "lenta did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Child { process, addr, _dir: dir }
+    Child {
+        process,
+        addr,
+        _dir: dir,
+    }
 }
 
 #[test]
@@ -346,15 +512,24 @@ fn sigterm_lets_an_in_flight_request_finish() {
     )
     .expect("write");
     std::thread::sleep(Duration::from_millis(300));
-    let status = std::process::Command::new("kill").args(["-TERM", &child.process.id().to_string()]).status();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.process.id().to_string()])
+        .status();
     assert!(status.expect("kill").success());
     std::thread::sleep(Duration::from_millis(300));
-    assert!(TcpStream::connect(&child.addr).is_err(), "no new connections after SIGTERM");
+    assert!(
+        TcpStream::connect(&child.addr).is_err(),
+        "no new connections after SIGTERM"
+    );
     slow.write_all(&body.as_bytes()[5..]).expect("finish body");
     let mut answer = String::new();
-    slow.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let _ = slow.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 201"), "the in-flight write completed: {answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the in-flight write completed: {answer:?}"
+    );
     let exit = child.process.wait().expect("wait");
     assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
 }
@@ -363,7 +538,8 @@ fn sigterm_lets_an_in_flight_request_finish() {
 fn slow_header_senders_are_cut_off_while_others_are_served() {
     let mut child = spawn_lenta(tempfile::tempdir().expect("tempdir"), &["--header-timeout", "1"]);
     let mut slow = TcpStream::connect(&child.addr).expect("connect");
-    slow.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let started = Instant::now();
     let mut cut_off = false;
     for byte in b"GET /feed.rss HTTP/1.1\r\nHost: x\r\n".iter() {
@@ -373,7 +549,8 @@ fn slow_header_senders_are_cut_off_while_others_are_served() {
         }
         // Meanwhile a normal client is served promptly.
         let mut fast = TcpStream::connect(&child.addr).expect("connect fast");
-        fast.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+        fast.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("write");
         let mut reply = String::new();
         fast.read_to_string(&mut reply).expect("read");
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");

@@ -11,5 +11,8 @@ async fn serves_an_empty_feed_and_survives_restart() {
     assert_eq!(report.rejected.len(), 1);
     let server = server.restart().await;
     let (_, body) = server.get_text("/regions/RU-NIZ/feed.rss").await;
-    assert!(body.contains("КУПНО") || body.contains("стратегическую"), "{body}");
+    assert!(
+        body.contains("КУПНО") || body.contains("стратегическую"),
+        "{body}"
+    );
 }

@@ -56,7 +56,11 @@ impl Options {
         let mut i = 0;
         while i < args.len() {
             let value = args.get(i + 1).cloned().unwrap_or_default();
-            let number = || value.parse::<usize>().unwrap_or_else(|_| panic!("{} needs a number", args[i]));
+            let number = || {
+                value
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
+            };
             match args[i].as_str() {
                 "--phase" => o.phase = Some(value.clone()),
                 "--clients" => o.clients = number(),
@@ -97,9 +101,17 @@ impl Server {
             .arg(&data)
             .output()
             .expect("lenta publisher add");
-        assert!(out.status.success(), "publisher add failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "publisher add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let token = String::from_utf8(out.stdout).expect("token").trim().to_string();
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let addr = format!("127.0.0.1:{port}");
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", &addr, "--data-dir"])
@@ -118,8 +130,20 @@ impl Server {
                 break;
             }
         }
-        std::thread::spawn(move || lines.for_each(|l| { let l = l.unwrap_or_default(); if l.contains("FLUSH") { eprintln!("{l}") } }));
-        Server { child, base: format!("http://{addr}"), token, _dir: dir }
+        std::thread::spawn(move || {
+            lines.for_each(|l| {
+                let l = l.unwrap_or_default();
+                if l.contains("FLUSH") {
+                    eprintln!("{l}")
+                }
+            })
+        });
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            token,
+            _dir: dir,
+        }
     }
 }
 
@@ -134,10 +158,21 @@ impl Drop for Server {
 fn articles(n: usize, tag: &str) -> Vec<String> {
     let dir = RegionDirectory::builtin();
     let fixture: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
-    let regions: Vec<GenRegion> = dir.iter().map(|r| GenRegion { code: r.code.as_str(), name_ru: &r.name_ru }).collect();
+    let regions: Vec<GenRegion> = dir
+        .iter()
+        .map(|r| GenRegion {
+            code: r.code.as_str(),
+            name_ru: &r.name_ru,
+        })
+        .collect();
     let mut out = Vec::new();
-    write_corpus(&GenOptions { articles: n, seed: 7 }, &regions, &fixture["seed_like_article"].to_string(), &mut out)
-        .expect("generate");
+    write_corpus(
+        &GenOptions { articles: n, seed: 7 },
+        &regions,
+        &fixture["seed_like_article"].to_string(),
+        &mut out,
+    )
+    .expect("generate");
     String::from_utf8(out)
         .expect("utf-8")
         .lines()
@@ -160,10 +195,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// CPU time (user + system) the process `pid` has used so far, from `/proc` (Linux only; zero
 /// elsewhere). The server's CPU per article is steadier than wall time on a shared machine.
 fn cpu_time(pid: u32) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th there.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<u64>().ok()).sum();
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
@@ -195,15 +237,23 @@ async fn single(server: &Server, clients: usize, seconds: u64) {
     // Enough distinct articles that no client runs out (each POST creates a new article).
     let pool = Arc::new(articles(20_000, "single"));
     let next = Arc::new(AtomicUsize::new(0));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
     let url = format!("{}/api/articles", server.base);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let cpu_before = cpu_time(server.child.id());
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (pool, next, client, url, token) =
-                (Arc::clone(&pool), Arc::clone(&next), client.clone(), url.clone(), server.token.clone());
+            let (pool, next, client, url, token) = (
+                Arc::clone(&pool),
+                Arc::clone(&next),
+                client.clone(),
+                url.clone(),
+                server.token.clone(),
+            );
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while Instant::now() < deadline {
@@ -238,7 +288,16 @@ async fn single(server: &Server, clients: usize, seconds: u64) {
     let elapsed = started.elapsed();
     let server_cpu = cpu_time(server.child.id()).saturating_sub(cpu_before);
     let n = latencies.len();
-    report("single", Run { articles: n, requests: n, elapsed, server_cpu, latencies });
+    report(
+        "single",
+        Run {
+            articles: n,
+            requests: n,
+            elapsed,
+            server_cpu,
+            latencies,
+        },
+    );
 }
 
 async fn batch(server: &Server, clients: usize, size: usize, total: usize) {
@@ -252,8 +311,13 @@ async fn batch(server: &Server, clients: usize, size: usize, total: usize) {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (bodies, next, client, url, token) =
-                (Arc::clone(&bodies), Arc::clone(&next), client.clone(), url.clone(), server.token.clone());
+            let (bodies, next, client, url, token) = (
+                Arc::clone(&bodies),
+                Arc::clone(&next),
+                client.clone(),
+                url.clone(),
+                server.token.clone(),
+            );
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut written = 0;
@@ -292,7 +356,16 @@ async fn batch(server: &Server, clients: usize, size: usize, total: usize) {
     let server_cpu = cpu_time(server.child.id()).saturating_sub(cpu_before);
     assert_eq!(written, total, "every line should have created an article");
     let requests = latencies.len();
-    report("batch", Run { articles: written, requests, elapsed, server_cpu, latencies });
+    report(
+        "batch",
+        Run {
+            articles: written,
+            requests,
+            elapsed,
+            server_cpu,
+            latencies,
+        },
+    );
 }
 
 /// The store alone, no HTTP: validate `total` articles, then time `Store::write_many` in chunks
@@ -318,7 +391,15 @@ fn store_only(total: usize, chunk: usize) {
         let ops: Vec<_> = iter
             .by_ref()
             .take(chunk)
-            .map(|article| (WriteOp::Upsert { publisher: "bench".into(), article }, |_: Option<&_>| Ok::<(), ()>(())))
+            .map(|article| {
+                (
+                    WriteOp::Upsert {
+                        publisher: "bench".into(),
+                        article,
+                    },
+                    |_: Option<&_>| Ok::<(), ()>(()),
+                )
+            })
             .collect();
         for result in store.write_many(ops).expect("write_many") {
             result.expect("written");
@@ -328,21 +409,58 @@ fn store_only(total: usize, chunk: usize) {
     let started = Instant::now();
     store.flush_blocking().expect("flush");
     let flush = started.elapsed();
+    let floor = sled_floor(total);
     let per = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
     println!(
         "store   {total:>7} articles: parse+validate {:>5.1} µs/article (one thread), write_many({chunk}) {:>5.1} \
-         µs/article = {:>7.0} articles/s, final flush {:>6.1} ms",
+         µs/article = {:>7.0} articles/s, final flush {:>6.1} ms; sled floor (same keys and values, plain \
+         inserts, no transaction) {:>5.1} µs/article",
         per(validate),
         per(write),
         total as f64 / write.as_secs_f64(),
-        flush.as_secs_f64() * 1e3
+        flush.as_secs_f64() * 1e3,
+        per(floor),
     );
+}
+
+/// The least sled can do for `total` articles: the same four inserts per article (article JSON
+/// by id, time index, region index, external id) into a fresh database, without a transaction.
+/// What `write_many` costs above this is the transaction (sled reads every key it writes) and
+/// the planning (upsert lookup, encoding).
+fn sled_floor(total: usize) -> Duration {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sled::Config::new()
+        .path(dir.path())
+        .cache_capacity(256 << 20)
+        .open()
+        .expect("sled");
+    let trees: Vec<sled::Tree> = ["a", "t", "r", "e"]
+        .iter()
+        .map(|n| db.open_tree(n).expect("tree"))
+        .collect();
+    let lines = articles(total, "floor");
+    let started = Instant::now();
+    for (i, line) in lines.iter().enumerate() {
+        let id = (i as u64 + 1).to_be_bytes();
+        let mut time = ((i as u64 * 7_919) % 1_000_003).to_be_bytes().to_vec();
+        time.extend_from_slice(&id);
+        trees[0].insert(id, line.as_bytes()).expect("insert");
+        trees[1].insert(&time, &[]).expect("insert");
+        trees[2]
+            .insert([b"RU-NIZ\0".as_slice(), &time].concat(), &[])
+            .expect("insert");
+        trees[3].insert(format!("bench\0floor-{i}"), &id).expect("insert");
+    }
+    started.elapsed()
 }
 
 fn main() {
     let options = Options::parse();
     assert!(Path::new(BIN).exists(), "build the binary first: {BIN}");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     println!(
         "lenta write load ({} cores), release binary {BIN}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -352,7 +470,10 @@ fn main() {
     }
     if options.runs("single") {
         let server = Server::start();
-        println!("single: {} clients, {} s, one article per POST", options.clients, options.seconds);
+        println!(
+            "single: {} clients, {} s, one article per POST",
+            options.clients, options.seconds
+        );
         runtime.block_on(single(&server, options.clients, options.seconds));
     }
     if options.runs("batch") {
@@ -361,6 +482,11 @@ fn main() {
             "batch: {} clients, {} articles per NDJSON request, {} articles",
             options.batch_clients, options.batch_size, options.batch_articles
         );
-        runtime.block_on(batch(&server, options.batch_clients, options.batch_size, options.batch_articles));
+        runtime.block_on(batch(
+            &server,
+            options.batch_clients,
+            options.batch_size,
+            options.batch_articles,
+        ));
     }
 }

@@ -24,7 +24,10 @@ struct ListBody<'a> {
 
 /// `GET /api/articles?…`: the same query and paging as the feeds.
 pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
-    let ctx = QueryContext { regions: &app.regions, tz: app.settings.tz };
+    let ctx = QueryContext {
+        regions: &app.regions,
+        tz: app.settings.tz,
+    };
     let query = match FeedQuery::parse(req.uri.query(), None, ctx) {
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
@@ -36,7 +39,9 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
         visible: app.visible(&query.regions),
     };
     let render = Box::new(move |app: &App| {
-        let page = app.read_page(&query).map_err(|e| Problem::internal(e.to_string()))?;
+        let page = app
+            .read_page(&query)
+            .map_err(|e| Problem::internal(e.to_string()))?;
         let ctx = app.feed_context();
         let url = |q: &FeedQuery| with_query(format!("{}/api/articles", ctx.base_url), &q.canonical());
         let body = ListBody {
@@ -58,7 +63,8 @@ pub async fn get(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
     };
     let repr = article_representation(&article);
     let render = Box::new(move |app: &App| {
-        serde_json::to_vec(&ApiArticle::new(&app.feed_context(), &article)).map_err(|e| Problem::internal(e.to_string()))
+        serde_json::to_vec(&ApiArticle::new(&app.feed_context(), &article))
+            .map_err(|e| Problem::internal(e.to_string()))
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
@@ -70,7 +76,10 @@ pub fn article_representation(article: &crate::model::Article) -> Representation
         content_type: "application/json",
         canonical: article.id.to_string(),
         visible: Visible {
-            generations: vec![("updated".to_string(), article.updated_at.timestamp_micros() as u64)],
+            generations: vec![(
+                "updated".to_string(),
+                article.updated_at.timestamp_micros() as u64,
+            )],
             last_modified: article.updated_at,
         },
     }

@@ -40,24 +40,35 @@ impl CalendarQuery {
                     // chrono's %Y and %m also take signs and single digits (`+2024-5`); the
                     // widget's contract is exactly YYYY-MM.
                     Ok(m) if is_year_month(&value) => month = Some(m),
-                    _ => errors.push(FieldError::new("month", format!("{value:?} is not a month; use YYYY-MM, e.g. 2024-05"))),
+                    _ => errors.push(FieldError::new(
+                        "month",
+                        format!("{value:?} is not a month; use YYYY-MM, e.g. 2024-05"),
+                    )),
                 },
                 "region" => {
                     for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
                         match app.regions.lookup(code) {
                             Some(r) => regions.push(r.code.clone()),
-                            None => errors.push(FieldError::new("region", format!("unknown region {code:?}; see /api/regions"))),
+                            None => errors.push(FieldError::new(
+                                "region",
+                                format!("unknown region {code:?}; see /api/regions"),
+                            )),
                         }
                     }
                 }
-                other => errors.push(FieldError::new(other, "unknown parameter; allowed parameters are month, region")),
+                other => errors.push(FieldError::new(
+                    other,
+                    "unknown parameter; allowed parameters are month, region",
+                )),
             }
         }
         regions.sort();
         regions.dedup();
         match month {
             Some(month) if errors.is_empty() => Ok(CalendarQuery { month, regions }),
-            None if errors.is_empty() => Err(vec![FieldError::new("month", "required: YYYY-MM, e.g. 2024-05")]),
+            None if errors.is_empty() => {
+                Err(vec![FieldError::new("month", "required: YYYY-MM, e.g. 2024-05")])
+            }
             _ => Err(errors),
         }
     }
@@ -108,7 +119,11 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
                     to: Some(TimeBound::day(date, app.settings.tz, true)),
                     ..FeedQuery::default()
                 };
-                Day { date: date.to_string(), count, feeds: FeedLinks::of(&ctx, &feed) }
+                Day {
+                    date: date.to_string(),
+                    count,
+                    feeds: FeedLinks::of(&ctx, &feed),
+                }
             })
             .collect::<Vec<_>>();
         let body = CalendarBody {
@@ -124,14 +139,23 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
 
 /// Whether `s` is exactly `YYYY-MM` in ASCII digits.
 fn is_year_month(s: &str) -> bool {
-    s.len() == 7 && s.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() })
+    s.len() == 7
+        && s.bytes()
+            .enumerate()
+            .all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() })
 }
 
 /// Articles per local day of the month.
-pub fn day_counts(app: &App, query: &CalendarQuery) -> Result<BTreeMap<NaiveDate, u64>, crate::store::StoreError> {
+pub fn day_counts(
+    app: &App,
+    query: &CalendarQuery,
+) -> Result<BTreeMap<NaiveDate, u64>, crate::store::StoreError> {
     let tz = app.settings.tz;
     let first = query.month;
-    let last = first.checked_add_months(chrono::Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(first);
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(first);
     let mut counts = BTreeMap::new();
     let scan = app
         .store

@@ -27,7 +27,11 @@ pub struct ApiArticle<'a> {
 impl<'a> ApiArticle<'a> {
     /// Wraps a stored article.
     pub fn new(ctx: &FeedContext, article: &'a Article) -> Self {
-        ApiArticle { url: article.url(ctx.base_url), feed_id: ctx.article_id(article.id), article }
+        ApiArticle {
+            url: article.url(ctx.base_url),
+            feed_id: ctx.article_id(article.id),
+            article,
+        }
     }
 }
 

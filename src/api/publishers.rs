@@ -70,7 +70,13 @@ pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Bod
         let (publisher, token) = blocking(app, move |app| auth::add(&app.store, &name, regions)).await?;
         tracing::info!(publisher = %publisher.name, "publisher accredited through the admin API");
         let location = format!("{}/api/publishers/{}", app.settings.base_url, publisher.name);
-        let mut res = response::json(StatusCode::CREATED, &Accredited { publisher: publisher.public(), token });
+        let mut res = response::json(
+            StatusCode::CREATED,
+            &Accredited {
+                publisher: publisher.public(),
+                token,
+            },
+        );
         if let Ok(v) = HeaderValue::from_str(&location) {
             res.headers_mut().insert(header::LOCATION, v);
         }
@@ -109,24 +115,39 @@ fn require_admin(app: &App, req: &Parts) -> Result<(), Problem> {
     if auth::secrets_equal(token, expected) {
         Ok(())
     } else {
-        Err(unauthorized(ADMIN_REALM, "invalid_token", "this is not the admin token (LENTA_ADMIN_TOKEN)"))
+        Err(unauthorized(
+            ADMIN_REALM,
+            "invalid_token",
+            "this is not the admin token (LENTA_ADMIN_TOKEN)",
+        ))
     }
 }
 
 /// Checks a `POST` body, listing every bad field (422) as the article API does.
 fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionCode>>), Problem> {
     let Some(obj) = value.as_object() else {
-        return Err(invalid(vec![FieldError::new("", "expected a JSON object: {\"name\": ..., \"regions\": [...]}")]));
+        return Err(invalid(vec![FieldError::new(
+            "",
+            "expected a JSON object: {\"name\": ..., \"regions\": [...]}",
+        )]));
     };
     let mut errors: Vec<FieldError> = obj
         .keys()
         .filter(|k| !FIELDS.contains(&k.as_str()))
-        .map(|k| FieldError::new(k.clone(), format!("unknown field; allowed: {}", FIELDS.join(", "))))
+        .map(|k| {
+            FieldError::new(
+                k.clone(),
+                format!("unknown field; allowed: {}", FIELDS.join(", ")),
+            )
+        })
         .collect();
     let name = match obj.get("name") {
         Some(Value::String(n)) if auth::valid_name(n) => Some(n.clone()),
         Some(Value::String(_)) => {
-            errors.push(FieldError::new("name", "use 1–64 characters of a-z, 0-9, '.', '_' and '-'"));
+            errors.push(FieldError::new(
+                "name",
+                "use 1–64 characters of a-z, 0-9, '.', '_' and '-'",
+            ));
             None
         }
         Some(_) => {
@@ -134,14 +155,20 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
             None
         }
         None => {
-            errors.push(FieldError::new("name", "required: the publisher's name (a-z, 0-9, '.', '_', '-')"));
+            errors.push(FieldError::new(
+                "name",
+                "required: the publisher's name (a-z, 0-9, '.', '_', '-')",
+            ));
             None
         }
     };
     let regions = match obj.get("regions") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) if items.is_empty() => {
-            errors.push(FieldError::new("regions", "name at least one region, or omit the field for all regions"));
+            errors.push(FieldError::new(
+                "regions",
+                "name at least one region, or omit the field for all regions",
+            ));
             None
         }
         Some(Value::Array(items)) => {
@@ -153,7 +180,10 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
                         format!("regions[{i}]"),
                         format!("unknown region {code:?}; the known codes are listed at /api/regions"),
                     )),
-                    None => errors.push(FieldError::new(format!("regions[{i}]"), "expected a region code string")),
+                    None => errors.push(FieldError::new(
+                        format!("regions[{i}]"),
+                        "expected a region code string",
+                    )),
                 }
             }
             codes.sort();
@@ -161,7 +191,10 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
             Some(codes)
         }
         Some(_) => {
-            errors.push(FieldError::new("regions", "expected an array of region codes, e.g. [\"RU-NIZ\"]"));
+            errors.push(FieldError::new(
+                "regions",
+                "expected an array of region codes, e.g. [\"RU-NIZ\"]",
+            ));
             None
         }
     };
@@ -172,8 +205,13 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
 }
 
 fn invalid(errors: Vec<FieldError>) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-publisher", "Invalid publisher", response::summarize(&errors))
-        .with_errors(errors)
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-publisher",
+        "Invalid publisher",
+        response::summarize(&errors),
+    )
+    .with_errors(errors)
 }
 
 /// Runs a store operation (they flush synchronously) off the async workers.
@@ -192,14 +230,23 @@ fn auth_problem(e: AuthError) -> Problem {
     match e {
         AuthError::BadName(_) => invalid(vec![FieldError::new("name", e.to_string())]),
         AuthError::UnknownRegion(_) => invalid(vec![FieldError::new("regions", e.to_string())]),
-        AuthError::Exists(_) => Problem::new(StatusCode::CONFLICT, "publisher-exists", "Publisher exists", e.to_string())
-            .with_errors(vec![FieldError::new("name", "an active publisher has this name; revoke it first")]),
+        AuthError::Exists(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "publisher-exists",
+            "Publisher exists",
+            e.to_string(),
+        )
+        .with_errors(vec![FieldError::new(
+            "name",
+            "an active publisher has this name; revoke it first",
+        )]),
         AuthError::NotFound(_) => Problem::not_found(e.to_string()),
         AuthError::Store(e) => Problem::internal(e.to_string()),
     }
 }
 
 fn no_store(mut res: Response<Body>) -> Response<Body> {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

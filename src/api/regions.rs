@@ -27,7 +27,10 @@ struct RegionEntry<'a> {
 /// `GET /api/regions`.
 pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
     if let Some(q) = req.uri.query().filter(|q| !q.is_empty()) {
-        let errors = vec![FieldError::new(q.split('=').next().unwrap_or(q), "this endpoint takes no parameters")];
+        let errors = vec![FieldError::new(
+            q.split('=').next().unwrap_or(q),
+            "this endpoint takes no parameters",
+        )];
         return Problem::bad_query(errors).into_response();
     }
     let repr = Representation {
@@ -42,7 +45,10 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
             .regions
             .iter()
             .map(|r| {
-                let query = FeedQuery { regions: vec![r.code.clone()], ..FeedQuery::default() };
+                let query = FeedQuery {
+                    regions: vec![r.code.clone()],
+                    ..FeedQuery::default()
+                };
                 RegionEntry {
                     code: r.code.as_str(),
                     name_ru: &r.name_ru,

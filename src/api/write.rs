@@ -4,7 +4,12 @@
 //! content type (415), size (413, decided from `Content-Length` before reading when possible),
 //! UTF-8 and JSON syntax (400 with the position), fields (422, every bad field listed), ownership
 //! and accreditation (403), `If-Match` (412). Only then is the store touched, and a 2xx is sent
-//! only after the write is on disk.
+//! only after the write is on disk: single writes go through the store's group commit
+//! ([`crate::store::flusher`]), a batch is flushed once before it is answered.
+//!
+//! Re-sending an article exactly as stored is answered 200 with the stored version and changes
+//! nothing, not even `updated_at`: publishers re-send freely (it is how the idempotent upsert
+//! is meant to be used), and feed readers must not see an update that is not one.
 //!
 //! The request-reading helpers here (bearer tokens, content type, size limit, JSON syntax) are
 //! shared with the admin API ([`super::publishers`]), so both answer bad input the same way.
@@ -38,7 +43,6 @@ use crate::store::{Committed, StoreError, WriteError, WriteOp};
 /// commits) are held up for a millisecond or two at most.
 const BATCH_CHUNK: usize = 256;
 
-
 /// `POST /api/articles`: create, or update the publisher's article with the same `external_id`.
 pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body> {
     let result = async {
@@ -46,7 +50,10 @@ pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Bod
         let value = read_json(app, req, body).await?;
         let article = validate(app, &value, ExternalId::Required)?;
         let regions = article.regions.clone();
-        let op = WriteOp::Upsert { publisher: publisher.name.clone(), article };
+        let op = WriteOp::Upsert {
+            publisher: publisher.name.clone(),
+            article,
+        };
         let committed = commit(app, op, move |current| authorize(&publisher, current, &regions)).await?;
         Ok(written(app, committed))
     };
@@ -125,7 +132,13 @@ impl BatchSummary {
             Committed::Unchanged(_) => self.unchanged += 1,
             _ => self.updated += 1,
         }
-        self.results.push(LineResult { line, status, id: Some(id), detail: None, errors: vec![] });
+        self.results.push(LineResult {
+            line,
+            status,
+            id: Some(id),
+            detail: None,
+            errors: vec![],
+        });
     }
 
     fn reject(&mut self, line: usize, problem: Problem) {
@@ -147,17 +160,30 @@ impl BatchSummary {
 pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body> {
     let result = async {
         let publisher = authenticate(app, req)?;
-        require_content_type(req, &["application/x-ndjson", "application/jsonl", "application/json-seq"])?;
+        require_content_type(
+            req,
+            &[
+                "application/x-ndjson",
+                "application/jsonl",
+                "application/json-seq",
+            ],
+        )?;
         let bytes = read_body(req, body, app.settings.max_batch_bytes).await?;
         let app2 = Arc::clone(app);
-        let (summary, committed) = tokio::task::spawn_blocking(move || write_lines(&app2, &publisher, &bytes))
-            .await
-            .map_err(|e| Problem::internal(format!("batch task failed: {e}")))?;
-        app.store.durable().await.map_err(|e| Problem::unavailable(e.to_string()))?;
+        let (summary, committed) = tokio::task::spawn_blocking(move || {
+            let written = write_lines(&app2, &publisher, &bytes);
+            // One flush for the whole batch; nothing is acknowledged before it.
+            app2.store.flush_blocking().map(|()| written)
+        })
+        .await
+        .map_err(|e| Problem::internal(format!("batch task failed: {e}")))?
+        .map_err(|e| {
+            Problem::unavailable(format!("the batch could not be made durable: {e}; send it again"))
+        })?;
         app.committed_all(&committed);
         for result in &summary.results {
             if result.status >= 400 {
-                app.metrics.writes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                app.metrics.writes_refused.fetch_add(1, Ordering::Relaxed);
             }
         }
         Ok(response::json(StatusCode::OK, &summary))
@@ -184,8 +210,15 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
     let validate_chunk = |chunk: &[(usize, &[u8])]| -> Vec<Result<NewArticle, Problem>> {
         chunk.iter().map(|(_, line)| validate_line(app, line)).collect()
     };
-    let mut writer = ChunkWriter { app, publisher, outcomes: Vec::with_capacity(lines.len()), failure: None };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chunks.len());
+    let mut writer = ChunkWriter {
+        app,
+        publisher,
+        outcomes: Vec::with_capacity(lines.len()),
+        failure: None,
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks.len());
     if workers < 2 {
         for chunk in &chunks {
             writer.write(chunk, validate_chunk(chunk));
@@ -263,12 +296,20 @@ impl ChunkWriter<'_> {
                 (Err(problem), _) => self.outcomes.push((line, Err(problem))),
                 // What was written before the failure stays; upserts are idempotent, so the
                 // client can simply send the batch again.
-                (Ok(_), Some((status, detail))) => self.outcomes.push((line, Err(not_written(*status, detail)))),
+                (Ok(_), Some((status, detail))) => {
+                    self.outcomes.push((line, Err(not_written(*status, detail))))
+                }
                 (Ok(article), None) => {
                     let regions = article.regions.clone();
                     let guard = move |current: Option<&Article>| authorize(publisher, current, &regions);
                     line_nos.push(line);
-                    ops.push((WriteOp::Upsert { publisher: publisher.name.clone(), article }, guard));
+                    ops.push((
+                        WriteOp::Upsert {
+                            publisher: publisher.name.clone(),
+                            article,
+                        },
+                        guard,
+                    ));
                 }
             }
         }
@@ -276,12 +317,16 @@ impl ChunkWriter<'_> {
             return;
         }
         match self.app.store.write_many(ops) {
-            Ok(results) => {
-                self.outcomes.extend(line_nos.into_iter().zip(results.into_iter().map(|r| r.map_err(write_problem))))
-            }
+            Ok(results) => self.outcomes.extend(
+                line_nos
+                    .into_iter()
+                    .zip(results.into_iter().map(|r| r.map_err(write_problem))),
+            ),
             Err(e) => {
                 let problem = write_problem(WriteError::Store(e));
-                let outcomes = line_nos.into_iter().map(|line| (line, Err(not_written(problem.status, &problem.detail))));
+                let outcomes = line_nos
+                    .into_iter()
+                    .map(|line| (line, Err(not_written(problem.status, &problem.detail))));
                 self.outcomes.extend(outcomes);
                 self.failure = Some((problem.status, problem.detail));
             }
@@ -292,7 +337,12 @@ impl ChunkWriter<'_> {
 /// A batch line that was valid but not stored because the store failed.
 fn not_written(status: u16, detail: &str) -> Problem {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    Problem::new(status, "not-written", "Not written", format!("not written: {detail}"))
+    Problem::new(
+        status,
+        "not-written",
+        "Not written",
+        format!("not written: {detail}"),
+    )
 }
 
 /// The publisher named by a valid `Authorization: Bearer` token (RFC 6750), or 401.
@@ -300,7 +350,11 @@ fn authenticate(app: &App, req: &Parts) -> Result<Publisher, Problem> {
     let token = bearer_token(req, PUBLISHER_REALM, "a publisher token")?;
     match auth::authenticate(&app.store, token) {
         Ok(Some(publisher)) => Ok(publisher),
-        Ok(None) => Err(unauthorized(PUBLISHER_REALM, "invalid_token", "the token is unknown or revoked")),
+        Ok(None) => Err(unauthorized(
+            PUBLISHER_REALM,
+            "invalid_token",
+            "the token is unknown or revoked",
+        )),
         Err(e) => Err(Problem::internal(e.to_string())),
     }
 }
@@ -324,7 +378,11 @@ pub(crate) fn unauthorized(realm: &str, error: &str, detail: &str) -> Problem {
 /// The scheme name is case-insensitive (RFC 9110 §11.1).
 pub(crate) fn bearer_token<'r>(req: &'r Parts, realm: &str, what: &str) -> Result<&'r str, Problem> {
     let Some(value) = req.headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized(realm, "", &format!("send Authorization: Bearer <token> with {what}")));
+        return Err(unauthorized(
+            realm,
+            "",
+            &format!("send Authorization: Bearer <token> with {what}"),
+        ));
     };
     value
         .to_str()
@@ -334,7 +392,11 @@ pub(crate) fn bearer_token<'r>(req: &'r Parts, realm: &str, what: &str) -> Resul
         .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
         .ok_or_else(|| {
-            unauthorized(realm, "invalid_request", &format!("the Authorization header must be: Bearer <{what}>"))
+            unauthorized(
+                realm,
+                "invalid_request",
+                &format!("the Authorization header must be: Bearer <{what}>"),
+            )
         })
 }
 
@@ -350,12 +412,19 @@ pub(crate) fn require_content_type(req: &Parts, allowed: &[&str]) -> Result<(), 
     if allowed.contains(&media.as_str()) {
         return Ok(());
     }
-    let shown = if media.is_empty() { "none".to_string() } else { media };
+    let shown = if media.is_empty() {
+        "none".to_string()
+    } else {
+        media
+    };
     Err(Problem::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported-media-type",
         "Unsupported media type",
-        format!("Content-Type {shown} is not accepted here; send {}", allowed.join(" or ")),
+        format!(
+            "Content-Type {shown} is not accepted here; send {}",
+            allowed.join(" or ")
+        ),
     )
     .with_header(http::HeaderName::from_static("accept-post"), &allowed.join(", ")))
 }
@@ -372,14 +441,22 @@ fn too_large(limit: usize, what: &str) -> Problem {
 
 /// Reads the body, refusing more than `limit` bytes without reading them all.
 pub(crate) async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Result<Bytes, Problem> {
-    let declared = req.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = req
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit, "the body"));
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit, "the body")),
-        Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-body", "Unreadable body", e.to_string())),
+        Err(e) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-body",
+            "Unreadable body",
+            e.to_string(),
+        )),
     }
 }
 
@@ -402,8 +479,14 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
         )
     })?;
     // serde_json's message already names the line and column.
-    serde_json::from_str(text)
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Invalid JSON", e.to_string()))
+    serde_json::from_str(text).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+            "Invalid JSON",
+            e.to_string(),
+        )
+    })
 }
 
 fn validate(app: &App, value: &Value, external_id: ExternalId) -> Result<NewArticle, Problem> {
@@ -420,14 +503,21 @@ fn validate(app: &App, value: &Value, external_id: ExternalId) -> Result<NewArti
 
 /// Ownership (403 for someone else's article) and accreditation (403 naming the region), for
 /// the regions the article has now and `new_regions`, the ones it would have.
-fn authorize(publisher: &Publisher, current: Option<&Article>, new_regions: &[RegionCode]) -> Result<(), Problem> {
+fn authorize(
+    publisher: &Publisher,
+    current: Option<&Article>,
+    new_regions: &[RegionCode],
+) -> Result<(), Problem> {
     if let Some(current) = current {
         if current.publisher != publisher.name {
             return Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "not-owner",
                 "Not your article",
-                format!("article {} belongs to another publisher; you may change only your own", current.id),
+                format!(
+                    "article {} belongs to another publisher; you may change only your own",
+                    current.id
+                ),
             ));
         }
     }
@@ -438,9 +528,15 @@ fn authorize(publisher: &Publisher, current: Option<&Article>, new_regions: &[Re
                 StatusCode::FORBIDDEN,
                 "region-not-accredited",
                 "Region not accredited",
-                format!("publisher {} is not accredited for region {region}", publisher.name),
+                format!(
+                    "publisher {} is not accredited for region {region}",
+                    publisher.name
+                ),
             )
-            .with_errors(vec![FieldError::new("regions", format!("{region} is outside your accreditation"))]));
+            .with_errors(vec![FieldError::new(
+                "regions",
+                format!("{region} is outside your accreditation"),
+            )]));
         }
     }
     Ok(())
@@ -452,13 +548,17 @@ fn if_match(req: &Parts) -> Option<String> {
 
 /// `If-Match` (RFC 9110 §13.1.1, strong comparison) against the article's ETags in every coding.
 fn check_if_match(app: &App, if_match: Option<&str>, current: Option<&Article>) -> Result<(), Problem> {
-    let (Some(list), Some(article)) = (if_match, current) else { return Ok(()) };
+    let (Some(list), Some(article)) = (if_match, current) else {
+        return Ok(());
+    };
     if list.trim() == "*" {
         return Ok(());
     }
     let repr = article_representation(article);
-    let current: Vec<EntityTag> =
-        [Encoding::Identity, Encoding::Gzip, Encoding::Brotli].iter().map(|e| repr.etag(app, *e)).collect();
+    let current: Vec<EntityTag> = [Encoding::Identity, Encoding::Gzip, Encoding::Brotli]
+        .iter()
+        .map(|e| repr.etag(app, *e))
+        .collect();
     let matched = list
         .split(',')
         .filter_map(|t| EntityTag::parse(t.trim()))
@@ -470,7 +570,10 @@ fn check_if_match(app: &App, if_match: Option<&str>, current: Option<&Article>) 
             StatusCode::PRECONDITION_FAILED,
             "stale-if-match",
             "Precondition failed",
-            format!("If-Match does not match the current version of article {}; GET it again and retry", article.id),
+            format!(
+                "If-Match does not match the current version of article {}; GET it again and retry",
+                article.id
+            ),
         ))
     }
 }
@@ -507,15 +610,18 @@ fn write_problem(e: WriteError<Problem>) -> Problem {
             "external_id in use",
             format!("external_id {ext:?} already names your article {other}"),
         )
-        .with_errors(vec![FieldError::new("external_id", "already used by another of your articles")]),
-        WriteError::Store(e @ (StoreError::Flush(_) | StoreError::Group(_))) => Problem::unavailable(e.to_string()),
+        .with_errors(vec![FieldError::new(
+            "external_id",
+            "already used by another of your articles",
+        )]),
+        WriteError::Store(e @ StoreError::Group(_)) => Problem::unavailable(e.to_string()),
         WriteError::Store(e) => Problem::internal(e.to_string()),
     }
 }
 
-/// Counts the write and pings WebSub ([`App::committed`]).
+/// Counts a refused write request (for `/metrics`) and answers with its problem.
 fn refused(app: &App, problem: Problem) -> Response<Body> {
-    app.metrics.writes_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics.writes_refused.fetch_add(1, Ordering::Relaxed);
     problem.into_response()
 }
 

@@ -6,8 +6,8 @@
 //! `alternate` link, `summary` as text and `content` as HTML. The lead image is a
 //! `rel="enclosure"` link (§4.2.7.2). Paging links follow RFC 5005.
 
-use chrono::SubsecRound;
 use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
+use chrono::SubsecRound;
 
 use super::xml::owned;
 use super::{FeedDoc, Item, RenderError, LANGUAGE};
@@ -21,8 +21,14 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         title: Text::plain(owned(&doc.title)),
         id: owned(&doc.id),
         updated: doc.updated,
-        authors: vec![Person { name: owned(&doc.title), ..Default::default() }],
-        generator: Some(Generator { value: "lenta".into(), ..Default::default() }),
+        authors: vec![Person {
+            name: owned(&doc.title),
+            ..Default::default()
+        }],
+        generator: Some(Generator {
+            value: "lenta".into(),
+            ..Default::default()
+        }),
         links: links(doc),
         subtitle: Some(Text::plain(owned(&doc.description))),
         entries: doc.items.iter().map(entry).collect(),
@@ -31,16 +37,27 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
     };
     // The writer emits the XML declaration itself.
     let out = Vec::with_capacity(1024 + doc.items.len() * 2048);
-    feed.write_to(out).map_err(|e| RenderError { format: "Atom", reason: e.to_string() })
+    feed.write_to(out).map_err(|e| RenderError {
+        format: "Atom",
+        reason: e.to_string(),
+    })
 }
 
 fn link(rel: &str, href: &str, mime: Option<&str>) -> Link {
-    Link { href: href.to_string(), rel: rel.to_string(), mime_type: mime.map(str::to_string), ..Default::default() }
+    Link {
+        href: href.to_string(),
+        rel: rel.to_string(),
+        mime_type: mime.map(str::to_string),
+        ..Default::default()
+    }
 }
 
 fn links(doc: &FeedDoc) -> Vec<Link> {
     let atom = Some("application/atom+xml");
-    let mut links = vec![link("self", &doc.self_url, atom), link("alternate", &doc.html_url, Some("text/html"))];
+    let mut links = vec![
+        link("self", &doc.self_url, atom),
+        link("alternate", &doc.html_url, Some("text/html")),
+    ];
     links.extend(doc.first_url.iter().map(|u| link("first", u, atom)));
     links.extend(doc.next_url.iter().map(|u| link("next", u, atom)));
     links.extend(doc.previous_url.iter().map(|u| link("previous", u, atom)));
@@ -66,13 +83,24 @@ fn entry(item: &Item) -> Entry {
             label: Some(owned(name)),
         })
         .collect();
-    categories.extend(a.categories.iter().map(|c| Category { term: owned(c), scheme: None, label: None }));
+    categories.extend(a.categories.iter().map(|c| Category {
+        term: owned(c),
+        scheme: None,
+        label: None,
+    }));
     Entry {
         title: Text::plain(owned(&a.title)),
         id: item.id.clone(),
         updated: a.updated_at.trunc_subsecs(0).fixed_offset(),
         published: Some(a.published_at),
-        authors: a.author.iter().map(|n| Person { name: owned(n), ..Default::default() }).collect(),
+        authors: a
+            .author
+            .iter()
+            .map(|n| Person {
+                name: owned(n),
+                ..Default::default()
+            })
+            .collect(),
         categories,
         links,
         summary: a.summary.as_deref().map(|s| Text::plain(owned(s))),

@@ -87,10 +87,17 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         next_url: doc.next_url.as_deref(),
         description: &doc.description,
         language: LANGUAGE,
-        hubs: doc.hub_url.iter().map(|url| Hub { kind: "WebSub", url }).collect(),
+        hubs: doc
+            .hub_url
+            .iter()
+            .map(|url| Hub { kind: "WebSub", url })
+            .collect(),
         items: doc.items.iter().map(item).collect(),
     };
-    serde_json::to_vec(&feed).map_err(|e| RenderError { format: "JSON Feed", reason: e.to_string() })
+    serde_json::to_vec(&feed).map_err(|e| RenderError {
+        format: "JSON Feed",
+        reason: e.to_string(),
+    })
 }
 
 fn item<'a>(item: &'a Item) -> JsonItem<'a> {
@@ -115,7 +122,11 @@ fn item<'a>(item: &'a Item) -> JsonItem<'a> {
         attachments: a
             .image
             .iter()
-            .map(|i| Attachment { url: &i.url, mime_type: &i.mime_type, size_in_bytes: i.length })
+            .map(|i| Attachment {
+                url: &i.url,
+                mime_type: &i.mime_type,
+                size_in_bytes: i.length,
+            })
             .collect(),
         _lenta: Extension {
             regions: a.regions.iter().map(|r| r.as_str()).collect(),

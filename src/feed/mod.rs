@@ -97,7 +97,10 @@ pub struct FeedContext<'a> {
 impl FeedContext<'_> {
     /// The URL of `query` in `format`.
     pub fn feed_url(&self, query: &FeedQuery, format: Format) -> String {
-        with_query(format!("{}/feed.{}", self.base_url, format.extension()), &query.canonical())
+        with_query(
+            format!("{}/feed.{}", self.base_url, format.extension()),
+            &query.canonical(),
+        )
     }
 
     /// The human page for the query's regions (`/regions/{code}/` for one region, `/` otherwise).
@@ -174,16 +177,28 @@ pub struct FeedDoc<'a> {
 
 impl<'a> FeedDoc<'a> {
     /// Describes `page` of `query` in `format`; `updated` is the latest change the query can see.
-    pub fn new(ctx: &FeedContext, query: &FeedQuery, format: Format, page: &'a Page, updated: DateTime<Utc>) -> Self {
+    pub fn new(
+        ctx: &FeedContext,
+        query: &FeedQuery,
+        format: Format,
+        page: &'a Page,
+        updated: DateTime<Utc>,
+    ) -> Self {
         let first = query.first_page();
         FeedDoc {
             title: title(ctx, query),
             description: description(ctx, query),
-            id: format!("tag:{}:feed:{}", ctx.tag_authority, with_query(String::from("/"), &query.identity())),
+            id: format!(
+                "tag:{}:feed:{}",
+                ctx.tag_authority,
+                with_query(String::from("/"), &query.identity())
+            ),
             self_url: ctx.feed_url(query, format),
             html_url: ctx.html_url(query),
             next_url: page.next.map(|last| ctx.feed_url(&query.next_page(last), format)),
-            previous_url: page.previous.map(|first| ctx.feed_url(&query.previous_page(first), format)),
+            previous_url: page
+                .previous
+                .map(|first| ctx.feed_url(&query.previous_page(first), format)),
             first_url: query.is_paged().then(|| ctx.feed_url(&first, format)),
             hub_url: ctx.hub.map(str::to_string),
             updated: updated.trunc_subsecs(0).with_timezone(&ctx.tz).fixed_offset(),
@@ -201,7 +216,11 @@ fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
             .regions
             .iter()
             .map(|code| {
-                let name = ctx.regions.lookup(code.as_str()).map(|r| r.name_ru.clone()).unwrap_or_else(|| code.to_string());
+                let name = ctx
+                    .regions
+                    .lookup(code.as_str())
+                    .map(|r| r.name_ru.clone())
+                    .unwrap_or_else(|| code.to_string());
                 (code.to_string(), name)
             })
             .collect(),
@@ -217,7 +236,11 @@ fn title(ctx: &FeedContext, query: &FeedQuery) -> String {
         let names: Vec<&str> = query
             .regions
             .iter()
-            .map(|c| ctx.regions.lookup(c.as_str()).map_or(c.as_str(), |r| r.name_ru.as_str()))
+            .map(|c| {
+                ctx.regions
+                    .lookup(c.as_str())
+                    .map_or(c.as_str(), |r| r.name_ru.as_str())
+            })
             .collect();
         title.push_str(&names.join(", "));
     }
@@ -235,7 +258,11 @@ fn title(ctx: &FeedContext, query: &FeedQuery) -> String {
 }
 
 fn description(ctx: &FeedContext, query: &FeedQuery) -> String {
-    let scope = if query.regions.is_empty() { "всех регионов".to_string() } else { "выбранных регионов".to_string() };
+    let scope = if query.regions.is_empty() {
+        "всех регионов".to_string()
+    } else {
+        "выбранных регионов".to_string()
+    };
     format!("Новости {scope} — {}", ctx.portal_name)
 }
 

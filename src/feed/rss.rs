@@ -40,9 +40,10 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
     };
     // The writer emits the XML declaration itself.
     let out = Vec::with_capacity(1024 + doc.items.len() * 2048);
-    channel
-        .write_to(out)
-        .map_err(|e| RenderError { format: "RSS", reason: e.to_string() })
+    channel.write_to(out).map_err(|e| RenderError {
+        format: "RSS",
+        reason: e.to_string(),
+    })
 }
 
 fn links(doc: &FeedDoc) -> Vec<Link> {
@@ -65,16 +66,25 @@ fn item(item: &Item) -> RssItem {
     let mut categories: Vec<Category> = item
         .region_names
         .iter()
-        .map(|(_, name)| Category { name: owned(name), domain: Some(REGION_DOMAIN.to_string()) })
+        .map(|(_, name)| Category {
+            name: owned(name),
+            domain: Some(REGION_DOMAIN.to_string()),
+        })
         .collect();
-    categories.extend(a.categories.iter().map(|c| Category { name: owned(c), domain: None }));
+    categories.extend(a.categories.iter().map(|c| Category {
+        name: owned(c),
+        domain: None,
+    }));
     RssItem {
         title: Some(owned(&a.title)),
         link: Some(item.url.clone()),
         description: a.summary.as_deref().map(|s| owned(&escape_html(s))),
         content: a.content_html.as_deref().map(owned),
         pub_date: Some(a.published_at.to_rfc2822()),
-        guid: Some(Guid { value: item.id.clone(), permalink: false }),
+        guid: Some(Guid {
+            value: item.id.clone(),
+            permalink: false,
+        }),
         categories,
         enclosure: a.image.as_ref().map(|img| Enclosure {
             url: img.url.clone(),

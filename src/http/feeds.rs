@@ -14,7 +14,10 @@ use crate::query::{FeedQuery, QueryContext};
 
 /// Answers a feed request.
 pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Option<&str>) -> Response<Body> {
-    let ctx = QueryContext { regions: &app.regions, tz: app.settings.tz };
+    let ctx = QueryContext {
+        regions: &app.regions,
+        tz: app.settings.tz,
+    };
     let query = match FeedQuery::parse(req.uri.query(), path_region, ctx) {
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
@@ -32,8 +35,15 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
 
 /// Reads the page and renders it; `updated` (the feed-level date) is the latest visible change,
 /// taken with the validators so that the two always agree.
-pub fn render(app: &App, query: &FeedQuery, format: Format, updated: DateTime<Utc>) -> Result<Vec<u8>, Problem> {
-    let page = app.read_page(query).map_err(|e| Problem::internal(e.to_string()))?;
+pub fn render(
+    app: &App,
+    query: &FeedQuery,
+    format: Format,
+    updated: DateTime<Utc>,
+) -> Result<Vec<u8>, Problem> {
+    let page = app
+        .read_page(query)
+        .map_err(|e| Problem::internal(e.to_string()))?;
     let doc = FeedDoc::new(&app.feed_context(), query, format, &page, updated);
     feed::render(format, &doc).map_err(|e| Problem::internal(e.to_string()))
 }

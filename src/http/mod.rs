@@ -55,7 +55,12 @@ impl RunningServer {
         }
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(Arc::clone(&app), listener, wait_for(stopped)));
-        Ok(RunningServer { addr, app, stop, task })
+        Ok(RunningServer {
+            addr,
+            app,
+            stop,
+            task,
+        })
     }
 
     /// Stops accepting, lets in-flight requests finish (within the grace period), flushes.
@@ -81,7 +86,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     let graceful = GracefulShutdown::new();
     let limit = Arc::new(Semaphore::new(app.settings.max_connections.max(1)));
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(app.settings.header_timeout).keep_alive(true);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(app.settings.header_timeout)
+        .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         // Wait for a free connection slot before accepting, so excess clients queue in the
@@ -114,7 +121,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     }
     drop(listener);
     tracing::info!("shutting down: no longer accepting; waiting for in-flight requests");
-    if tokio::time::timeout(app.settings.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(app.settings.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(grace = ?app.settings.shutdown_grace, "in-flight requests did not finish in time");
     }
     if let Err(e) = app.store.flush_blocking() {

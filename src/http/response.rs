@@ -16,7 +16,8 @@ pub type Body = Full<Bytes>;
 pub fn bytes(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut res = Response::new(Full::new(body.into()));
     *res.status_mut() = status;
-    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }
 
@@ -49,7 +50,12 @@ pub struct Problem {
 
 impl Problem {
     /// A problem of `kind` (a slug such as `invalid-query`) with status, title and detail.
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Problem {
             kind,
             title,
@@ -89,15 +95,25 @@ impl Problem {
     pub fn internal(detail: impl Into<String>) -> Self {
         let detail = detail.into();
         tracing::error!(%detail, "internal error");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", detail)
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            detail,
+        )
     }
 
     /// 503 with `Retry-After`, for a store that cannot take writes right now.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         let detail = detail.into();
         tracing::error!(%detail, "unavailable");
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
-            .with_header(http::header::RETRY_AFTER, "5")
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
+        .with_header(http::header::RETRY_AFTER, "5")
     }
 
     /// The response, `application/problem+json`.
@@ -119,6 +135,9 @@ fn problem_type<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok
 
 /// One line naming every bad field, for `detail`.
 pub fn summarize(errors: &[FieldError]) -> String {
-    let parts: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect();
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.reason))
+        .collect();
     parts.join("; ")
 }

@@ -49,7 +49,10 @@ impl<'a> Route<'a> {
             },
             ["regions", code, ""] => Route::RegionPage(code),
             ["calendar", month] => Route::CalendarPage(month),
-            ["regions", code, file] => Route::Feed(file.strip_prefix("feed.").and_then(Format::from_extension)?, Some(code)),
+            ["regions", code, file] => Route::Feed(
+                file.strip_prefix("feed.").and_then(Format::from_extension)?,
+                Some(code),
+            ),
             ["api", "articles"] => Route::Articles,
             ["api", "articles", "batch"] => Route::ArticlesBatch,
             ["api", "articles", id] => Route::Article(id.parse().ok().filter(|id| *id > 0)?),
@@ -95,10 +98,17 @@ impl<'a> Route<'a> {
 }
 
 /// The service function: answers one request, logs it and counts it.
-pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let method = req.method().clone();
-    let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
     let (route_name, res) = match rate_limited(&app, req.uri().path(), peer) {
         Some(res) => ("rate_limited", res),
         None => dispatch(&app, req).await,
@@ -161,14 +171,19 @@ fn rate_limited(app: &App, path: &str, peer: SocketAddr) -> Option<Response<Body
         return None;
     }
     let not_until = limiter.check_key(&peer.ip()).err()?;
-    let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+    let wait = not_until.wait_time_from(governor::clock::Clock::now(
+        &governor::clock::DefaultClock::default(),
+    ));
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     Some(
         Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             "Too many requests",
-            format!("this client is over {} requests per second; retry in {secs} s", app.settings.rate_limit.unwrap_or(0)),
+            format!(
+                "this client is over {} requests per second; retry in {secs} s",
+                app.settings.rate_limit.unwrap_or(0)
+            ),
         )
         .with_header(header::RETRY_AFTER, &secs.max(1).to_string())
         .into_response(),
@@ -191,7 +206,10 @@ fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
 fn health(app: &App) -> Response<Body> {
     let body = serde_json::json!({ "status": "ok", "articles": app.store.article_count() });
     let mut res = response::json(StatusCode::OK, &body);
-    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     res
 }
 
@@ -203,8 +221,14 @@ mod tests {
     fn routes() {
         assert_eq!(Route::parse("/"), Some(Route::Index));
         assert_eq!(Route::parse("/feed.atom"), Some(Route::Feed(Format::Atom, None)));
-        assert_eq!(Route::parse("/regions/ru-niz/feed.json"), Some(Route::Feed(Format::Json, Some("ru-niz"))));
-        assert_eq!(Route::parse("/regions/RU-NIZ/"), Some(Route::RegionPage("RU-NIZ")));
+        assert_eq!(
+            Route::parse("/regions/ru-niz/feed.json"),
+            Some(Route::Feed(Format::Json, Some("ru-niz")))
+        );
+        assert_eq!(
+            Route::parse("/regions/RU-NIZ/"),
+            Some(Route::RegionPage("RU-NIZ"))
+        );
         assert_eq!(Route::parse("/api/articles/17"), Some(Route::Article(17)));
         assert_eq!(Route::parse("/api/articles/x"), None);
         assert_eq!(Route::parse("/feed.xml"), None);

@@ -11,6 +11,8 @@ impl Store {
     pub fn check(&self, dir: &RegionDirectory) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        // Newest `updated_at` per region (and `*`): a region's Last-Modified may not be older.
+        let mut newest: BTreeMap<String, i64> = BTreeMap::new();
         for entry in self.articles.iter() {
             let (key, value) = entry?;
             let Some(id) = decode_id(&key) else {
@@ -29,6 +31,11 @@ impl Store {
                 }
             };
             *counts.entry(ALL_REGIONS.to_string()).or_default() += 1;
+            let updated = article.updated_at.timestamp_micros();
+            for code in article.regions.iter().map(|r| r.as_str()).chain([ALL_REGIONS]) {
+                let entry = newest.entry(code.to_string()).or_insert(updated);
+                *entry = (*entry).max(updated);
+            }
             let pos = Position::of(&article.published_at, id);
             if !self.by_time.contains_key(pos.to_bytes())? {
                 problems.push(format!("article {id}: missing from the time index"));
@@ -36,13 +43,20 @@ impl Store {
             for region in &article.regions {
                 *counts.entry(region.to_string()).or_default() += 1;
                 if dir.lookup(region.as_str()).is_none() {
-                    problems.push(format!("article {id}: region {region} is not in the region directory"));
+                    problems.push(format!(
+                        "article {id}: region {region} is not in the region directory"
+                    ));
                 }
-                if !self.by_region.contains_key(keys::region_key(region.as_str(), pos))? {
+                if !self
+                    .by_region
+                    .contains_key(keys::region_key(region.as_str(), pos))?
+                {
                     problems.push(format!("article {id}: missing from the index of region {region}"));
                 }
             }
-            let ext = self.by_external.get(keys::external_key(&article.publisher, &article.external_id))?;
+            let ext = self
+                .by_external
+                .get(keys::external_key(&article.publisher, &article.external_id))?;
             if ext.as_deref().and_then(decode_id) != Some(id) {
                 problems.push(format!(
                     "article {id}: (publisher {}, external_id {:?}) does not map back to it",
@@ -51,7 +65,8 @@ impl Store {
             }
         }
         self.check_indexes(&mut problems)?;
-        self.check_meta(&counts, &mut problems)?;
+        self.check_meta(&counts, &newest, &mut problems)?;
+        self.check_publishers(&mut problems)?;
         Ok(problems)
     }
 
@@ -62,8 +77,14 @@ impl Store {
             match Position::from_key_suffix(&key) {
                 Some(pos) => match self.get(pos.id)? {
                     Some(a) if Position::of(&a.published_at, a.id) == pos => {}
-                    Some(_) => problems.push(format!("time index: entry for article {} has a stale date", pos.id)),
-                    None => problems.push(format!("time index: dangling entry for missing article {}", pos.id)),
+                    Some(_) => problems.push(format!(
+                        "time index: entry for article {} has a stale date",
+                        pos.id
+                    )),
+                    None => problems.push(format!(
+                        "time index: dangling entry for missing article {}",
+                        pos.id
+                    )),
                 },
                 None => problems.push("time index: malformed key".to_string()),
             }
@@ -78,8 +99,14 @@ impl Store {
                         Some(a)
                             if Position::of(&a.published_at, a.id) == pos
                                 && a.regions.iter().any(|r| r.as_str() == region) => {}
-                        Some(_) => problems.push(format!("region index {region}: stale entry for article {}", pos.id)),
-                        None => problems.push(format!("region index {region}: dangling entry for missing article {}", pos.id)),
+                        Some(_) => problems.push(format!(
+                            "region index {region}: stale entry for article {}",
+                            pos.id
+                        )),
+                        None => problems.push(format!(
+                            "region index {region}: dangling entry for missing article {}",
+                            pos.id
+                        )),
                     }
                 }
                 _ => problems.push("region index: malformed key".to_string()),
@@ -105,7 +132,12 @@ impl Store {
     }
 
     /// Stored counts match the articles; generations exist wherever articles do.
-    fn check_meta(&self, counts: &BTreeMap<String, u64>, problems: &mut Vec<String>) -> Result<(), StoreError> {
+    fn check_meta(
+        &self,
+        counts: &BTreeMap<String, u64>,
+        newest: &BTreeMap<String, i64>,
+        problems: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
         let mut stored: BTreeMap<String, RegionMeta> = BTreeMap::new();
         for entry in self.region_meta.iter() {
             let (key, value) = entry?;
@@ -122,10 +154,40 @@ impl Store {
             let actual = counts.get(code).copied().unwrap_or(0);
             let meta = stored.get(code).copied().unwrap_or_default();
             if meta.count != actual {
-                problems.push(format!("region {code}: metadata counts {} articles, found {actual}", meta.count));
+                problems.push(format!(
+                    "region {code}: metadata counts {} articles, found {actual}",
+                    meta.count
+                ));
             }
             if actual > 0 && meta.generation == 0 {
                 problems.push(format!("region {code}: has articles but generation 0"));
+            }
+            // Otherwise a conditional GET could answer 304 for a feed that changed.
+            if let Some(&updated) = newest.get(code.as_str()) {
+                if meta.last_modified_micros < updated {
+                    problems.push(format!(
+                        "region {code}: last change {} is older than an article's updated_at {}",
+                        meta.last_modified(),
+                        chrono::DateTime::from_timestamp_micros(updated).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every publisher record decodes and is stored under its own name.
+    fn check_publishers(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
+        for entry in self.publishers.iter() {
+            let (key, value) = entry?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            match serde_json::from_slice::<crate::auth::Publisher>(&value) {
+                Ok(p) if p.name == key && p.token_hash.len() == 64 => {}
+                Ok(p) if p.name != key => {
+                    problems.push(format!("publisher {key}: record names {:?}", p.name))
+                }
+                Ok(_) => problems.push(format!("publisher {key}: token hash is not a BLAKE3 hex digest")),
+                Err(e) => problems.push(format!("publisher {key}: {e}")),
             }
         }
         Ok(())

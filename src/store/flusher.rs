@@ -1,158 +1,137 @@
-//! Group commit: many writers, one `fsync`.
+//! Group commit: many writers, one transaction, one `fsync`.
 //!
 //! A write is acknowledged only once it is on disk, and sled makes that true with `Db::flush`,
-//! which costs an fsync. `flush_async` deadlocks under concurrency in sled 0.34 (issue #1308),
-//! so a single thread owns flushing.
+//! an fsync. (`flush_async` deadlocks under concurrency in sled 0.34, issue #1308, so flushing is
+//! always the blocking call on a blocking thread.) Doing one transaction and one flush per
+//! request caps durable writes at a few per millisecond, and worse: sled's flush holds a lock
+//! that transactions need, so writers queue behind every flush, each wake-up a context switch.
 //!
-//! Every committed transaction increments a sequence number ([`Progress`]). A writer that wants
-//! its write acknowledged asks for "everything up to the sequence number as of now" to be on
-//! disk and wakes the flusher thread. The thread notes the current sequence number, flushes once
-//! and publishes that number as flushed, answering every waiter at or below it; a waiter whose
-//! write an earlier flush already covered is answered without another one.
+//! So single writes are queued ([`Store::submit`]) and committed by a *leader*: the first writer
+//! that finds no leader at work becomes one ([`Store::lead`], on a blocking thread) and, until the
+//! queue is empty, takes everything queued so far (up to [`GROUP_MAX`]), plans it in order
+//! exactly as [`Store::write`] would, commits it in one transaction, flushes once and answers
+//! every writer of the group. Writes that arrive during a flush form the next group, so the
+//! group grows with the load by itself: a lone write is committed at once, and under load one
+//! fsync serves dozens of writes. Followers just await their answer; no thread blocks for them.
 //!
-//! The thread also waits, briefly, for writers still inside the store before it flushes. That is
-//! not optional politeness: sled's flush holds a lock that transactions need, so a flush started
-//! while writers are queued stalls them all and then covers just one write. Letting them commit
-//! first (for at most [`MAX_GATHER`]) turns one flush per write into one flush per crowd, which
-//! is what makes thousands of durable writes per second possible. With no writer in flight (a
-//! lone write) it flushes at once, so a quiet server adds no latency.
+//! Bulk paths (NDJSON batches, `lenta import`) already hold many writes and call
+//! [`Store::write_many`] and [`Store::flush_blocking`] themselves.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, PoisonError};
-use std::thread;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::PoisonError;
 
-use tokio::sync::watch;
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 
-/// Longest the flusher waits for in-flight writers before flushing anyway, so a steady stream of
-/// writers cannot postpone durability indefinitely.
-pub const MAX_GATHER: Duration = Duration::from_millis(2);
+use super::{Committed, Pending, Store, StoreError, WriteError, WriteOp};
+use crate::model::Article;
 
-/// Why a flush failed; the writes it covers must not be acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("flushing the store to disk failed: {0}")]
-pub struct FlushError(pub String);
+/// Most writes one group commit takes from the queue: a transaction holds sled's global lock
+/// (readers wait), so a burst is committed in a few groups rather than one long one.
+pub const GROUP_MAX: usize = 256;
 
-/// What the writers tell the flusher: how many transactions committed, how many writers are
-/// under way (and a condition variable the flusher sleeps on until that number is zero).
-#[derive(Debug, Default)]
-pub struct Progress {
-    committed: AtomicU64,
-    writing: Mutex<usize>,
-    idle: Condvar,
+/// A write queued by [`Store::submit`].
+pub struct Submitted<R> {
+    /// The outcome, once durable or failed.
+    pub result: oneshot::Receiver<Result<Committed, WriteError<R>>>,
+    /// Whether the caller must run [`Store::lead`] (no leader was at work).
+    pub lead: bool,
 }
 
-impl Progress {
-    /// Marks a writer as under way until the returned guard drops. Hold it from before the
-    /// write's transaction until after it, never while waiting for durability.
-    pub fn writing(&self) -> Writing<'_> {
-        *self.writing.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        Writing(self)
-    }
+/// A queued write: plans itself into the group's pending changes and returns what delivers its
+/// outcome once the group is committed and flushed.
+type Job = Box<dyn FnOnce(&Store, &mut Pending, DateTime<Utc>) -> Completion + Send>;
 
-    /// Counts one committed transaction.
-    pub fn committed(&self) {
-        self.committed.fetch_add(1, Ordering::SeqCst);
-    }
+/// Delivers a job's outcome: `Ok` when its group's transaction and flush succeeded.
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
-    /// Transactions committed so far.
-    pub fn sequence(&self) -> u64 {
-        self.committed.load(Ordering::SeqCst)
-    }
-
-    /// Waits until no writer is under way, or `limit` has passed.
-    fn wait_idle(&self, limit: Duration) {
-        let writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = self.idle.wait_timeout_while(writing, limit, |n| *n > 0);
-    }
+/// The group-commit queue.
+#[derive(Default)]
+pub(super) struct Group {
+    jobs: VecDeque<Job>,
+    /// Whether a [`Store::lead`] is running (or was handed the duty and is about to).
+    leading: bool,
 }
 
-/// A writer under way; see [`Progress::writing`].
-#[must_use]
-pub struct Writing<'a>(&'a Progress);
+/// Hands leadership back if a leader unwinds (see [`Store::lead`]).
+struct Resign<'a>(&'a Store);
 
-impl Drop for Writing<'_> {
+impl Drop for Resign<'_> {
     fn drop(&mut self) {
-        let mut writing = self.0.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        *writing = writing.saturating_sub(1);
-        if *writing == 0 {
-            self.0.idle.notify_all();
-        }
+        let mut group = self.0.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.leading = false;
     }
 }
 
-/// What has been made durable: every transaction up to `flushed`; `failed` holds the target and
-/// error of the last failed flush, for the waiters it covered.
-#[derive(Clone, Debug, Default)]
-struct Durable {
-    flushed: u64,
-    failed: Option<(u64, FlushError)>,
-}
-
-/// Handle to the flusher thread. Dropping it ends the thread and waits for it, so that the
-/// thread's handle on the database is gone too and the data directory can be reopened at once.
-pub struct Flusher {
-    progress: Arc<Progress>,
-    wake: Option<mpsc::Sender<()>>,
-    durable: watch::Receiver<Durable>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Flusher {
-    /// Starts the flusher thread for `db`, whose writers report to `progress`.
-    pub fn start(db: sled::Db, progress: Arc<Progress>) -> std::io::Result<Self> {
-        let (wake, rx) = mpsc::channel::<()>();
-        let (tx, durable) = watch::channel(Durable { flushed: progress.sequence(), failed: None });
-        let shared = Arc::clone(&progress);
-        let thread = thread::Builder::new().name("lenta-flusher".into()).spawn(move || run(&db, &shared, &rx, &tx))?;
-        Ok(Flusher { progress, wake: Some(wake), durable, thread: Some(thread) })
+impl Store {
+    /// Queues one write for the next group commit and returns how to learn its outcome, which
+    /// arrives only once the write is on disk (or has failed).
+    ///
+    /// This is the path for concurrent single writes (the API): writes that arrive while a
+    /// group is being committed and flushed form the next group, and one transaction and one
+    /// flush serve them all. When [`Submitted::lead`] is true the caller must run
+    /// [`Store::lead`] on a blocking thread; otherwise a leader is already at work and will take
+    /// this write too. Nothing blocks a caller that just awaits the result.
+    pub fn submit<R, G>(&self, op: WriteOp, guard: G) -> Submitted<R>
+    where
+        R: Send + 'static,
+        G: FnOnce(Option<&Article>) -> Result<(), R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |store, pending, now| {
+            let planned = store.plan(pending, op, guard, now);
+            Box::new(move |outcome| {
+                let result = match (planned, outcome) {
+                    (Ok(committed), Ok(())) => Ok(committed),
+                    (Ok(_), Err(e)) => Err(WriteError::Store(StoreError::Group(e.to_string()))),
+                    (Err(e), _) => Err(e),
+                };
+                // The requester may have gone (client disconnected); the write stands regardless.
+                let _ = tx.send(result);
+            })
+        });
+        let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.jobs.push_back(job);
+        let lead = !group.leading;
+        group.leading = true;
+        Submitted { result: rx, lead }
     }
 
-    /// Resolves once everything committed before this call is on disk.
-    pub async fn flushed(&self) -> Result<(), FlushError> {
-        let target = self.progress.sequence();
-        let stopped = || FlushError("flusher thread has stopped".into());
-        if self.durable.borrow().flushed >= target {
-            return Ok(());
-        }
-        self.wake.as_ref().ok_or_else(stopped)?.send(()).map_err(|_| stopped())?;
-        let mut durable = self.durable.clone();
-        let state = durable
-            .wait_for(|d| d.flushed >= target || d.failed.as_ref().is_some_and(|(t, _)| *t >= target))
-            .await
-            .map_err(|_| stopped())?;
-        match &state.failed {
-            Some((t, e)) if *t >= target && state.flushed < target => Err(e.clone()),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Drop for Flusher {
-    fn drop(&mut self) {
-        self.wake = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn run(db: &sled::Db, progress: &Progress, wake: &mpsc::Receiver<()>, durable: &watch::Sender<Durable>) {
-    while wake.recv().is_ok() {
-        progress.wait_idle(MAX_GATHER);
-        // Wake-ups that queued meanwhile are covered by this flush.
-        wake.try_iter().for_each(drop);
-        // Read before flushing: every transaction counted here committed before the flush began.
-        let target = progress.sequence();
-        if durable.borrow().flushed >= target {
-            continue;
-        }
-        match db.flush() {
-            Ok(_) => durable.send_modify(|d| d.flushed = d.flushed.max(target)),
-            Err(e) => {
-                tracing::error!(error = %e, "flush failed; writes it covered are not acknowledged");
-                durable.send_modify(|d| d.failed = Some((target, FlushError(e.to_string()))));
+    /// Commits queued writes, [`GROUP_MAX`] at a time: one transaction and one flush per group,
+    /// then every write of the group is answered. Returns when the queue is empty. Blocking: run
+    /// it on a blocking thread, when [`Store::submit`] says so.
+    pub fn lead(&self) {
+        loop {
+            let jobs: Vec<Job> = {
+                let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+                if group.jobs.is_empty() {
+                    // Decided under the lock, so a write queued after this finds no leader and
+                    // becomes one: no write is ever left waiting.
+                    group.leading = false;
+                    return;
+                }
+                let n = group.jobs.len().min(GROUP_MAX);
+                group.jobs.drain(..n).collect()
+            };
+            // A panic below (a bug) drops the taken jobs, whose requesters then get an error,
+            // and must hand leadership back, so that the next write takes over the queue.
+            let resign = Resign(self);
+            let (completions, applied) = {
+                let _lock = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Utc::now();
+                let mut pending = Pending::default();
+                let completions: Vec<Completion> =
+                    jobs.into_iter().map(|job| job(self, &mut pending, now)).collect();
+                (completions, self.apply(&pending, now))
+            };
+            let outcome = applied.and_then(|()| self.flush_blocking());
+            if let Err(e) = &outcome {
+                tracing::error!(error = %e, writes = completions.len(), "group commit failed; its writes get 503");
             }
+            for complete in completions {
+                complete(outcome.as_ref().map(|_| ()));
+            }
+            std::mem::forget(resign);
         }
     }
 }

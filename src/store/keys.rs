@@ -24,7 +24,10 @@ pub struct Position {
 impl Position {
     /// The position of an article published at `at` with this id.
     pub fn of<Tz: TimeZone>(at: &DateTime<Tz>, id: u64) -> Self {
-        Position { micros: at.timestamp_micros(), id }
+        Position {
+            micros: at.timestamp_micros(),
+            id,
+        }
     }
 
     /// Encodes as 16 sortable bytes.
@@ -40,7 +43,10 @@ impl Position {
         let suffix = key.get(key.len().checked_sub(POSITION_LEN)?..)?;
         let time = u64::from_be_bytes(suffix[..8].try_into().ok()?);
         let id = u64::from_be_bytes(suffix[8..].try_into().ok()?);
-        Some(Position { micros: (time ^ (1 << 63)) as i64, id })
+        Some(Position {
+            micros: (time ^ (1 << 63)) as i64,
+            id,
+        })
     }
 }
 
@@ -80,10 +86,19 @@ mod tests {
     #[test]
     fn byte_order_is_feed_order() {
         let positions = [
-            Position { micros: -5_000_000, id: 9 },
+            Position {
+                micros: -5_000_000,
+                id: 9,
+            },
             Position { micros: 0, id: 1 },
-            Position { micros: 1_700_000_000_000_000, id: 1 },
-            Position { micros: 1_700_000_000_000_000, id: 2 },
+            Position {
+                micros: 1_700_000_000_000_000,
+                id: 1,
+            },
+            Position {
+                micros: 1_700_000_000_000_000,
+                id: 2,
+            },
         ];
         for pair in positions.windows(2) {
             assert!(pair[0].to_bytes() < pair[1].to_bytes());

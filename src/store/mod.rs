@@ -12,25 +12,29 @@
 //! leaves or enters in one sled transaction, under one process-wide writer lock (so an upsert's
 //! read-then-write cannot race another). Region metadata is mirrored in memory: answering a
 //! conditional request needs only generations, never an article read.
+//!
+//! Writes are planned one by one ([`Store::write`]) but may share a transaction: a batch's
+//! chunk ([`Store::write_many`]) or a group of concurrent API writes ([`Store::submit`], see
+//! [`flusher`]), each write seeing the ones planned before it. An unchanged re-send is not a
+//! write at all ([`Committed::Unchanged`]).
 
+mod check;
 pub mod flusher;
 pub mod keys;
-mod check;
 mod scan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::TransactionError;
 use sled::{IVec, Transactional};
-use tokio::sync::oneshot;
 
 use crate::model::{Article, NewArticle};
 use crate::regions::RegionCode;
-use flusher::{FlushError, Flusher, Progress};
+use flusher::Group;
+pub use flusher::{Submitted, GROUP_MAX};
 use keys::Position;
 pub use scan::Scan;
 
@@ -54,9 +58,6 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
-    /// The write was committed but could not be made durable.
-    #[error(transparent)]
-    Flush(#[from] FlushError),
     /// The group commit this write was part of failed (see the log for the cause).
     #[error("the group commit this write was part of failed: {0}")]
     Group(String),
@@ -116,7 +117,9 @@ impl RegionMeta {
 
     /// The last change as a UTC time (the Unix epoch when never written).
     pub fn last_modified(&self) -> DateTime<Utc> {
-        Utc.timestamp_micros(self.last_modified_micros).single().unwrap_or_default()
+        Utc.timestamp_micros(self.last_modified_micros)
+            .single()
+            .unwrap_or_default()
     }
 }
 
@@ -174,7 +177,11 @@ impl Committed {
             Committed::Created(a) | Committed::Deleted(a) => (a, None),
             Committed::Updated { old, new } => (old, Some(new)),
         };
-        a.regions.iter().chain(b.iter().flat_map(|b| b.regions.iter())).cloned().collect()
+        a.regions
+            .iter()
+            .chain(b.iter().flat_map(|b| b.regions.iter()))
+            .cloned()
+            .collect()
     }
 }
 
@@ -190,33 +197,34 @@ pub struct Store {
     meta: RwLock<HashMap<String, RegionMeta>>,
     writer: Mutex<()>,
     group: Mutex<Group>,
-    progress: Arc<Progress>,
-    flusher: Flusher,
 }
 
 impl Store {
     /// Opens (or creates) the store in `dir`, with a sled page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open().map_err(|e| {
-            match &e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+                {
                     StoreError::Locked(dir.display().to_string())
                 }
                 _ => StoreError::Sled(e),
-            }
-        })?;
+            })?;
         let region_meta = db.open_tree("region_meta")?;
         let mut meta = HashMap::new();
         for entry in region_meta.iter() {
             let (k, v) = entry?;
             let code = String::from_utf8_lossy(&k).into_owned();
-            let m = RegionMeta::decode(&v)
-                .ok_or_else(|| StoreError::Corrupt { tree: "region_meta", reason: format!("bad value for {code}") })?;
+            let m = RegionMeta::decode(&v).ok_or_else(|| StoreError::Corrupt {
+                tree: "region_meta",
+                reason: format!("bad value for {code}"),
+            })?;
             meta.insert(code, m);
         }
-        let progress = Arc::new(Progress::default());
-        let flusher = Flusher::start(db.clone(), Arc::clone(&progress))
-            .map_err(|e| StoreError::Flush(FlushError(format!("cannot start flusher: {e}"))))?;
         Ok(Store {
             articles: db.open_tree("articles")?,
             by_time: db.open_tree("by_time")?,
@@ -227,8 +235,6 @@ impl Store {
             meta: RwLock::new(meta),
             writer: Mutex::new(()),
             group: Mutex::new(Group::default()),
-            progress,
-            flusher,
             db,
         })
     }
@@ -240,7 +246,10 @@ impl Store {
 
     /// Metadata of a region (`*` for all), as of the last committed write.
     pub fn region_meta(&self, code: &str) -> RegionMeta {
-        self.meta.read().map(|m| m.get(code).copied().unwrap_or_default()).unwrap_or_default()
+        self.meta
+            .read()
+            .map(|m| m.get(code).copied().unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// Total number of stored articles.
@@ -258,7 +267,10 @@ impl Store {
 
     /// The id of a publisher's article by its `external_id`.
     pub fn id_by_external(&self, publisher: &str, external_id: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self.by_external.get(keys::external_key(publisher, external_id))?.and_then(|v| decode_id(&v)))
+        Ok(self
+            .by_external
+            .get(keys::external_key(publisher, external_id))?
+            .and_then(|v| decode_id(&v)))
     }
 
     /// Starts a scan in feed order (newest first); see [`Scan`].
@@ -266,83 +278,19 @@ impl Store {
         Scan::new(self, regions)
     }
 
-    /// Queues one write for the next group commit and returns how to learn its outcome, which
-    /// arrives only once the write is on disk (or has failed).
-    ///
-    /// This is the path for concurrent single writes (the API): writes that arrive while a
-    /// group is being committed and flushed form the next group, and one transaction and one
-    /// flush serve them all. When [`Submitted::lead`] is true the caller must run
-    /// [`Store::lead`] on a blocking thread; otherwise a leader is already at work and will take
-    /// this write too. Nothing blocks a caller that just awaits the result.
-    pub fn submit<R, G>(&self, op: WriteOp, guard: G) -> Submitted<R>
-    where
-        R: Send + 'static,
-        G: FnOnce(Option<&Article>) -> Result<(), R> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |store, pending, now| {
-            let planned = store.plan(pending, op, guard, now);
-            Box::new(move |outcome| {
-                let result = match (planned, outcome) {
-                    (Ok(committed), Ok(())) => Ok(committed),
-                    (Ok(_), Err(e)) => Err(WriteError::Store(StoreError::Group(e.to_string()))),
-                    (Err(e), _) => Err(e),
-                };
-                // The requester may have gone (client disconnected); the write stands regardless.
-                let _ = tx.send(result);
-            })
-        });
-        let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
-        group.jobs.push_back(job);
-        let lead = !group.leading;
-        group.leading = true;
-        Submitted { result: rx, lead }
-    }
-
-    /// Commits queued writes, [`GROUP_MAX`] at a time: one transaction and one flush per group,
-    /// then every write of the group is answered. Returns when the queue is empty. Blocking: run
-    /// it on a blocking thread, when [`Store::submit`] says so.
-    pub fn lead(&self) {
-        loop {
-            let jobs: Vec<Job> = {
-                let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
-                if group.jobs.is_empty() {
-                    // Decided under the lock, so a write queued after this finds no leader and
-                    // becomes one: no write is ever left waiting.
-                    group.leading = false;
-                    return;
-                }
-                let n = group.jobs.len().min(GROUP_MAX);
-                group.jobs.drain(..n).collect()
-            };
-            // A panic below (a bug) drops the taken jobs, whose requesters then get an error,
-            // and must not leave the queue without a leader.
-            let resign = Resign(self);
-            let (completions, applied) = {
-                let _lock = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-                let now = Utc::now();
-                let mut pending = Pending::default();
-                let completions: Vec<Completion> = jobs.into_iter().map(|job| job(self, &mut pending, now)).collect();
-                (completions, self.apply(&pending, now))
-            };
-            let outcome = applied.and_then(|()| self.flush_blocking());
-            for complete in completions {
-                complete(outcome.as_ref().map(|_| ()));
-            }
-            std::mem::forget(resign);
-        }
-    }
-
     /// Performs one write, if `guard` accepts the current version of the target.
     ///
-    /// The write is committed but not yet durable: await [`Store::durable`] before acknowledging.
+    /// The write is committed but not yet durable: call [`Store::flush_blocking`] before
+    /// acknowledging it (or use [`Store::submit`], which does both for many writers at once).
     pub fn write<R>(
         &self,
         op: WriteOp,
         guard: impl FnOnce(Option<&Article>) -> Result<(), R>,
     ) -> Result<Committed, WriteError<R>> {
-        let _writing = self.progress.writing();
-        let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _lock = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
         let mut pending = Pending::default();
         let committed = self.plan(&mut pending, op, guard, now)?;
@@ -359,12 +307,17 @@ impl Store {
     /// articles instead of one per article. Keep `ops` to a few hundred: a sled transaction
     /// holds sled's global lock while it runs, and readers wait for it. The outer error means
     /// the transaction failed and nothing was written.
-    pub fn write_many<R, G>(&self, ops: Vec<(WriteOp, G)>) -> Result<Vec<Result<Committed, WriteError<R>>>, StoreError>
+    pub fn write_many<R, G>(
+        &self,
+        ops: Vec<(WriteOp, G)>,
+    ) -> Result<Vec<Result<Committed, WriteError<R>>>, StoreError>
     where
         G: FnOnce(Option<&Article>) -> Result<(), R>,
     {
-        let _writing = self.progress.writing();
-        let _lock = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _lock = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
         let mut pending = Pending::default();
         let mut results = Vec::with_capacity(ops.len());
@@ -379,12 +332,8 @@ impl Store {
         Ok(results)
     }
 
-    /// Waits until every write committed so far is on disk (group commit; see [`flusher`]).
-    pub async fn durable(&self) -> Result<(), StoreError> {
-        Ok(self.flusher.flushed().await?)
-    }
-
-    /// Flushes synchronously (command-line tools, shutdown).
+    /// Flushes: everything committed so far is on disk when it returns. Blocking (an fsync);
+    /// the API's single writes share flushes through [`Store::submit`] instead.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
@@ -445,16 +394,25 @@ impl Store {
         }
         let meta_changes = self.meta_changes(&pending.deltas, now.timestamp_micros());
         let w = &pending.writes;
-        let trees = (&self.articles, &self.by_time, &self.by_region, &self.by_external, &self.region_meta);
+        let trees = (
+            &self.articles,
+            &self.by_time,
+            &self.by_region,
+            &self.by_external,
+            &self.region_meta,
+        );
         // Keys and values were all built before: the closure runs under sled's global lock
         // (readers wait) and may run more than once. Within a tree the writes keep their order,
         // so a removal followed by an insert of the same key (an article that changed twice in
         // a batch, or kept its position) ends as the insert.
         trees
             .transaction(|(articles, by_time, by_region, by_external, region_meta)| {
-                for (tree, writes) in
-                    [(articles, &w.articles), (by_time, &w.by_time), (by_region, &w.by_region), (by_external, &w.by_external)]
-                {
+                for (tree, writes) in [
+                    (articles, &w.articles),
+                    (by_time, &w.by_time),
+                    (by_region, &w.by_region),
+                    (by_external, &w.by_external),
+                ] {
                     for (key, value) in writes {
                         match value {
                             Some(value) => tree.insert(key.clone(), value.clone())?,
@@ -469,9 +427,11 @@ impl Store {
             })
             .map_err(|e: TransactionError<()>| match e {
                 TransactionError::Storage(e) => StoreError::Sled(e),
-                TransactionError::Abort(()) => StoreError::Corrupt { tree: "*", reason: "transaction aborted".into() },
+                TransactionError::Abort(()) => StoreError::Corrupt {
+                    tree: "*",
+                    reason: "transaction aborted".into(),
+                },
             })?;
-        self.progress.committed();
         let mut meta = self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         meta.extend(meta_changes);
         Ok(())
@@ -494,43 +454,6 @@ impl Store {
                 (code.clone(), next)
             })
             .collect()
-    }
-}
-
-/// Most writes one group commit takes from the queue: a transaction holds sled's global lock
-/// (readers wait), so a burst is committed in a few groups rather than one long one.
-pub const GROUP_MAX: usize = 256;
-
-/// A write queued by [`Store::submit`].
-pub struct Submitted<R> {
-    /// The outcome, once durable or failed.
-    pub result: oneshot::Receiver<Result<Committed, WriteError<R>>>,
-    /// Whether the caller must run [`Store::lead`] (no leader was at work).
-    pub lead: bool,
-}
-
-/// A queued write: plans itself into the group's pending changes and returns what delivers its
-/// outcome once the group is committed and flushed.
-type Job = Box<dyn FnOnce(&Store, &mut Pending, DateTime<Utc>) -> Completion + Send>;
-
-/// Delivers a job's outcome: `Ok` when its group's transaction and flush succeeded.
-type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-
-/// The group-commit queue.
-#[derive(Default)]
-struct Group {
-    jobs: VecDeque<Job>,
-    /// Whether a [`Store::lead`] is running (or was handed the duty and is about to).
-    leading: bool,
-}
-
-/// Hands leadership back if a leader unwinds (see [`Store::lead`]).
-struct Resign<'a>(&'a Store);
-
-impl Drop for Resign<'_> {
-    fn drop(&mut self) {
-        let mut group = self.0.group.lock().unwrap_or_else(PoisonError::into_inner);
-        group.leading = false;
     }
 }
 
@@ -569,7 +492,12 @@ impl Pending {
         }
     }
 
-    fn id_by_external(&self, store: &Store, publisher: &str, external_id: &str) -> Result<Option<u64>, StoreError> {
+    fn id_by_external(
+        &self,
+        store: &Store,
+        publisher: &str,
+        external_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
         match self.external.get(&keys::external_key(publisher, external_id)) {
             Some(planned) => Ok(*planned),
             None => store.id_by_external(publisher, external_id),
@@ -594,33 +522,45 @@ impl Pending {
     /// Plans the writes that replace `old` by `new` (either may be absent): the article, its
     /// time and region index entries, its external id, and the region counts.
     fn record(&mut self, old: Option<&Article>, new: Option<&Article>) -> Result<(), StoreError> {
+        // Encode first: a failure must leave nothing of this change recorded.
+        let bytes = match new {
+            Some(new) => Some(IVec::from(serde_json::to_vec(new).map_err(|e| {
+                StoreError::Corrupt {
+                    tree: "articles",
+                    reason: format!("cannot encode article: {e}"),
+                }
+            })?)),
+            None => None,
+        };
         let w = &mut self.writes;
-        *self.deltas.entry(ALL_REGIONS.to_string()).or_default() += i64::from(new.is_some()) - i64::from(old.is_some());
+        *self.deltas.entry(ALL_REGIONS.to_string()).or_default() +=
+            i64::from(new.is_some()) - i64::from(old.is_some());
         if let Some(old) = old {
             let pos = Position::of(&old.published_at, old.id);
             let external = keys::external_key(&old.publisher, &old.external_id);
             w.articles.push((IVec::from(&keys::id_key(old.id)), None));
             w.by_time.push((IVec::from(&pos.to_bytes()), None));
             for region in &old.regions {
-                w.by_region.push((keys::region_key(region.as_str(), pos).into(), None));
+                w.by_region
+                    .push((keys::region_key(region.as_str(), pos).into(), None));
                 *self.deltas.entry(region.to_string()).or_default() -= 1;
             }
             w.by_external.push((IVec::from(external.as_slice()), None));
             self.articles.insert(old.id, None);
             self.external.insert(external, None);
         }
-        if let Some(new) = new {
-            let bytes = IVec::from(serde_json::to_vec(new).map_err(|e| StoreError::Corrupt {
-                tree: "articles",
-                reason: format!("cannot encode article: {e}"),
-            })?);
+        if let (Some(new), Some(bytes)) = (new, bytes) {
             let pos = Position::of(&new.published_at, new.id);
             let external = keys::external_key(&new.publisher, &new.external_id);
             let id = IVec::from(&keys::id_key(new.id));
             w.articles.push((id.clone(), Some(bytes.clone())));
-            w.by_time.push((IVec::from(&pos.to_bytes()), Some(IVec::default())));
+            w.by_time
+                .push((IVec::from(&pos.to_bytes()), Some(IVec::default())));
             for region in &new.regions {
-                w.by_region.push((keys::region_key(region.as_str(), pos).into(), Some(IVec::default())));
+                w.by_region.push((
+                    keys::region_key(region.as_str(), pos).into(),
+                    Some(IVec::default()),
+                ));
                 *self.deltas.entry(region.to_string()).or_default() += 1;
             }
             w.by_external.push((IVec::from(external.as_slice()), Some(id)));
@@ -634,7 +574,10 @@ impl Pending {
 
 /// Decodes a stored article.
 pub fn decode_article(bytes: &[u8]) -> Result<Article, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { tree: "articles", reason: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: "articles",
+        reason: e.to_string(),
+    })
 }
 
 fn decode_id(bytes: &[u8]) -> Option<u64> {

@@ -27,7 +27,14 @@ pub struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     pub(super) fn new(store: &'a Store, regions: &'a [RegionCode]) -> Self {
-        Scan { store, regions, oldest: None, newest: None, before: None, after: None }
+        Scan {
+            store,
+            regions,
+            oldest: None,
+            newest: None,
+            before: None,
+            after: None,
+        }
     }
 
     /// Only articles published at or after this instant (microseconds).
@@ -60,13 +67,21 @@ impl<'a> Scan<'a> {
     pub fn positions(self) -> impl Iterator<Item = Result<Position, StoreError>> + 'a {
         let (lo, hi) = self.bounds();
         let ascending = self.after.is_some();
-        let index = |tree: &sled::Tree, prefix: Vec<u8>| index_iter(tree, prefix, lo, hi, ascending).peekable();
+        let index =
+            |tree: &sled::Tree, prefix: Vec<u8>| index_iter(tree, prefix, lo, hi, ascending).peekable();
         let sources: Vec<Peekable<KeyIter>> = if self.regions.is_empty() {
             vec![index(&self.store.by_time, Vec::new())]
         } else {
-            self.regions.iter().map(|r| index(&self.store.by_region, keys::region_prefix(r.as_str()))).collect()
+            self.regions
+                .iter()
+                .map(|r| index(&self.store.by_region, keys::region_prefix(r.as_str())))
+                .collect()
         };
-        Merge { sources, last: None, ascending }
+        Merge {
+            sources,
+            last: None,
+            ascending,
+        }
     }
 
     /// Up to `limit` articles in scan order that pass `keep`.
@@ -91,15 +106,24 @@ impl<'a> Scan<'a> {
 
     /// The inclusive lower and exclusive upper position bounds of this scan.
     fn bounds(&self) -> (Position, Position) {
-        let oldest = Position { micros: self.oldest.unwrap_or(i64::MIN), id: 0 };
+        let oldest = Position {
+            micros: self.oldest.unwrap_or(i64::MIN),
+            id: 0,
+        };
         // `after` is exclusive: start just past it.
         let lo = match self.after {
-            Some(a) => oldest.max(Position { micros: a.micros, id: a.id.saturating_add(1) }),
+            Some(a) => oldest.max(Position {
+                micros: a.micros,
+                id: a.id.saturating_add(1),
+            }),
             None => oldest,
         };
         let newest_excl = match self.newest {
             Some(m) if m < i64::MAX => Position { micros: m + 1, id: 0 },
-            _ => Position { micros: i64::MAX, id: u64::MAX },
+            _ => Position {
+                micros: i64::MAX,
+                id: u64::MAX,
+            },
         };
         let hi = match self.before {
             Some(b) if b < newest_excl => b,
@@ -148,7 +172,9 @@ impl Iterator for Merge {
             let mut best: Option<(usize, Position)> = None;
             for (i, source) in self.sources.iter_mut().enumerate() {
                 match source.peek() {
-                    Some(Ok(p)) if best.is_none_or(|(_, b)| (*p > b) != self.ascending) => best = Some((i, *p)),
+                    Some(Ok(p)) if best.is_none_or(|(_, b)| (*p > b) != self.ascending) => {
+                        best = Some((i, *p))
+                    }
                     Some(Ok(_)) | None => {}
                     Some(Err(_)) => return source.next(),
                 }
