@@ -1,7 +1,8 @@
 //! Bulk loading from NDJSON (`lenta import`).
 //!
 //! Each line is validated and stored on its own, exactly like a batch API line: a bad line is
-//! reported with its number and reasons and never stops the rest. One flush at the end makes
+//! reported with its number and reasons and never stops the rest. Lines are committed a chunk
+//! per transaction (each still decided on its own), and one flush at the end makes
 //! the whole import durable (an interrupted import can simply be re-run: lines are upserts by
 //! `external_id`).
 
@@ -10,7 +11,7 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use crate::model::{ArticleInput, ExternalId, FieldError};
+use crate::model::{Article, ArticleInput, ExternalId, FieldError};
 use crate::regions::RegionDirectory;
 use crate::store::{Committed, Store, StoreError, WriteError, WriteOp};
 
@@ -25,6 +26,10 @@ pub struct ImportReport {
     pub rejected: Vec<(usize, Vec<FieldError>)>,
 }
 
+/// Lines committed per transaction: large enough to amortise sled's per-transaction cost, small
+/// enough that readers of a running store are not held up (see [`Store::write_many`]).
+const CHUNK: usize = 256;
+
 /// Imports every line of `input` as `publisher`; `progress` is told the bytes consumed so far.
 pub fn import(
     store: &Store,
@@ -35,6 +40,7 @@ pub fn import(
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let mut consumed = 0u64;
+    let mut chunk: Vec<(usize, WriteOp)> = Vec::with_capacity(CHUNK);
     for (index, line) in input.split(b'\n').enumerate() {
         let line = line.map_err(|e| StoreError::Corrupt {
             tree: "input",
@@ -45,29 +51,44 @@ pub fn import(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let article = match parse_line(&line, regions) {
-            Ok(a) => a,
-            Err(errors) => {
-                report.rejected.push((index + 1, errors));
-                continue;
-            }
-        };
-        let op = WriteOp::Upsert {
-            publisher: publisher.to_string(),
-            article,
-        };
-        match store.write(op, |_| Ok::<(), Infallible>(())) {
+        match parse_line(&line, regions) {
+            Ok(article) => chunk.push((
+                index + 1,
+                WriteOp::Upsert {
+                    publisher: publisher.to_string(),
+                    article,
+                },
+            )),
+            Err(errors) => report.rejected.push((index + 1, errors)),
+        }
+        if chunk.len() == CHUNK {
+            commit(store, std::mem::take(&mut chunk), &mut report)?;
+        }
+    }
+    commit(store, chunk, &mut report)?;
+    store.flush_blocking()?;
+    Ok(report)
+}
+
+/// Writes one chunk in one transaction and records each line's outcome.
+fn commit(store: &Store, chunk: Vec<(usize, WriteOp)>, report: &mut ImportReport) -> Result<(), StoreError> {
+    let (lines, ops): (Vec<usize>, Vec<WriteOp>) = chunk.into_iter().unzip();
+    let ops = ops
+        .into_iter()
+        .map(|op| (op, |_: Option<&Article>| Ok::<(), Infallible>(())))
+        .collect();
+    for (line, result) in lines.into_iter().zip(store.write_many(ops)?) {
+        match result {
             Ok(Committed::Created(_)) => report.created += 1,
             Ok(_) => report.updated += 1,
             Err(WriteError::Store(e)) => return Err(e),
             Err(WriteError::Refused(never)) => match never {},
             Err(other) => report
                 .rejected
-                .push((index + 1, vec![FieldError::new("", other.to_string())])),
+                .push((line, vec![FieldError::new("", other.to_string())])),
         }
     }
-    store.flush_blocking()?;
-    Ok(report)
+    Ok(())
 }
 
 fn parse_line(line: &[u8], regions: &RegionDirectory) -> Result<crate::model::NewArticle, Vec<FieldError>> {
