@@ -39,14 +39,13 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use lenta::app::App;
 use lenta::config::Settings;
 use lenta::feed::{self, FeedDoc, Format, Page};
-use lenta::gen::{write_corpus, GenOptions, GenRegion};
+use lenta::gen::{write_portal_corpus, GenOptions};
 use lenta::http::feeds;
 use lenta::import;
 use lenta::query::{FeedQuery, QueryContext};
 
 /// The fixture file shipped with the project; its `seed_like_article` opens every corpus, as in
 /// `lenta gen`.
-const FIXTURES: &str = include_str!("../data/fixtures.json");
 /// Seed of every generated corpus (`lenta gen`'s default), so a store is the same on any machine.
 const SEED: u64 = 1;
 /// Publisher owning the imported articles (`lenta import`'s usual one).
@@ -89,18 +88,7 @@ fn query(app: &App, raw: &str) -> FeedQuery {
 
 /// Writes `lenta gen --articles {articles} --seed {SEED}` to `out`.
 fn generate(app: &App, articles: usize, out: &mut impl Write) {
-    let fixtures: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json is JSON");
-    let fixture_line = fixtures["seed_like_article"].to_string();
-    let regions: Vec<GenRegion> = app
-        .regions
-        .iter()
-        .map(|r| GenRegion {
-            code: r.code.as_str(),
-            name_ru: &r.name_ru,
-        })
-        .collect();
-    write_corpus(&GenOptions { articles, seed: SEED }, &regions, &fixture_line, out)
-        .expect("generate corpus");
+    write_portal_corpus(&GenOptions { articles, seed: SEED }, &app.regions, out).expect("generate corpus");
 }
 
 /// Imports the NDJSON file at `path` into `app`'s store, reporting progress on stderr.

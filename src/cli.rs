@@ -14,14 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::App;
 use crate::config::{normalize_base_url, parse_timezone, Settings};
-use crate::gen::{write_corpus, GenOptions, GenRegion};
+use crate::gen::{write_portal_corpus, GenOptions};
 use crate::http::RunningServer;
 use crate::regions::RegionDirectory;
 use crate::store::Store;
 use crate::{auth, import};
-
-/// The built-in fixture article that every generated corpus starts with.
-const FIXTURES: &str = include_str!("../data/fixtures.json");
 
 /// lenta: RSS, Atom and JSON feeds for a regional news portal.
 #[derive(Parser, Debug)]
@@ -253,12 +250,12 @@ fn load_demo(app: &App) -> Result<()> {
         return Ok(());
     }
     let mut corpus = Vec::new();
-    corpus_to(
-        &app.regions,
+    write_portal_corpus(
         &GenOptions {
             articles: 5000,
             seed: 1,
         },
+        &app.regions,
         &mut corpus,
     )?;
     let report = import::import(&app.store, &app.regions, "portal", &corpus[..], |_| {})?;
@@ -327,21 +324,6 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     guard
 }
 
-/// Writes a corpus over the regions of `dir`.
-fn corpus_to(dir: &RegionDirectory, opts: &GenOptions, out: &mut impl Write) -> Result<()> {
-    let fixtures: serde_json::Value = serde_json::from_str(FIXTURES)?;
-    let fixture_line = serde_json::to_string(&fixtures["seed_like_article"])?;
-    let regions: Vec<GenRegion> = dir
-        .iter()
-        .map(|r| GenRegion {
-            code: r.code.as_str(),
-            name_ru: &r.name_ru,
-        })
-        .collect();
-    write_corpus(opts, &regions, &fixture_line, out)?;
-    Ok(())
-}
-
 fn gen(args: GenArgs) -> Result<()> {
     let dir = match &args.regions_file {
         Some(path) => RegionDirectory::from_file(path)?,
@@ -349,12 +331,12 @@ fn gen(args: GenArgs) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    corpus_to(
-        &dir,
+    write_portal_corpus(
         &GenOptions {
             articles: args.articles,
             seed: args.seed,
         },
+        &dir,
         &mut out,
     )?;
     out.flush()?;

@@ -51,6 +51,29 @@ pub struct GenOptions {
     pub seed: u64,
 }
 
+/// The fixture file shipped with lenta; its `seed_like_article` opens every portal corpus.
+const FIXTURES: &str = include_str!("../data/fixtures.json");
+
+/// Writes a corpus over every region of `dir`, opening with the shipped fixture article: exactly
+/// what `lenta gen` prints, and what `serve --demo`, the tests and the benchmarks load.
+pub fn write_portal_corpus<W: io::Write>(
+    opts: &GenOptions,
+    dir: &crate::regions::RegionDirectory,
+    out: &mut W,
+) -> io::Result<()> {
+    let fixtures: serde_json::Value =
+        serde_json::from_str(FIXTURES).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let fixture_line = fixtures["seed_like_article"].to_string();
+    let regions: Vec<GenRegion> = dir
+        .iter()
+        .map(|r| GenRegion {
+            code: r.code.as_str(),
+            name_ru: &r.name_ru,
+        })
+        .collect();
+    write_corpus(opts, &regions, &fixture_line, out)
+}
+
 /// Writes `opts.articles` NDJSON lines to `out`.
 ///
 /// The first line is always the fixture article given in `fixture_line`

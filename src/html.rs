@@ -35,12 +35,7 @@ pub async fn index(app: &Arc<App>, req: &Parts) -> Response<Body> {
     if let Some(problem) = no_query(req) {
         return problem;
     }
-    let repr = Representation {
-        kind: "html-index",
-        content_type: CONTENT_TYPE,
-        canonical: String::new(),
-        visible: app.visible(&[]),
-    };
+    let repr = Representation::new(app, "html-index", CONTENT_TYPE, String::new(), &[]);
     let render = Box::new(|app: &App| Ok(index_page(app).into_bytes()));
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
@@ -59,16 +54,15 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
         limit: 30,
         ..FeedQuery::default()
     };
-    let repr = Representation {
-        kind: "html-region",
-        content_type: CONTENT_TYPE,
-        canonical: query.canonical(),
-        visible: app.visible(&query.regions),
-    };
+    let repr = Representation::new(
+        app,
+        "html-region",
+        CONTENT_TYPE,
+        query.canonical(),
+        &query.regions,
+    );
     let render = Box::new(move |app: &App| {
-        let page = app
-            .read_page(&query)
-            .map_err(|e| Problem::internal(e.to_string()))?;
+        let page = app.read_page(&query)?;
         Ok(region_html(app, &query, &page.articles).into_bytes())
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
@@ -85,14 +79,15 @@ pub async fn calendar_page(app: &Arc<App>, req: &Parts, month: &str) -> Response
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
-    let repr = Representation {
-        kind: "html-calendar",
-        content_type: CONTENT_TYPE,
-        canonical: query.canonical(),
-        visible: app.visible(&query.regions),
-    };
+    let repr = Representation::new(
+        app,
+        "html-calendar",
+        CONTENT_TYPE,
+        query.canonical(),
+        &query.regions,
+    );
     let render = Box::new(move |app: &App| {
-        let counts = day_counts(app, &query).map_err(|e| Problem::internal(e.to_string()))?;
+        let counts = day_counts(app, &query)?;
         Ok(calendar_html(app, &query, &counts).into_bytes())
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await

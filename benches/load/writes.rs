@@ -26,11 +26,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lenta::gen::{write_corpus, GenOptions, GenRegion};
+use lenta::gen::{write_portal_corpus, GenOptions};
 use lenta::regions::RegionDirectory;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lenta");
-const FIXTURES: &str = include_str!("../../data/fixtures.json");
 
 /// Command-line options (after `--`).
 struct Options {
@@ -156,20 +155,10 @@ impl Drop for Server {
 
 /// `n` generated articles as single-line JSON, with external ids unique to `tag`.
 fn articles(n: usize, tag: &str) -> Vec<String> {
-    let dir = RegionDirectory::builtin();
-    let fixture: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
-    let regions: Vec<GenRegion> = dir
-        .iter()
-        .map(|r| GenRegion {
-            code: r.code.as_str(),
-            name_ru: &r.name_ru,
-        })
-        .collect();
     let mut out = Vec::new();
-    write_corpus(
+    write_portal_corpus(
         &GenOptions { articles: n, seed: 7 },
-        &regions,
-        &fixture["seed_like_article"].to_string(),
+        &RegionDirectory::builtin(),
         &mut out,
     )
     .expect("generate");

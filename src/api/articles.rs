@@ -10,7 +10,7 @@ use super::ApiArticle;
 use crate::app::{App, Visible};
 use crate::feed::with_query;
 use crate::http::representation::{self, Representation};
-use crate::http::response::{Body, Problem};
+use crate::http::response::{self, Body, Problem};
 use crate::query::{FeedQuery, QueryContext};
 
 #[derive(Serialize)]
@@ -32,16 +32,9 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
-    let repr = Representation {
-        kind: "api",
-        content_type: "application/json",
-        canonical: query.canonical(),
-        visible: app.visible(&query.regions),
-    };
+    let repr = Representation::new(app, "api", "application/json", query.canonical(), &query.regions);
     let render = Box::new(move |app: &App| {
-        let page = app
-            .read_page(&query)
-            .map_err(|e| Problem::internal(e.to_string()))?;
+        let page = app.read_page(&query)?;
         let ctx = app.feed_context();
         let url = |q: &FeedQuery| with_query(format!("{}/api/articles", ctx.base_url), &q.canonical());
         let body = ListBody {
@@ -49,7 +42,7 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
             next: page.next.map(|last| url(&query.next_page(last))),
             items: page.articles.iter().map(|a| ApiArticle::new(&ctx, a)).collect(),
         };
-        serde_json::to_vec(&body).map_err(|e| Problem::internal(e.to_string()))
+        response::encode_json(&body)
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
@@ -62,10 +55,8 @@ pub async fn get(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
         Err(e) => return Problem::internal(e.to_string()).into_response(),
     };
     let repr = article_representation(&article);
-    let render = Box::new(move |app: &App| {
-        serde_json::to_vec(&ApiArticle::new(&app.feed_context(), &article))
-            .map_err(|e| Problem::internal(e.to_string()))
-    });
+    let render =
+        Box::new(move |app: &App| response::encode_json(&ApiArticle::new(&app.feed_context(), &article)));
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
 

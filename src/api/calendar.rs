@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::FeedLinks;
 use crate::app::App;
 use crate::http::representation::{self, Representation};
-use crate::http::response::{Body, Problem};
+use crate::http::response::{self, Body, Problem};
 use crate::model::FieldError;
 use crate::query::{FeedQuery, TimeBound};
 use crate::regions::RegionCode;
@@ -101,14 +101,15 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
-    let repr = Representation {
-        kind: "calendar",
-        content_type: "application/json",
-        canonical: query.canonical(),
-        visible: app.visible(&query.regions),
-    };
+    let repr = Representation::new(
+        app,
+        "calendar",
+        "application/json",
+        query.canonical(),
+        &query.regions,
+    );
     let render = Box::new(move |app: &App| {
-        let counts = day_counts(app, &query).map_err(|e| Problem::internal(e.to_string()))?;
+        let counts = day_counts(app, &query)?;
         let ctx = app.feed_context();
         let days = counts
             .into_iter()
@@ -132,7 +133,7 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
             total: days.iter().map(|d| d.count).sum(),
             days,
         };
-        serde_json::to_vec(&body).map_err(|e| Problem::internal(e.to_string()))
+        response::encode_json(&body)
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }

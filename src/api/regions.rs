@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::FeedLinks;
 use crate::app::App;
 use crate::http::representation::{self, Representation};
-use crate::http::response::{Body, Problem};
+use crate::http::response::{self, Body, Problem};
 use crate::model::FieldError;
 use crate::query::FeedQuery;
 
@@ -33,12 +33,7 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
         )];
         return Problem::bad_query(errors).into_response();
     }
-    let repr = Representation {
-        kind: "regions",
-        content_type: "application/json",
-        canonical: String::new(),
-        visible: app.visible(&[]),
-    };
+    let repr = Representation::new(app, "regions", "application/json", String::new(), &[]);
     let render = Box::new(|app: &App| {
         let ctx = app.feed_context();
         let entries: Vec<RegionEntry> = app
@@ -60,7 +55,7 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
                 }
             })
             .collect();
-        serde_json::to_vec(&entries).map_err(|e| Problem::internal(e.to_string()))
+        response::encode_json(&entries)
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }

@@ -22,12 +22,13 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
-    let repr = Representation {
-        kind: format.extension(),
-        content_type: format.content_type(),
-        canonical: query.canonical(),
-        visible: app.visible(&query.regions),
-    };
+    let repr = Representation::new(
+        app,
+        format.extension(),
+        format.content_type(),
+        query.canonical(),
+        &query.regions,
+    );
     let updated = repr.visible.last_modified;
     let render = Box::new(move |app: &App| render(app, &query, format, updated));
     representation::serve(app, &req.method, &req.headers, repr, render).await
@@ -45,5 +46,5 @@ pub fn render(
         .read_page(query)
         .map_err(|e| Problem::internal(e.to_string()))?;
     let doc = FeedDoc::new(&app.feed_context(), query, format, &page, updated);
-    feed::render(format, &doc).map_err(|e| Problem::internal(e.to_string()))
+    Ok(feed::render(format, &doc)?)
 }

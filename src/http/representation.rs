@@ -34,6 +34,23 @@ pub struct Representation {
 pub type Render = Box<dyn FnOnce(&App) -> Result<Vec<u8>, Problem> + Send>;
 
 impl Representation {
+    /// The representation of `kind` answering `canonical` over `regions` (empty = all), with the
+    /// change state those regions have now.
+    pub fn new(
+        app: &App,
+        kind: &'static str,
+        content_type: &'static str,
+        canonical: String,
+        regions: &[crate::regions::RegionCode],
+    ) -> Self {
+        Representation {
+            kind,
+            content_type,
+            canonical,
+            visible: app.visible(regions),
+        }
+    }
+
     /// The strong ETag of this representation in `encoding`.
     ///
     /// A digest of everything the bytes depend on; different encodings get different tags, as

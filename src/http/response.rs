@@ -128,6 +128,25 @@ impl Problem {
     }
 }
 
+/// Encodes a response body as JSON; failing to is a server bug (500).
+pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Problem> {
+    serde_json::to_vec(value).map_err(|e| Problem::internal(format!("encoding the response failed: {e}")))
+}
+
+/// A renderer failure is the server's fault (500).
+impl From<crate::feed::RenderError> for Problem {
+    fn from(e: crate::feed::RenderError) -> Self {
+        Problem::internal(e.to_string())
+    }
+}
+
+/// A store failure inside a request is the server's fault (500), never the client's.
+impl From<crate::store::StoreError> for Problem {
+    fn from(e: crate::store::StoreError) -> Self {
+        Problem::internal(e.to_string())
+    }
+}
+
 /// The `type` member (RFC 9457 §3.1.1): a URI per kind of problem.
 fn problem_type<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("urn:lenta:problem:{kind}"))

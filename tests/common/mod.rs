@@ -135,23 +135,10 @@ pub fn fixtures_ndjson() -> String {
 
 /// A generated corpus (`lenta gen`) of `n` articles with `seed`, as NDJSON.
 pub fn corpus(n: usize, seed: u64) -> String {
-    let dir = lenta::regions::RegionDirectory::builtin();
-    let fixture: serde_json::Value = serde_json::from_str(FIXTURES).expect("fixtures.json");
-    let regions: Vec<lenta::gen::GenRegion> = dir
-        .iter()
-        .map(|r| lenta::gen::GenRegion {
-            code: r.code.as_str(),
-            name_ru: &r.name_ru,
-        })
-        .collect();
     let mut out = Vec::new();
-    lenta::gen::write_corpus(
-        &lenta::gen::GenOptions { articles: n, seed },
-        &regions,
-        &fixture["seed_like_article"].to_string(),
-        &mut out,
-    )
-    .expect("generate");
+    let opts = lenta::gen::GenOptions { articles: n, seed };
+    lenta::gen::write_portal_corpus(&opts, &lenta::regions::RegionDirectory::builtin(), &mut out)
+        .expect("generate");
     String::from_utf8(out).expect("utf-8")
 }
 
