@@ -13,9 +13,9 @@
 #      200 responses. nginx serves lenta's gzip body as a static file with gzip_static.
 #   b) the same with If-None-Match (each server's own ETag): 304 responses.
 # The server (lenta or nginx, one worker) is pinned to one core and wrk to another
-# (SERVER_CPU / WRK_CPU, default 0 and 1), with keep-alive connections. lenta logs one line per
-# request as in production (LENTA_LOG=warn in the environment turns that off); nginx's access
-# log is off. Prints the median requests/s of ROUNDS (default 3) runs of each, alternating,
+# (SERVER_CPU / WRK_CPU, default 0 and 1), with keep-alive connections. Both servers log one
+# line per request to a file, as in production (ACCESS_LOGS=off turns both off: lenta with
+# LENTA_LOG=warn, nginx with access_log off), so the comparison stays like for like. Prints the median requests/s of ROUNDS (default 3) runs of each, alternating,
 # and the median of the per-round ratios lenta/nginx.
 set -euo pipefail
 
@@ -23,6 +23,14 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LENTA=$(realpath "${1:-$ROOT/target/release/lenta}")
 DURATION=${2:-10}
 CONNECTIONS=${3:-32}
+ACCESS_LOGS=${ACCESS_LOGS:-on}
+if [ "$ACCESS_LOGS" = off ]; then
+    export LENTA_LOG=warn
+    NGINX_ACCESS_LOG="access_log off;"
+else
+    unset LENTA_LOG
+    NGINX_ACCESS_LOG="access_log @T@/nginx/access.log;"
+fi
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
 for tool in wrk nginx curl taskset; do
@@ -78,7 +86,7 @@ error_log $T/nginx/error.log warn;
 $([ "$(id -u)" = 0 ] && echo "user root;")
 events { worker_connections 1024; }
 http {
-    access_log off;
+    ${NGINX_ACCESS_LOG//@T@/$T}
     client_body_temp_path $T/nginx/tmp/body;
     proxy_temp_path $T/nginx/tmp/proxy;
     fastcgi_temp_path $T/nginx/tmp/fastcgi;
@@ -148,6 +156,7 @@ echo "lenta:  $("$LENTA" --version) at $LENTA_URL, $FEED = $ITEMS items, $(stat 
 echo "nginx:  $(nginx -v 2>&1 | cut -d/ -f2) at $NGINX_URL (static file, gzip_static)"
 echo "cpu:    $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores;" \
     "server on core $SERVER_CPU, wrk on core $WRK_CPU"
+echo "logs:   one access-log line per request on both servers: $ACCESS_LOGS"
 echo "load:   wrk -t1 -c$CONNECTIONS -d${DURATION}s, keep-alive; $ROUNDS rounds alternating lenta and nginx;" \
     "median req/s (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
