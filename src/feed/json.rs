@@ -1,4 +1,4 @@
-//! JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/).
+//! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>).
 //!
 //! Items carry `content_html` when the article has a body and `content_text` otherwise (the spec
 //! requires one of them). Portal-specific data (region codes, sources, views) goes in the

@@ -1,4 +1,4 @@
-//! RSS 2.0 (https://www.rssboard.org/rss-specification) with the content, Dublin Core and Atom
+//! RSS 2.0 (<https://www.rssboard.org/rss-specification>) with the content, Dublin Core and Atom
 //! extensions.
 //!
 //! Choices that readers depend on:

@@ -9,7 +9,7 @@
 //! So single writes are queued ([`Store::submit`]) and committed by a *leader*: the first writer
 //! that finds no leader at work becomes one ([`Store::lead`], on a blocking thread) and, until the
 //! queue is empty, takes everything queued so far (up to [`GROUP_MAX`]), plans it in order
-//! exactly as [`Store::write`] would, commits it in one transaction, flushes once and answers
+//! exactly as [`Store::write_many`] would, commits it in one transaction, flushes once and answers
 //! every writer of the group. Writes that arrive during a flush form the next group, so the
 //! group grows with the load by itself: a lone write is committed at once, and under load one
 //! fsync serves dozens of writes. Followers just await their answer; no thread blocks for them.

@@ -13,7 +13,7 @@
 //! read-then-write cannot race another). Region metadata is mirrored in memory: answering a
 //! conditional request needs only generations, never an article read.
 //!
-//! Writes are planned one by one ([`Store::write`]) but may share a transaction: a batch's
+//! Writes are planned one by one (`Store::plan`) but share transactions: a batch's
 //! chunk ([`Store::write_many`]) or a group of concurrent API writes ([`Store::submit`], see
 //! [`flusher`]), each write seeing the ones planned before it. An unchanged re-send is not a
 //! write at all ([`Committed::Unchanged`]).
@@ -278,28 +278,10 @@ impl Store {
         Scan::new(self, regions)
     }
 
-    /// Performs one write, if `guard` accepts the current version of the target.
-    ///
-    /// The write is committed but not yet durable: call [`Store::flush_blocking`] before
-    /// acknowledging it (or use [`Store::submit`], which does both for many writers at once).
-    pub fn write<R>(
-        &self,
-        op: WriteOp,
-        guard: impl FnOnce(Option<&Article>) -> Result<(), R>,
-    ) -> Result<Committed, WriteError<R>> {
-        let _lock = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Utc::now();
-        let mut pending = Pending::default();
-        let committed = self.plan(&mut pending, op, guard, now)?;
-        self.apply(&pending, now)?;
-        Ok(committed)
-    }
-
-    /// Performs many writes in one transaction, each decided on its own exactly as by
-    /// [`Store::write`] (a refused or failed op leaves the others alone); later ops see the
+    /// Performs many writes in one transaction, each decided on its own: an op happens only if
+    /// its `guard` accepts the current version of its target (a refused or failed op leaves the
+    /// others alone), and the writes are committed but not yet durable — call
+    /// [`Store::flush_blocking`] before acknowledging them. Later ops see the
     /// effect of earlier ones, so two lines of a batch with the same `external_id` make one
     /// article.
     ///
@@ -341,8 +323,8 @@ impl Store {
 
     /// Decides one write against the store as `pending` leaves it, and records it there.
     ///
-    /// The single place where an operation becomes a change: [`Store::write`] and
-    /// [`Store::write_many`] differ only in how many of these share a transaction.
+    /// The single place where an operation becomes a change: [`Store::write_many`] and the
+    /// group commit of [`Store::submit`] differ only in how many of these share a transaction.
     fn plan<R>(
         &self,
         pending: &mut Pending,
