@@ -28,7 +28,8 @@ use crate::query::{FeedQuery, TimeBound};
 const CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem}\
 a{color:#0645ad}table{border-collapse:collapse;width:100%}td,th{padding:.25rem .5rem;border-bottom:1px solid #ddd;text-align:left}\
-.feeds a{margin-right:.5rem}article{margin:1.25rem 0}time,.meta{color:#555;font-size:.9rem}";
+.feeds{display:inline-flex;flex-wrap:wrap;gap:0 .5rem}article{margin:1.25rem 0}h2{font-size:1.15rem;margin:0 0 .25rem}\
+time,.meta{color:#555;font-size:.9rem}";
 
 /// `GET /`.
 pub async fn index(app: &Arc<App>, req: &Parts) -> Response<Body> {
@@ -262,8 +263,20 @@ fn region_html(app: &App, query: &FeedQuery, articles: &[Article]) -> String {
         escape(&name),
         feed_links(&links)
     );
-    if articles.is_empty() {
-        out.push_str("<p>Пока нет статей.</p>\n");
+    match articles.first() {
+        None => out.push_str("<p>Пока нет статей.</p>\n"),
+        Some(newest) => {
+            // The calendar opens at the newest article's month: derived from the data, not the
+            // clock, so the page stays byte-identical until a write changes it.
+            let month = newest.published_at.with_timezone(&ctx.tz).format("%Y-%m");
+            let codes: Vec<&str> = query.regions.iter().map(|r| r.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "<p><a href=\"{}/calendar/{month}?region={}\">Календарь публикаций</a></p>",
+                escape(ctx.base_url),
+                escape(&codes.join(","))
+            );
+        }
     }
     for a in articles {
         article_html(&mut out, &ctx, a);
