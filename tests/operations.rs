@@ -203,6 +203,11 @@ async fn html_pages_are_html5_with_autodiscovery_in_head() {
         region.contains("20.07.2023 17:26"),
         "date in the portal time zone"
     );
+    // The newest RU-NIZ article is 2024-05-31T23:30Z, i.e. June in Moscow: the calendar opens there.
+    assert!(
+        region.contains("/calendar/2024-06?region=RU-NIZ"),
+        "calendar link in the portal time zone"
+    );
     assert_eq!(server.get("/regions/RU-XXX/").await.status(), 404);
     assert_eq!(server.get("/calendar/2024-13").await.status(), 400);
 
