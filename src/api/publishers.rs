@@ -25,6 +25,7 @@ use serde_json::Value;
 use super::write::{bearer_token, parse_json, read_body, require_content_type, unauthorized};
 use crate::app::App;
 use crate::auth::{self, AuthError, Publisher};
+use crate::http::blocking;
 use crate::http::response::{self, Body, Problem};
 use crate::model::FieldError;
 use crate::regions::RegionCode;
@@ -53,7 +54,7 @@ struct Accredited {
 pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
     let result = async {
         require_admin(app, req)?;
-        let publishers = blocking(app, |app| auth::list(&app.store)).await?;
+        let publishers = blocking(app, |app| auth::list(&app.store).map_err(auth_problem)).await?;
         let publishers = publishers.iter().map(Publisher::public).collect();
         Ok(no_store(response::json(StatusCode::OK, &Listing { publishers })))
     };
@@ -67,7 +68,10 @@ pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Bod
         require_content_type(req, &["application/json"])?;
         let value = parse_json(&read_body(req, body, app.settings.max_body_bytes).await?)?;
         let (name, regions) = parse_request(app, &value)?;
-        let (publisher, token) = blocking(app, move |app| auth::add(&app.store, &name, regions)).await?;
+        let (publisher, token) = blocking(app, move |app| {
+            auth::add(&app.store, &name, regions).map_err(auth_problem)
+        })
+        .await?;
         tracing::info!(publisher = %publisher.name, "publisher accredited through the admin API");
         let location = format!("{}/api/publishers/{}", app.settings.base_url, publisher.name);
         let mut res = response::json(
@@ -90,7 +94,10 @@ pub async fn revoke(app: &Arc<App>, req: &Parts, name: &str) -> Response<Body> {
     let result = async {
         require_admin(app, req)?;
         let owned = name.to_string();
-        let publisher = blocking(app, move |app| auth::revoke(&app.store, &owned)).await?;
+        let publisher = blocking(app, move |app| {
+            auth::revoke(&app.store, &owned).map_err(auth_problem)
+        })
+        .await?;
         tracing::info!(publisher = %publisher.name, "publisher revoked through the admin API");
         let mut res = Response::new(http_body_util::Full::new(bytes::Bytes::new()));
         *res.status_mut() = StatusCode::NO_CONTENT;
@@ -212,18 +219,6 @@ fn invalid(errors: Vec<FieldError>) -> Problem {
         response::summarize(&errors),
     )
     .with_errors(errors)
-}
-
-/// Runs a store operation (they flush synchronously) off the async workers.
-async fn blocking<T: Send + 'static>(
-    app: &Arc<App>,
-    work: impl FnOnce(&App) -> Result<T, AuthError> + Send + 'static,
-) -> Result<T, Problem> {
-    let app = Arc::clone(app);
-    tokio::task::spawn_blocking(move || work(&app))
-        .await
-        .map_err(|e| Problem::internal(format!("admin task failed: {e}")))?
-        .map_err(auth_problem)
 }
 
 fn auth_problem(e: AuthError) -> Problem {

@@ -76,6 +76,18 @@ impl RunningServer {
     }
 }
 
+/// Runs blocking work (rendering, compressing, store reads and flushes) off the async workers,
+/// so a slow request never stalls the others; a panicked task becomes a 500.
+pub async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&App) -> Result<T, response::Problem> + Send + 'static,
+) -> Result<T, response::Problem> {
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || work(&app))
+        .await
+        .map_err(|e| response::Problem::internal(format!("background task failed: {e}")))?
+}
+
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     // Either a `true` or a dropped sender means stop.
     let _ = stopped.wait_for(|stop| *stop).await;

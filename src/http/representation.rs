@@ -13,6 +13,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 
+use super::blocking;
 use super::conditional::{self, EntityTag, Outcome, Validators};
 use super::encoding::{self, Encoding};
 use super::response::{self, Body, Problem};
@@ -186,17 +187,6 @@ async fn body(
             .await
         })
         .await
-}
-
-/// Runs CPU-bound or store-reading work off the async workers.
-async fn blocking<T: Send + 'static>(
-    app: &Arc<App>,
-    work: impl FnOnce(&App) -> Result<T, Problem> + Send + 'static,
-) -> Result<T, Problem> {
-    let app = Arc::clone(app);
-    tokio::task::spawn_blocking(move || work(&app))
-        .await
-        .map_err(|e| Problem::internal(format!("render task failed: {e}")))?
 }
 
 /// Validators and caching headers shared by 200 and 304 (RFC 9110 §15.4.5: a 304 carries the
