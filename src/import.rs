@@ -2,7 +2,7 @@
 //!
 //! Each line is validated and stored on its own, exactly like a batch API line: a bad line is
 //! reported with its number and reasons and never stops the rest. Lines are committed a chunk
-//! per transaction (each still decided on its own), and one flush at the end makes
+//! per atomic store batch (each still decided on its own), and one flush at the end makes
 //! the whole import durable (an interrupted import can simply be re-run: lines are upserts by
 //! `external_id`).
 
@@ -26,7 +26,7 @@ pub struct ImportReport {
     pub rejected: Vec<(usize, Vec<FieldError>)>,
 }
 
-/// Lines committed per transaction: large enough to amortise sled's per-transaction cost, small
+/// Lines committed per store batch: large enough to amortise sled's per-batch cost, small
 /// enough that readers of a running store are not held up (see [`Store::write_many`]).
 const CHUNK: usize = 256;
 
@@ -70,13 +70,12 @@ pub fn import(
     Ok(report)
 }
 
-/// Writes one chunk in one transaction and records each line's outcome.
+/// Writes one chunk in one store batch and records each line's outcome.
 fn commit(store: &Store, chunk: Vec<(usize, WriteOp)>, report: &mut ImportReport) -> Result<(), StoreError> {
     let (lines, ops): (Vec<usize>, Vec<WriteOp>) = chunk.into_iter().unzip();
     let ops = ops
         .into_iter()
-        .map(|op| (op, |_: Option<&Article>| Ok::<(), Infallible>(())))
-        .collect();
+        .map(|op| (op, |_: Option<&Article>| Ok::<(), Infallible>(())));
     for (line, result) in lines.into_iter().zip(store.write_many(ops)?) {
         match result {
             Ok(Committed::Created(_)) => report.created += 1,

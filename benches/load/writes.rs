@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench writes` (release build). Not a criterion benchmark: what matters for
 //! writes is sustained throughput and tail latency under concurrency, end to end (HTTP, JSON,
-//! validation and sanitizing, the sled transaction, and the group-commit flush that every 2xx
+//! validation and sanitizing, the atomic sled batch, and the group-commit flush that every 2xx
 //! waits for), so this starts `lenta serve` as a child process on a fresh data directory, drives
 //! it over loopback, and prints articles/s and latency percentiles.
 //!
@@ -398,12 +398,12 @@ fn store_only(total: usize, chunk: usize) {
     let started = Instant::now();
     store.flush_blocking().expect("flush");
     let flush = started.elapsed();
-    let floor = sled_floor(total);
+    let floor = sled_floor(total, chunk);
     let per = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
     println!(
         "store   {total:>7} articles: parse+validate {:>5.1} µs/article (one thread), write_many({chunk}) {:>5.1} \
-         µs/article = {:>7.0} articles/s, final flush {:>6.1} ms; sled floor (same keys and values, plain \
-         inserts, no transaction) {:>5.1} µs/article",
+         µs/article = {:>7.0} articles/s, final flush {:>6.1} ms; sled floor (same records, one apply_batch \
+         per chunk, no planning) {:>5.1} µs/article",
         per(validate),
         per(write),
         total as f64 / write.as_secs_f64(),
@@ -412,33 +412,33 @@ fn store_only(total: usize, chunk: usize) {
     );
 }
 
-/// The least sled can do for `total` articles: the same four inserts per article (article JSON
-/// by id, time index, region index, external id) into a fresh database, without a transaction.
-/// What `write_many` costs above this is the transaction (sled reads every key it writes) and
-/// the planning (upsert lookup, encoding).
-fn sled_floor(total: usize) -> Duration {
+/// The least sled can do for `total` articles: the same records per article (article JSON by
+/// id, time index, region index, external id, each under its key-space prefix) in one tree,
+/// one `apply_batch` per `chunk` articles, into a fresh database. What `write_many` costs above
+/// this is the planning: the upsert lookup, ids, encoding the article, region counts.
+fn sled_floor(total: usize, chunk: usize) -> Duration {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = sled::Config::new()
         .path(dir.path())
         .cache_capacity(256 << 20)
         .open()
         .expect("sled");
-    let trees: Vec<sled::Tree> = ["a", "t", "r", "e"]
-        .iter()
-        .map(|n| db.open_tree(n).expect("tree"))
-        .collect();
+    let data = db.open_tree("data").expect("tree");
     let lines = articles(total, "floor");
     let started = Instant::now();
-    for (i, line) in lines.iter().enumerate() {
-        let id = (i as u64 + 1).to_be_bytes();
-        let mut time = ((i as u64 * 7_919) % 1_000_003).to_be_bytes().to_vec();
-        time.extend_from_slice(&id);
-        trees[0].insert(id, line.as_bytes()).expect("insert");
-        trees[1].insert(&time, &[]).expect("insert");
-        trees[2]
-            .insert([b"RU-NIZ\0".as_slice(), &time].concat(), &[])
-            .expect("insert");
-        trees[3].insert(format!("bench\0floor-{i}"), &id).expect("insert");
+    for (n, lines) in lines.chunks(chunk).enumerate() {
+        let mut batch = sled::Batch::default();
+        for (i, line) in lines.iter().enumerate() {
+            let i = n * chunk + i;
+            let id = (i as u64 + 1).to_be_bytes();
+            let mut time = ((i as u64 * 7_919) % 1_000_003).to_be_bytes().to_vec();
+            time.extend_from_slice(&id);
+            batch.insert([b"a".as_slice(), &id].concat(), line.as_bytes());
+            batch.insert([b"t".as_slice(), &time].concat(), &[]);
+            batch.insert([b"rRU-NIZ\0".as_slice(), &time].concat(), &[]);
+            batch.insert(format!("xbench\0floor-{i}").into_bytes(), &id);
+        }
+        data.apply_batch(batch).expect("apply");
     }
     started.elapsed()
 }

@@ -38,9 +38,9 @@ use crate::model::{Article, ArticleInput, ExternalId, FieldError, NewArticle};
 use crate::regions::RegionCode;
 use crate::store::{Committed, StoreError, WriteError, WriteOp};
 
-/// Articles per store transaction in a batch: large enough that the per-transaction cost
-/// vanishes, small enough that readers (who wait on sled's global lock while a transaction
-/// commits) are held up for a millisecond or two at most.
+/// Articles per store batch: large enough that the per-batch cost vanishes, small enough that
+/// readers (who wait on sled's global lock while a batch is applied) are held up for a
+/// millisecond or two at most.
 const BATCH_CHUNK: usize = 256;
 
 /// `POST /api/articles`: create, or update the publisher's article with the same `external_id`.
@@ -194,7 +194,7 @@ pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body
 /// Validates and writes every non-blank line; returns the answer and every write made (for
 /// [`App::committed_all`] once they are durable).
 ///
-/// Lines go in chunks of [`BATCH_CHUNK`], one store transaction each. Validation (JSON parsing
+/// Lines go in chunks of [`BATCH_CHUNK`], one atomic store batch each. Validation (JSON parsing
 /// and HTML sanitizing, most of a line's cost) runs on worker threads, ahead of the writer, so
 /// the cores validate the next chunks while the current one is written. Chunks are written in
 /// line order, so when two lines carry the same `external_id` the later one wins, as if they had
@@ -289,33 +289,35 @@ struct ChunkWriter<'a> {
 impl ChunkWriter<'_> {
     fn write(&mut self, chunk: &[(usize, &[u8])], validated: Vec<Result<NewArticle, Problem>>) {
         let publisher = self.publisher;
+        let failure = &self.failure;
+        let outcomes = &mut self.outcomes;
         let mut line_nos = Vec::with_capacity(chunk.len());
-        let mut ops = Vec::with_capacity(chunk.len());
-        for (&(line, _), result) in chunk.iter().zip(validated) {
-            match (result, &self.failure) {
-                (Err(problem), _) => self.outcomes.push((line, Err(problem))),
+        // Lazily: the store takes the ops one by one, so a chunk's worth is never moved twice.
+        let ops = chunk
+            .iter()
+            .zip(validated)
+            .filter_map(|(&(line, _), result)| match (result, failure) {
+                (Err(problem), _) => {
+                    outcomes.push((line, Err(problem)));
+                    None
+                }
                 // What was written before the failure stays; upserts are idempotent, so the
                 // client can simply send the batch again.
                 (Ok(_), Some((status, detail))) => {
-                    self.outcomes.push((line, Err(not_written(*status, detail))))
+                    outcomes.push((line, Err(not_written(*status, detail))));
+                    None
                 }
                 (Ok(article), None) => {
                     let regions = article.regions.clone();
                     let guard = move |current: Option<&Article>| authorize(publisher, current, &regions);
                     line_nos.push(line);
-                    ops.push((
-                        WriteOp::Upsert {
-                            publisher: publisher.name.clone(),
-                            article,
-                        },
-                        guard,
-                    ));
+                    let op = WriteOp::Upsert {
+                        publisher: publisher.name.clone(),
+                        article,
+                    };
+                    Some((op, guard))
                 }
-            }
-        }
-        if ops.is_empty() {
-            return;
-        }
+            });
         match self.app.store.write_many(ops) {
             Ok(results) => self.outcomes.extend(
                 line_nos

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::keys::{self, Position};
+use super::space::Space;
 use super::{decode_article, decode_id, RegionMeta, Store, StoreError, ALL_REGIONS};
 use crate::regions::RegionDirectory;
 
@@ -13,7 +14,7 @@ impl Store {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         // Newest `updated_at` per region (and `*`): a region's Last-Modified may not be older.
         let mut newest: BTreeMap<String, i64> = BTreeMap::new();
-        for entry in self.articles.iter() {
+        for entry in Space::Articles.iter(&self.data) {
             let (key, value) = entry?;
             let Some(id) = decode_id(&key) else {
                 problems.push(format!("articles: key of {} bytes is not an id", key.len()));
@@ -37,7 +38,7 @@ impl Store {
                 *entry = (*entry).max(updated);
             }
             let pos = Position::of(&article.published_at, id);
-            if !self.by_time.contains_key(pos.to_bytes())? {
+            if !self.data.contains_key(Space::ByTime.key(&pos.to_bytes()))? {
                 problems.push(format!("article {id}: missing from the time index"));
             }
             for region in &article.regions {
@@ -47,16 +48,13 @@ impl Store {
                         "article {id}: region {region} is not in the region directory"
                     ));
                 }
-                if !self
-                    .by_region
-                    .contains_key(keys::region_key(region.as_str(), pos))?
-                {
+                let key = Space::ByRegion.key(&keys::region_key(region.as_str(), pos));
+                if !self.data.contains_key(key)? {
                     problems.push(format!("article {id}: missing from the index of region {region}"));
                 }
             }
-            let ext = self
-                .by_external
-                .get(keys::external_key(&article.publisher, &article.external_id))?;
+            let external = keys::external_key(&article.publisher, &article.external_id);
+            let ext = self.data.get(Space::ByExternal.key(&external))?;
             if ext.as_deref().and_then(decode_id) != Some(id) {
                 problems.push(format!(
                     "article {id}: (publisher {}, external_id {:?}) does not map back to it",
@@ -72,7 +70,7 @@ impl Store {
 
     /// Every index entry points at an article that agrees with it.
     fn check_indexes(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
-        for entry in self.by_time.iter() {
+        for entry in Space::ByTime.iter(&self.data) {
             let (key, _) = entry?;
             match Position::from_key_suffix(&key) {
                 Some(pos) => match self.get(pos.id)? {
@@ -89,7 +87,7 @@ impl Store {
                 None => problems.push("time index: malformed key".to_string()),
             }
         }
-        for entry in self.by_region.iter() {
+        for entry in Space::ByRegion.iter(&self.data) {
             let (key, _) = entry?;
             let split = key.iter().position(|b| *b == 0);
             match (split, Position::from_key_suffix(&key)) {
@@ -112,7 +110,7 @@ impl Store {
                 _ => problems.push("region index: malformed key".to_string()),
             }
         }
-        for entry in self.by_external.iter() {
+        for entry in Space::ByExternal.iter(&self.data) {
             let (key, value) = entry?;
             let id = decode_id(&value);
             let ok = match id {
@@ -139,7 +137,7 @@ impl Store {
         problems: &mut Vec<String>,
     ) -> Result<(), StoreError> {
         let mut stored: BTreeMap<String, RegionMeta> = BTreeMap::new();
-        for entry in self.region_meta.iter() {
+        for entry in Space::RegionMeta.iter(&self.data) {
             let (key, value) = entry?;
             let code = String::from_utf8_lossy(&key).into_owned();
             match RegionMeta::decode(&value) {

@@ -1,15 +1,15 @@
-//! Group commit: many writers, one transaction, one `fsync`.
+//! Group commit: many writers, one store batch, one `fsync`.
 //!
 //! A write is acknowledged only once it is on disk, and sled makes that true with `Db::flush`,
 //! an fsync. (`flush_async` deadlocks under concurrency in sled 0.34, issue #1308, so flushing is
-//! always the blocking call on a blocking thread.) Doing one transaction and one flush per
+//! always the blocking call on a blocking thread.) Doing one batch and one flush per
 //! request caps durable writes at a few per millisecond, and worse: sled's flush holds a lock
-//! that transactions need, so writers queue behind every flush, each wake-up a context switch.
+//! that writes need, so writers queue behind every flush, each wake-up a context switch.
 //!
 //! So single writes are queued ([`Store::submit`]) and committed by a *leader*: the first writer
 //! that finds no leader at work becomes one ([`Store::lead`], on a blocking thread) and, until the
 //! queue is empty, takes everything queued so far (up to [`GROUP_MAX`]), plans it in order
-//! exactly as [`Store::write_many`] would, commits it in one transaction, flushes once and answers
+//! exactly as [`Store::write_many`] would, commits it in one atomic batch, flushes once and answers
 //! every writer of the group. Writes that arrive during a flush form the next group, so the
 //! group grows with the load by itself: a lone write is committed at once, and under load one
 //! fsync serves dozens of writes. Followers just await their answer; no thread blocks for them.
@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 use super::{Committed, Pending, Store, StoreError, WriteError, WriteOp};
 use crate::model::Article;
 
-/// Most writes one group commit takes from the queue: a transaction holds sled's global lock
+/// Most writes one group commit takes from the queue: applying a batch holds sled's global lock
 /// (readers wait), so a burst is committed in a few groups rather than one long one.
 pub const GROUP_MAX: usize = 256;
 
@@ -42,7 +42,7 @@ pub struct Submitted<R> {
 /// outcome once the group is committed and flushed.
 type Job = Box<dyn FnOnce(&Store, &mut Pending, DateTime<Utc>) -> Completion + Send>;
 
-/// Delivers a job's outcome: `Ok` when its group's transaction and flush succeeded.
+/// Delivers a job's outcome: `Ok` when its group's batch and flush succeeded.
 type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
 /// The group-commit queue.
@@ -68,7 +68,7 @@ impl Store {
     /// arrives only once the write is on disk (or has failed).
     ///
     /// This is the path for concurrent single writes (the API): writes that arrive while a
-    /// group is being committed and flushed form the next group, and one transaction and one
+    /// group is being committed and flushed form the next group, and one batch and one
     /// flush serve them all. When [`Submitted::lead`] is true the caller must run
     /// [`Store::lead`] on a blocking thread; otherwise a leader is already at work and will take
     /// this write too. Nothing blocks a caller that just awaits the result.
@@ -97,7 +97,7 @@ impl Store {
         Submitted { result: rx, lead }
     }
 
-    /// Commits queued writes, [`GROUP_MAX`] at a time: one transaction and one flush per group,
+    /// Commits queued writes, [`GROUP_MAX`] at a time: one batch and one flush per group,
     /// then every write of the group is answered. Returns when the queue is empty. Blocking: run
     /// it on a blocking thread, when [`Store::submit`] says so.
     pub fn lead(&self) {
@@ -122,7 +122,7 @@ impl Store {
                 let mut pending = Pending::default();
                 let completions: Vec<Completion> =
                     jobs.into_iter().map(|job| job(self, &mut pending, now)).collect();
-                (completions, self.apply(&pending, now))
+                (completions, self.apply(pending, now))
             };
             let outcome = applied.and_then(|()| self.flush_blocking());
             if let Err(e) = &outcome {

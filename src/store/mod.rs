@@ -1,19 +1,22 @@
-//! The article store: sled trees, kept consistent by transactions.
+//! The article store: one sled tree of articles, indexes and region metadata, changed only by
+//! atomic batches.
 //!
-//! Trees (all keys big-endian, see [`keys`]):
-//! - `articles`: id → article JSON
-//! - `by_time`: (published instant, id) → ()          the all-regions feed order
-//! - `by_region`: (region, published instant, id) → () one feed order per region
-//! - `by_external`: (publisher, external_id) → id      idempotent upserts
-//! - `region_meta`: region (or `*` for all) → generation, last change, article count
-//! - `publishers`: name → publisher record (see [`crate::auth`])
+//! The `data` tree holds one key space per kind of record ([`Space`]; all keys big-endian, see
+//! [`keys`]):
+//! - articles: id → article JSON
+//! - by_time: (published instant, id) → ()          the all-regions feed order
+//! - by_region: (region, published instant, id) → () one feed order per region
+//! - by_external: (publisher, external_id) → id      idempotent upserts
+//! - region_meta: region (or `*` for all) → generation, last change, article count
+//!
+//! and the `publishers` tree maps a name to its publisher record (see [`crate::auth`]).
 //!
 //! Every write changes the article, all of its index entries and the metadata of every region it
-//! leaves or enters in one sled transaction, under one process-wide writer lock (so an upsert's
+//! leaves or enters in one atomic sled batch, under one process-wide writer lock (so an upsert's
 //! read-then-write cannot race another). Region metadata is mirrored in memory: answering a
 //! conditional request needs only generations, never an article read.
 //!
-//! Writes are planned one by one (`Store::plan`) but share transactions: a batch's
+//! Writes are planned one by one (`Store::plan`) but share batches: a batch request's
 //! chunk ([`Store::write_many`]) or a group of concurrent API writes ([`Store::submit`], see
 //! [`flusher`]), each write seeing the ones planned before it. An unchanged re-send is not a
 //! write at all ([`Committed::Unchanged`]).
@@ -22,14 +25,14 @@ mod check;
 pub mod flusher;
 pub mod keys;
 mod scan;
+mod space;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use sled::transaction::TransactionError;
-use sled::{IVec, Transactional};
+use sled::{Batch, IVec};
 
 use crate::model::{Article, NewArticle};
 use crate::regions::RegionCode;
@@ -37,8 +40,9 @@ use flusher::Group;
 pub use flusher::{Submitted, GROUP_MAX};
 use keys::Position;
 pub use scan::Scan;
+use space::Space;
 
-/// The `region_meta` key that stands for "all regions".
+/// The region metadata key that stands for "all regions".
 pub const ALL_REGIONS: &str = "*";
 
 /// Errors of the store itself (not of the input).
@@ -188,11 +192,7 @@ impl Committed {
 /// The article store.
 pub struct Store {
     db: sled::Db,
-    articles: sled::Tree,
-    by_time: sled::Tree,
-    by_region: sled::Tree,
-    by_external: sled::Tree,
-    region_meta: sled::Tree,
+    data: sled::Tree,
     publishers: sled::Tree,
     meta: RwLock<HashMap<String, RegionMeta>>,
     writer: Mutex<()>,
@@ -214,24 +214,21 @@ impl Store {
                 }
                 _ => StoreError::Sled(e),
             })?;
-        let region_meta = db.open_tree("region_meta")?;
+        let data = db.open_tree(space::DATA_TREE)?;
+        space::migrate_from_trees(&db, &data)?;
         let mut meta = HashMap::new();
-        for entry in region_meta.iter() {
+        for entry in Space::RegionMeta.iter(&data) {
             let (k, v) = entry?;
             let code = String::from_utf8_lossy(&k).into_owned();
             let m = RegionMeta::decode(&v).ok_or_else(|| StoreError::Corrupt {
-                tree: "region_meta",
+                tree: Space::RegionMeta.name(),
                 reason: format!("bad value for {code}"),
             })?;
             meta.insert(code, m);
         }
         Ok(Store {
-            articles: db.open_tree("articles")?,
-            by_time: db.open_tree("by_time")?,
-            by_region: db.open_tree("by_region")?,
-            by_external: db.open_tree("by_external")?,
             publishers: db.open_tree("publishers")?,
-            region_meta,
+            data,
             meta: RwLock::new(meta),
             writer: Mutex::new(()),
             group: Mutex::new(Group::default()),
@@ -259,7 +256,7 @@ impl Store {
 
     /// One article by id.
     pub fn get(&self, id: u64) -> Result<Option<Article>, StoreError> {
-        match self.articles.get(keys::id_key(id))? {
+        match self.data.get(Space::Articles.key(&keys::id_key(id)))? {
             None => Ok(None),
             Some(bytes) => decode_article(&bytes).map(Some),
         }
@@ -268,8 +265,8 @@ impl Store {
     /// The id of a publisher's article by its `external_id`.
     pub fn id_by_external(&self, publisher: &str, external_id: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .by_external
-            .get(keys::external_key(publisher, external_id))?
+            .data
+            .get(Space::ByExternal.key(&keys::external_key(publisher, external_id)))?
             .and_then(|v| decode_id(&v)))
     }
 
@@ -278,20 +275,20 @@ impl Store {
         Scan::new(self, regions)
     }
 
-    /// Performs many writes in one transaction, each decided on its own: an op happens only if
+    /// Performs many writes in one atomic batch, each decided on its own: an op happens only if
     /// its `guard` accepts the current version of its target (a refused or failed op leaves the
     /// others alone), and the writes are committed but not yet durable — call
     /// [`Store::flush_blocking`] before acknowledging them. Later ops see the
     /// effect of earlier ones, so two lines of a batch with the same `external_id` make one
     /// article.
     ///
-    /// This is what makes batches fast: one transaction (and, after it, one flush) for many
-    /// articles instead of one per article. Keep `ops` to a few hundred: a sled transaction
-    /// holds sled's global lock while it runs, and readers wait for it. The outer error means
-    /// the transaction failed and nothing was written.
+    /// This is what makes batches fast: one sled batch (and, after it, one flush) for many
+    /// articles instead of one per article. Keep `ops` to a few hundred: applying a batch
+    /// holds sled's global lock, and readers wait for it. The outer error means the batch failed
+    /// and nothing was written.
     pub fn write_many<R, G>(
         &self,
-        ops: Vec<(WriteOp, G)>,
+        ops: impl IntoIterator<Item = (WriteOp, G)>,
     ) -> Result<Vec<Result<Committed, WriteError<R>>>, StoreError>
     where
         G: FnOnce(Option<&Article>) -> Result<(), R>,
@@ -302,7 +299,7 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
         let mut pending = Pending::default();
-        let mut results = Vec::with_capacity(ops.len());
+        let mut results = Vec::new();
         for (op, guard) in ops {
             let result = self.plan(&mut pending, op, guard, now);
             if let Err(WriteError::Store(e)) = result {
@@ -310,7 +307,7 @@ impl Store {
             }
             results.push(result);
         }
-        self.apply(&pending, now)?;
+        self.apply(pending, now)?;
         Ok(results)
     }
 
@@ -324,7 +321,7 @@ impl Store {
     /// Decides one write against the store as `pending` leaves it, and records it there.
     ///
     /// The single place where an operation becomes a change: [`Store::write_many`] and the
-    /// group commit of [`Store::submit`] differ only in how many of these share a transaction.
+    /// group commit of [`Store::submit`] differ only in how many of these share a batch.
     fn plan<R>(
         &self,
         pending: &mut Pending,
@@ -369,51 +366,18 @@ impl Store {
         }
     }
 
-    /// Commits every change in `pending` in one transaction (nothing to do when it is empty).
-    fn apply(&self, pending: &Pending, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Commits every change in `pending`, with the region metadata it implies, in one atomic
+    /// batch (nothing to do when it is empty).
+    fn apply(&self, pending: Pending, now: DateTime<Utc>) -> Result<(), StoreError> {
         if pending.changes == 0 {
             return Ok(());
         }
         let meta_changes = self.meta_changes(&pending.deltas, now.timestamp_micros());
-        let w = &pending.writes;
-        let trees = (
-            &self.articles,
-            &self.by_time,
-            &self.by_region,
-            &self.by_external,
-            &self.region_meta,
-        );
-        // Keys and values were all built before: the closure runs under sled's global lock
-        // (readers wait) and may run more than once. Within a tree the writes keep their order,
-        // so a removal followed by an insert of the same key (an article that changed twice in
-        // a batch, or kept its position) ends as the insert.
-        trees
-            .transaction(|(articles, by_time, by_region, by_external, region_meta)| {
-                for (tree, writes) in [
-                    (articles, &w.articles),
-                    (by_time, &w.by_time),
-                    (by_region, &w.by_region),
-                    (by_external, &w.by_external),
-                ] {
-                    for (key, value) in writes {
-                        match value {
-                            Some(value) => tree.insert(key.clone(), value.clone())?,
-                            None => tree.remove(key.clone())?,
-                        };
-                    }
-                }
-                for (code, m) in &meta_changes {
-                    region_meta.insert(code.as_bytes(), &m.encode())?;
-                }
-                Ok(())
-            })
-            .map_err(|e: TransactionError<()>| match e {
-                TransactionError::Storage(e) => StoreError::Sled(e),
-                TransactionError::Abort(()) => StoreError::Corrupt {
-                    tree: "*",
-                    reason: "transaction aborted".into(),
-                },
-            })?;
+        let mut batch = pending.batch;
+        for (code, m) in &meta_changes {
+            batch.insert(Space::RegionMeta.key(code.as_bytes()), &m.encode()[..]);
+        }
+        self.data.apply_batch(batch)?;
         let mut meta = self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         meta.extend(meta_changes);
         Ok(())
@@ -421,7 +385,7 @@ impl Store {
 
     /// The new metadata of every region with a change in article count `deltas` (a region whose
     /// articles changed but not in number has delta 0), and of `*`: one generation step per
-    /// transaction is enough, since validators only need to differ after any change.
+    /// batch is enough, since validators only need to differ after any change.
     fn meta_changes(&self, deltas: &BTreeMap<String, i64>, now: i64) -> BTreeMap<String, RegionMeta> {
         deltas
             .iter()
@@ -439,15 +403,6 @@ impl Store {
     }
 }
 
-/// Key-value writes per tree (`None` = remove), in the order they were planned.
-#[derive(Default)]
-struct TreeWrites {
-    articles: Vec<(IVec, Option<IVec>)>,
-    by_time: Vec<(IVec, Option<IVec>)>,
-    by_region: Vec<(IVec, Option<IVec>)>,
-    by_external: Vec<(IVec, Option<IVec>)>,
-}
-
 /// Changes decided under the writer lock but not yet committed, and the view of the store they
 /// imply, so that later operations of a batch see earlier ones.
 ///
@@ -457,7 +412,9 @@ struct TreeWrites {
 struct Pending {
     /// Number of recorded changes.
     changes: usize,
-    writes: TreeWrites,
+    /// The data-tree writes; a later write of a key replaces an earlier one (an article that
+    /// changed twice, or a removal and re-insert of an index entry that kept its place).
+    batch: Batch,
     /// Change in article count per region (and `*`); every region touched has an entry.
     deltas: BTreeMap<String, i64>,
     /// Planned state by id: the encoded article, or `None` when deleted.
@@ -514,38 +471,36 @@ impl Pending {
             })?)),
             None => None,
         };
-        let w = &mut self.writes;
+        let b = &mut self.batch;
         *self.deltas.entry(ALL_REGIONS.to_string()).or_default() +=
             i64::from(new.is_some()) - i64::from(old.is_some());
         if let Some(old) = old {
             let pos = Position::of(&old.published_at, old.id);
             let external = keys::external_key(&old.publisher, &old.external_id);
-            w.articles.push((IVec::from(&keys::id_key(old.id)), None));
-            w.by_time.push((IVec::from(&pos.to_bytes()), None));
+            b.remove(Space::Articles.key(&keys::id_key(old.id)));
+            b.remove(Space::ByTime.key(&pos.to_bytes()));
             for region in &old.regions {
-                w.by_region
-                    .push((keys::region_key(region.as_str(), pos).into(), None));
+                b.remove(Space::ByRegion.key(&keys::region_key(region.as_str(), pos)));
                 *self.deltas.entry(region.to_string()).or_default() -= 1;
             }
-            w.by_external.push((IVec::from(external.as_slice()), None));
+            b.remove(Space::ByExternal.key(&external));
             self.articles.insert(old.id, None);
             self.external.insert(external, None);
         }
         if let (Some(new), Some(bytes)) = (new, bytes) {
             let pos = Position::of(&new.published_at, new.id);
             let external = keys::external_key(&new.publisher, &new.external_id);
-            let id = IVec::from(&keys::id_key(new.id));
-            w.articles.push((id.clone(), Some(bytes.clone())));
-            w.by_time
-                .push((IVec::from(&pos.to_bytes()), Some(IVec::default())));
+            let id = keys::id_key(new.id);
+            b.insert(Space::Articles.key(&id), bytes.clone());
+            b.insert(Space::ByTime.key(&pos.to_bytes()), IVec::default());
             for region in &new.regions {
-                w.by_region.push((
-                    keys::region_key(region.as_str(), pos).into(),
-                    Some(IVec::default()),
-                ));
+                b.insert(
+                    Space::ByRegion.key(&keys::region_key(region.as_str(), pos)),
+                    IVec::default(),
+                );
                 *self.deltas.entry(region.to_string()).or_default() += 1;
             }
-            w.by_external.push((IVec::from(external.as_slice()), Some(id)));
+            b.insert(Space::ByExternal.key(&external), &id[..]);
             self.articles.insert(new.id, Some(bytes));
             self.external.insert(external, Some(new.id));
         }

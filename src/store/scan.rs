@@ -11,6 +11,7 @@ use crate::model::Article;
 use crate::regions::RegionCode;
 
 use super::keys::{self, Position, POSITION_LEN};
+use super::space::Space;
 use super::{Store, StoreError};
 
 type KeyIter = Box<dyn Iterator<Item = Result<Position, StoreError>> + Send>;
@@ -67,14 +68,13 @@ impl<'a> Scan<'a> {
     pub fn positions(self) -> impl Iterator<Item = Result<Position, StoreError>> + 'a {
         let (lo, hi) = self.bounds();
         let ascending = self.after.is_some();
-        let index =
-            |tree: &sled::Tree, prefix: Vec<u8>| index_iter(tree, prefix, lo, hi, ascending).peekable();
+        let index = |prefix: Vec<u8>| index_iter(&self.store.data, prefix, lo, hi, ascending).peekable();
         let sources: Vec<Peekable<KeyIter>> = if self.regions.is_empty() {
-            vec![index(&self.store.by_time, Vec::new())]
+            vec![index(Space::ByTime.key(&[]))]
         } else {
             self.regions
                 .iter()
-                .map(|r| index(&self.store.by_region, keys::region_prefix(r.as_str())))
+                .map(|r| index(Space::ByRegion.key(&keys::region_prefix(r.as_str()))))
                 .collect()
         };
         Merge {

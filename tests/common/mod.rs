@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use lenta::app::App;
@@ -64,11 +65,18 @@ impl TestServer {
     }
 
     /// Stops the server gracefully and starts a new one on the same port and data directory.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_after(|_| {}).await
+    }
+
+    /// Like [`TestServer::restart`], running `between` on the data directory while no server
+    /// holds it.
+    pub async fn restart_after(mut self, between: impl FnOnce(&Path)) -> Self {
         let port = self.addr.port();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
+        between(&self.dir.path().join("data"));
         Self::launch(Arc::clone(&self.dir), Arc::clone(&self.configure), Some(port)).await
     }
 
