@@ -13,7 +13,12 @@
 //!   (default 1,000) until `--batch-articles` (default 200,000) are written.
 //!
 //! `cargo bench --bench writes -- --phase batch --batch-size 5000` runs one phase with other
-//! settings. Articles come from the deterministic generator (`lenta gen`): realistic size and
+//! settings. `--baseline PATH --rounds N` compares against another `lenta` binary (say, a build
+//! of main before a change) in the same run: each round runs each phase on both binaries,
+//! alternating which goes first, and the medians and their ratio are printed at the end. One
+//! machine's noise then hits both sides alike; on this 2-core VM single runs vary by ±10%.
+//!
+//! Articles come from the deterministic generator (`lenta gen`): realistic size and
 //! markup, so sanitizing costs what it costs in production. Every response is checked: a non-2xx
 //! or a batch line that was not stored aborts the run, so a fast wrong answer cannot pass for a
 //! fast right one. The client shares the machine's cores with the server; the figures are a floor.
@@ -34,6 +39,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_lenta");
 /// Command-line options (after `--`).
 struct Options {
     phase: Option<String>,
+    baseline: Option<String>,
+    rounds: usize,
     clients: usize,
     seconds: u64,
     batch_clients: usize,
@@ -45,6 +52,8 @@ impl Options {
     fn parse() -> Self {
         let mut o = Options {
             phase: None,
+            baseline: None,
+            rounds: 1,
             clients: 16,
             seconds: 10,
             batch_clients: 2,
@@ -62,6 +71,8 @@ impl Options {
             };
             match args[i].as_str() {
                 "--phase" => o.phase = Some(value.clone()),
+                "--baseline" => o.baseline = Some(value.clone()),
+                "--rounds" => o.rounds = number().max(1),
                 "--clients" => o.clients = number(),
                 "--seconds" => o.seconds = number() as u64,
                 "--batch-clients" => o.batch_clients = number(),
@@ -92,10 +103,11 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Self {
+    /// Starts the `lenta` binary at `bin`.
+    fn start(bin: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
-        let out = Command::new(BIN)
+        let out = Command::new(bin)
             .args(["publisher", "add", "bench", "--data-dir"])
             .arg(&data)
             .output()
@@ -112,7 +124,7 @@ impl Server {
             .expect("addr")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin)
             .args(["serve", "--addr", &addr, "--data-dir"])
             .arg(&data)
             .env("LENTA_LOG", "warn")
@@ -206,23 +218,26 @@ struct Run {
     latencies: Vec<Duration>,
 }
 
-fn report(name: &str, mut run: Run) {
+/// Prints one run and returns its articles/s.
+fn report(name: &str, mut run: Run) -> f64 {
     run.latencies.sort();
+    let rate = run.articles as f64 / run.elapsed.as_secs_f64();
     println!(
         "{name:<7} {:>7} articles in {:>6} requests, {:>6.2} s: {:>7.0} articles/s; latency p50 {:>7.2} ms, \
          p99 {:>7.2} ms, max {:>7.2} ms; server CPU {:>5.1} µs/article",
         run.articles,
         run.requests,
         run.elapsed.as_secs_f64(),
-        run.articles as f64 / run.elapsed.as_secs_f64(),
+        rate,
         percentile(&run.latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&run.latencies, 0.99).as_secs_f64() * 1e3,
         run.latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         run.server_cpu.as_secs_f64() * 1e6 / run.articles.max(1) as f64,
     );
+    rate
 }
 
-async fn single(server: &Server, clients: usize, seconds: u64) {
+async fn single(server: &Server, clients: usize, seconds: u64) -> f64 {
     // Enough distinct articles that no client runs out (each POST creates a new article).
     let pool = Arc::new(articles(20_000, "single"));
     let next = Arc::new(AtomicUsize::new(0));
@@ -286,10 +301,10 @@ async fn single(server: &Server, clients: usize, seconds: u64) {
             server_cpu,
             latencies,
         },
-    );
+    )
 }
 
-async fn batch(server: &Server, clients: usize, size: usize, total: usize) {
+async fn batch(server: &Server, clients: usize, size: usize, total: usize) -> f64 {
     let lines = articles(total, "batch");
     let bodies: Vec<String> = lines.chunks(size).map(|c| c.join("\n") + "\n").collect();
     let bodies = Arc::new(bodies);
@@ -354,7 +369,7 @@ async fn batch(server: &Server, clients: usize, size: usize, total: usize) {
             server_cpu,
             latencies,
         },
-    );
+    )
 }
 
 /// The store alone, no HTTP: validate `total` articles, then time `Store::write_many` in chunks
@@ -443,6 +458,37 @@ fn sled_floor(total: usize, chunk: usize) -> Duration {
     started.elapsed()
 }
 
+/// Runs `phase` on a fresh server of each binary, `rounds` times, and prints the medians.
+fn compare(binaries: &[(&str, &str)], rounds: usize, mut phase: impl FnMut(&Server) -> f64) {
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); binaries.len()];
+    for round in 0..rounds {
+        // Alternate who goes first, so that a drift of the machine favours neither.
+        for k in 0..binaries.len() {
+            let i = (k + round) % binaries.len();
+            let (name, bin) = binaries[i];
+            print!("{name:<8} ");
+            rates[i].push(phase(&Server::start(bin)));
+        }
+    }
+    if rounds == 1 && binaries.len() == 1 {
+        return;
+    }
+    let medians: Vec<f64> = rates
+        .iter_mut()
+        .map(|r| {
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        })
+        .collect();
+    for ((name, _), (median, r)) in binaries.iter().zip(medians.iter().zip(&rates)) {
+        let spread = format!("{:.0}–{:.0}", r[0], r[r.len() - 1]);
+        println!("  {name:<8} median {median:>7.0} articles/s over {rounds} runs ({spread})");
+    }
+    if let [this, baseline] = medians[..] {
+        println!("  ratio this/baseline: {:.2}×", this / baseline);
+    }
+}
+
 fn main() {
     let options = Options::parse();
     assert!(Path::new(BIN).exists(), "build the binary first: {BIN}");
@@ -454,28 +500,36 @@ fn main() {
         "lenta write load ({} cores), release binary {BIN}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    let mut binaries = vec![("this", BIN)];
+    if let Some(baseline) = options.baseline.as_deref() {
+        assert!(Path::new(baseline).exists(), "no baseline binary at {baseline}");
+        println!("baseline binary {baseline}");
+        binaries.push(("baseline", baseline));
+    }
     if options.phase.as_deref() == Some("store") {
         store_only(options.batch_articles, options.batch_size.min(1000));
     }
     if options.runs("single") {
-        let server = Server::start();
         println!(
             "single: {} clients, {} s, one article per POST",
             options.clients, options.seconds
         );
-        runtime.block_on(single(&server, options.clients, options.seconds));
+        compare(&binaries, options.rounds, |server| {
+            runtime.block_on(single(server, options.clients, options.seconds))
+        });
     }
     if options.runs("batch") {
-        let server = Server::start();
         println!(
             "batch: {} clients, {} articles per NDJSON request, {} articles",
             options.batch_clients, options.batch_size, options.batch_articles
         );
-        runtime.block_on(batch(
-            &server,
-            options.batch_clients,
-            options.batch_size,
-            options.batch_articles,
-        ));
+        compare(&binaries, options.rounds, |server| {
+            runtime.block_on(batch(
+                server,
+                options.batch_clients,
+                options.batch_size,
+                options.batch_articles,
+            ))
+        });
     }
 }
