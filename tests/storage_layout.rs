@@ -52,17 +52,10 @@ fn tree_names(dir: &Path) -> Vec<String> {
 }
 
 /// What a reader sees: status, validator and body of every URL.
-async fn snapshot(server: &TestServer, urls: &[&str]) -> Vec<(u16, Option<String>, String)> {
+async fn snapshot(server: &TestServer, urls: &[&str]) -> Vec<(u16, Option<String>, Vec<u8>)> {
     let mut out = Vec::new();
     for url in urls {
-        let res = server.get(url).await;
-        let status = res.status().as_u16();
-        let etag = res
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        out.push((status, etag, res.text().await.expect("body")));
+        out.push(server.get_tagged(url).await);
     }
     out
 }

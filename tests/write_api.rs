@@ -221,13 +221,7 @@ impl World {
 
     /// Status, ETag and body bytes of `GET /api/articles/{id}`.
     async fn get_article(&self, id: u64) -> (u16, Option<String>, Vec<u8>) {
-        let res = self.server.get(&format!("/api/articles/{id}")).await;
-        let status = res.status().as_u16();
-        let etag = res
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().expect("etag").to_string());
-        (status, etag, res.bytes().await.expect("body").to_vec())
+        self.server.get_tagged(&format!("/api/articles/{id}")).await
     }
 
     /// Sends a case; returns a description of every way the answer differs from the expectation.

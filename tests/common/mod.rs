@@ -99,6 +99,17 @@ impl TestServer {
             .expect("GET")
     }
 
+    /// GET and return status, `ETag` (if any) and body bytes: what a reader can compare.
+    pub async fn get_tagged(&self, path_and_query: &str) -> (u16, Option<String>, Vec<u8>) {
+        let res = self.get(path_and_query).await;
+        let status = res.status().as_u16();
+        let etag = res
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().expect("etag").to_string());
+        (status, etag, res.bytes().await.expect("body").to_vec())
+    }
+
     /// GET and return status and body text.
     pub async fn get_text(&self, path_and_query: &str) -> (u16, String) {
         let res = self.get(path_and_query).await;
