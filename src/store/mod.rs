@@ -256,7 +256,7 @@ impl Store {
 
     /// One article by id.
     pub fn get(&self, id: u64) -> Result<Option<Article>, StoreError> {
-        match self.data.get(Space::Articles.key(&keys::id_key(id)))? {
+        match self.data.get(Space::article(id))? {
             None => Ok(None),
             Some(bytes) => decode_article(&bytes).map(Some),
         }
@@ -477,7 +477,7 @@ impl Pending {
         if let Some(old) = old {
             let pos = Position::of(&old.published_at, old.id);
             let external = keys::external_key(&old.publisher, &old.external_id);
-            b.remove(Space::Articles.key(&keys::id_key(old.id)));
+            b.remove(&Space::article(old.id)[..]);
             b.remove(Space::ByTime.key(&pos.to_bytes()));
             for region in &old.regions {
                 b.remove(Space::ByRegion.key(&keys::region_key(region.as_str(), pos)));
@@ -491,7 +491,7 @@ impl Pending {
             let pos = Position::of(&new.published_at, new.id);
             let external = keys::external_key(&new.publisher, &new.external_id);
             let id = keys::id_key(new.id);
-            b.insert(Space::Articles.key(&id), bytes.clone());
+            b.insert(&Space::article(new.id)[..], bytes.clone());
             b.insert(Space::ByTime.key(&pos.to_bytes()), IVec::default());
             for region in &new.regions {
                 b.insert(

@@ -8,7 +8,7 @@
 
 use sled::{Batch, IVec};
 
-use super::StoreError;
+use super::{keys, StoreError};
 
 /// Name of the sled tree holding every [`Space`].
 pub const DATA_TREE: &str = "data";
@@ -65,6 +65,15 @@ impl Space {
         let mut key = Vec::with_capacity(1 + suffix.len());
         key.push(self.prefix());
         key.extend_from_slice(suffix);
+        key
+    }
+
+    /// The data-tree key of article `id`, on the stack: reading an article is on every feed's
+    /// path, so it allocates nothing.
+    pub fn article(id: u64) -> [u8; 9] {
+        let mut key = [0u8; 9];
+        key[0] = Space::Articles.prefix();
+        key[1..].copy_from_slice(&keys::id_key(id));
         key
     }
 
