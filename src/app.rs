@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::feed::Format;
 use crate::feed::{FeedContext, Page};
 use crate::http::cache::RenderCache;
+use crate::http::pool::WorkPool;
 use crate::metrics::WriteKind;
 use crate::metrics::{Gauges, Metrics};
 use crate::query::FeedQuery;
@@ -40,6 +41,8 @@ pub struct App {
     pub store: Store,
     /// Rendered responses.
     pub cache: RenderCache,
+    /// Where cache-missing renders run: bounded workers and queue (see [`crate::http::pool`]).
+    pub renders: WorkPool,
     /// Counters (shared with background tasks such as the WebSub notifier).
     pub metrics: Arc<Metrics>,
     /// WebSub notifier, started with the server when a hub is configured.
@@ -71,6 +74,7 @@ impl App {
         let render_fingerprint = fingerprint(&settings, &regions);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
+            renders: WorkPool::new(settings.render_pool),
             metrics: Arc::new(Metrics::default()),
             websub: OnceLock::new(),
             rate_limiter: settings
@@ -203,6 +207,8 @@ impl App {
             articles: self.store.article_count(),
             cache_bytes: self.cache.weight(),
             cache_entries: self.cache.len() as u64,
+            renders_running: self.renders.running() as u64,
+            renders_waiting: self.renders.waiting() as u64,
         }
     }
 }
@@ -216,6 +222,9 @@ fn fingerprint(settings: &Settings, regions: &RegionDirectory) -> String {
         &settings.portal_name,
         &settings.tag_authority,
         settings.websub_hub.as_deref().unwrap_or(""),
+        // The compressed bytes depend on the backend and its levels: a change of either must
+        // not reuse a strong validator of other bytes (RFC 9110 §8.8.3).
+        &crate::http::encoding::describe(&settings.compression),
     ] {
         h.update(part.as_bytes());
         h.update(b"\0");

@@ -15,6 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::app::App;
 use crate::config::{normalize_base_url, parse_timezone, Settings};
 use crate::gen::{write_portal_corpus, GenOptions};
+use crate::http::encoding::Compression;
+use crate::http::pool::PoolLimits;
 use crate::http::RunningServer;
 use crate::regions::RegionDirectory;
 use crate::store::Store;
@@ -125,6 +127,23 @@ struct ServeArgs {
     /// Per-client-IP request limit, requests per second (429 with Retry-After above it); off when absent.
     #[arg(long, env = "LENTA_RATE_LIMIT")]
     rate_limit: Option<u32>,
+    /// Threads rendering cache-missing pages at once (default: one per core).
+    #[arg(long, env = "LENTA_RENDER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    render_workers: Option<u16>,
+    /// Cache-missing requests that may wait for a render worker; more get 503 with Retry-After.
+    #[arg(long, env = "LENTA_RENDER_QUEUE", default_value_t = crate::config::DEFAULT_RENDER_QUEUE)]
+    render_queue: usize,
+    /// Longest wait for a render worker, in milliseconds, before a 503 with Retry-After.
+    #[arg(long, env = "LENTA_RENDER_WAIT_MS", default_value_t = 5000)]
+    render_wait_ms: u64,
+    /// gzip level (libdeflate), 1 (fastest) to 12 (smallest).
+    #[arg(long, env = "LENTA_GZIP_LEVEL", default_value_t = 6,
+          value_parser = clap::value_parser!(u8).range(1..=crate::http::encoding::MAX_GZIP_LEVEL as i64))]
+    gzip_level: u8,
+    /// Brotli quality, 0 (fastest) to 11 (smallest).
+    #[arg(long, env = "LENTA_BROTLI_QUALITY", default_value_t = 4,
+          value_parser = clap::value_parser!(u8).range(0..=crate::http::encoding::MAX_BROTLI_QUALITY as i64))]
+    brotli_quality: u8,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -224,13 +243,27 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.header_timeout = Duration::from_secs(args.header_timeout.max(1));
     settings.max_connections = args.max_connections;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    settings.render_pool = PoolLimits {
+        workers: args
+            .render_workers
+            .map_or_else(crate::config::default_render_workers, usize::from),
+        queue: args.render_queue,
+        wait: Duration::from_millis(args.render_wait_ms.max(1)),
+    };
+    settings.compression = Compression {
+        gzip_level: args.gzip_level,
+        brotli_quality: args.brotli_quality,
+    };
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
     if args.demo {
         load_demo(&app)?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(app.settings.max_blocking_threads())
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let server = RunningServer::start(Arc::new(app))
             .await

@@ -9,6 +9,19 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use crate::http::encoding::Compression;
+use crate::http::pool::PoolLimits;
+
+/// Cache-missing requests that may wait for a render worker by default: at ~1 ms a render on two
+/// workers, the last of them waits ~60 ms, well inside a feed reader's patience.
+pub const DEFAULT_RENDER_QUEUE: usize = 128;
+
+/// One render worker per core: rendering and compressing are CPU-bound, so more threads than
+/// cores only add memory (a heap per thread) and context switches.
+pub fn default_render_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Settings of a running server.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,9 +61,20 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Per-IP request rate limit (requests per second); off when absent.
     pub rate_limit: Option<u32>,
+    /// Workers, queue and wait of the pool that renders cache misses.
+    pub render_pool: PoolLimits,
+    /// Compression levels of gzip and brotli answers.
+    pub compression: Compression,
 }
 
 impl Settings {
+    /// The most blocking threads the runtime may start: the render workers, plus room for the
+    /// writers (group-commit leaders, batches, admin calls) and the final flush, so that threads
+    /// are bounded by the configuration and never by the load (tokio's default is 512).
+    pub fn max_blocking_threads(&self) -> usize {
+        self.render_pool.workers + 16
+    }
+
     /// Settings for tests and embedding: everything default, on `addr` with data in `data_dir`.
     pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Self {
         Settings {
@@ -72,6 +96,12 @@ impl Settings {
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(10),
             rate_limit: None,
+            render_pool: PoolLimits {
+                workers: default_render_workers(),
+                queue: DEFAULT_RENDER_QUEUE,
+                wait: Duration::from_secs(5),
+            },
+            compression: Compression::default(),
         }
     }
 }

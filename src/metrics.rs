@@ -33,6 +33,8 @@ pub struct Metrics {
     pub writes_refused: AtomicU64,
     /// WebSub notifications delivered / failed after retries.
     pub websub: [AtomicU64; 2],
+    /// Cache-missing requests refused with 503 because the render pool was saturated.
+    pub renders_refused: AtomicU64,
 }
 
 /// Kinds of write, indexing [`Metrics::writes`].
@@ -54,6 +56,10 @@ pub struct Gauges {
     pub cache_bytes: u64,
     /// Entries in the rendered-feed cache.
     pub cache_entries: u64,
+    /// Renders running now.
+    pub renders_running: u64,
+    /// Renders waiting for a worker now.
+    pub renders_waiting: u64,
 }
 
 impl Metrics {
@@ -109,7 +115,7 @@ impl Metrics {
         let sum = load(&self.latency_sum_micros) as f64 / 1e6;
         let _ = writeln!(out, "lenta_http_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "lenta_http_request_duration_seconds_count {count}");
-        let counters: [(&str, &str, u64); 5] = [
+        let counters: [(&str, &str, u64); 6] = [
             (
                 "lenta_not_modified_total",
                 "Conditional requests answered 304.",
@@ -124,6 +130,11 @@ impl Metrics {
                 "lenta_render_cache_misses_total",
                 "Rendered-feed cache misses (renders).",
                 load(&self.cache_misses),
+            ),
+            (
+                "lenta_renders_refused_total",
+                "Cache-missing requests answered 503 because every render worker was busy and the queue full (or the wait too long).",
+                load(&self.renders_refused),
             ),
             (
                 "lenta_writes_refused_total",
@@ -148,7 +159,7 @@ impl Metrics {
                 load(&self.writes[i])
             );
         }
-        let gauges: [(&str, &str, u64); 3] = [
+        let gauges: [(&str, &str, u64); 5] = [
             ("lenta_articles", "Articles stored.", gauges.articles),
             (
                 "lenta_render_cache_bytes",
@@ -159,6 +170,16 @@ impl Metrics {
                 "lenta_render_cache_entries",
                 "Responses held by the rendered-feed cache.",
                 gauges.cache_entries,
+            ),
+            (
+                "lenta_renders_running",
+                "Cache-missing renders running now (at most --render-workers).",
+                gauges.renders_running,
+            ),
+            (
+                "lenta_renders_waiting",
+                "Cache-missing renders waiting for a worker (at most --render-queue).",
+                gauges.renders_waiting,
             ),
         ];
         for (name, help, value) in gauges {

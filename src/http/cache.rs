@@ -88,6 +88,16 @@ impl RenderCache {
         }
     }
 
+    /// The body for `etag` if it is cached, without waiting for a render in progress.
+    pub fn peek(&self, etag: &str) -> Option<Bytes> {
+        self.inner.get(etag)
+    }
+
+    /// Caches `body` under `etag` (refused silently when larger than a shard can hold).
+    pub fn insert(&self, etag: String, body: Bytes) {
+        self.inner.insert(etag, body);
+    }
+
     /// Bytes held.
     pub fn weight(&self) -> u64 {
         self.inner.weight()

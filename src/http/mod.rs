@@ -10,6 +10,7 @@ pub mod cache;
 pub mod conditional;
 pub mod encoding;
 pub mod feeds;
+pub mod pool;
 pub mod representation;
 pub mod response;
 pub mod router;

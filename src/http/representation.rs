@@ -13,9 +13,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 
-use super::blocking;
 use super::conditional::{self, EntityTag, Outcome, Validators};
 use super::encoding::{self, Encoding};
+use super::pool::Busy;
 use super::response::{self, Body, Problem};
 use crate::app::{App, Visible};
 
@@ -154,7 +154,10 @@ pub async fn serve(
 /// The body in `encoding`, from the cache or rendered (identity first, then compressed).
 ///
 /// The coded body is looked up first: a repeated request for a compressed feed, the common case,
-/// is one cache lookup, and the identity body is only consulted (or rendered) to compress it.
+/// is one cache lookup. On a miss, one job in the render pool ([`super::pool`]) takes the
+/// identity body from the cache or renders it, and compresses it, so a miss costs one queue
+/// place and one thread hand-off however it is coded. Concurrent requests for the same body wait
+/// for that one job (the cache's placeholders) instead of queueing their own.
 async fn body(
     app: &Arc<App>,
     repr: &Representation,
@@ -162,31 +165,56 @@ async fn body(
     etag: &EntityTag,
     render: Render,
 ) -> Result<Bytes, Problem> {
-    let identity = || async {
-        let identity_tag = match encoding {
-            Encoding::Identity => etag.tag.clone(),
-            _ => repr.etag(app, Encoding::Identity).tag,
-        };
-        app.cache
-            .get_or_render(&identity_tag, &app.metrics, || {
-                blocking(app, move |app| render(app).map(Bytes::from))
-            })
-            .await
+    let identity_tag = match encoding {
+        Encoding::Identity => None,
+        _ => Some(repr.etag(app, Encoding::Identity).tag),
     };
-    if encoding == Encoding::Identity {
-        return identity().await;
-    }
     app.cache
         .get_or_render(&etag.tag, &app.metrics, || async {
-            let identity = identity().await?;
-            blocking(app, move |_| {
-                encoding::compress(encoding, &identity)
+            let job_app = Arc::clone(app);
+            let job = move || -> Result<Bytes, Problem> {
+                let Some(identity_tag) = identity_tag else {
+                    return render(&job_app).map(Bytes::from);
+                };
+                let identity = match job_app.cache.peek(&identity_tag) {
+                    Some(identity) => identity,
+                    None => {
+                        let identity = Bytes::from(render(&job_app)?);
+                        job_app.cache.insert(identity_tag, identity.clone());
+                        identity
+                    }
+                };
+                encoding::compress(encoding, &identity, &job_app.settings.compression)
                     .map(Bytes::from)
                     .map_err(|e| Problem::internal(format!("compression failed: {e}")))
-            })
-            .await
+            };
+            app.renders
+                .run(job)
+                .await
+                .map_err(|busy| busy_problem(app, busy))?
         })
         .await
+}
+
+/// 503 with `Retry-After` for a miss the render pool could not take (RFC 9110 §15.6.4); a
+/// panicked render is a 500.
+fn busy_problem(app: &App, busy: Busy) -> Problem {
+    if let Busy::Panicked(detail) = busy {
+        return Problem::internal(format!("rendering failed: {detail}"));
+    }
+    app.metrics
+        .renders_refused
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "Busy",
+        format!(
+            "{busy}; this page is not cached yet and the server is rendering others; retry in a \
+             second (cached feeds and 304s are still served at once)"
+        ),
+    )
+    .with_header(header::RETRY_AFTER, "1")
 }
 
 /// Validators and caching headers shared by 200 and 304 (RFC 9110 §15.4.5: a 304 carries the
