@@ -232,10 +232,7 @@ pub fn summarize(errors: &[FieldError]) -> String {
         .map(|e| format!("{}: {}", e.field, e.reason))
         .collect();
     if errors.len() > MAX_SUMMARIZED_ERRORS {
-        parts.push(format!(
-            "and {} more (see errors)",
-            errors.len() - MAX_SUMMARIZED_ERRORS
-        ));
+        parts.push(format!("… and {} more", errors.len() - MAX_SUMMARIZED_ERRORS));
     }
     parts.join("; ")
 }
