@@ -22,9 +22,9 @@ const MAX_LIST: usize = 32;
 
 /// The earliest `published_at` accepted, 1900-01-02T00:00:00Z.
 ///
-/// RSS dates are RFC 5322 dates, whose years start at 1900 (RFC 5322 §3.3, `year = 4*DIGIT` with
-/// "a year of 1900 or later"), and every feed prints the article's own offset, which can be up to
-/// a day away from UTC: one day after 1900-01-01 keeps every offset and time zone in 1900.
+/// RSS dates are RFC 5322 dates, whose year is four digits and "any numeric year 1900 or later"
+/// (RFC 5322 §3.3), and every feed prints the article's own offset, which can be up to a day
+/// away from UTC: one day after 1900-01-01 keeps every offset and time zone in 1900.
 pub const EARLIEST_PUBLISHED_AT: DateTime<Utc> = match DateTime::from_timestamp(-2_208_902_400, 0) {
     Some(t) => t,
     None => panic!("1900-01-02 is a valid timestamp"),
