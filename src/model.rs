@@ -6,10 +6,11 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::http::response::echo;
 use crate::regions::{RegionCode, RegionDirectory};
 
 /// Longest title, in characters after trimming (DESIGN.md: 1–500).
@@ -18,6 +19,32 @@ const MAX_SHORT_TEXT: usize = 500;
 const MAX_SUMMARY_CHARS: usize = 5_000;
 const MAX_URL_LEN: usize = 2_048;
 const MAX_LIST: usize = 32;
+
+/// The earliest `published_at` accepted, 1900-01-02T00:00:00Z.
+///
+/// RSS dates are RFC 5322 dates, whose year is four digits and "any numeric year 1900 or later"
+/// (RFC 5322 §3.3), and every feed prints the article's own offset, which can be up to a day
+/// away from UTC: one day after 1900-01-01 keeps every offset and time zone in 1900.
+pub const EARLIEST_PUBLISHED_AT: DateTime<Utc> = match DateTime::from_timestamp(-2_208_902_400, 0) {
+    Some(t) => t,
+    None => panic!("1900-01-02 is a valid timestamp"),
+};
+
+/// The latest `published_at` accepted, 9999-12-30T00:00:00Z.
+///
+/// Years have four digits in RFC 5322 and RFC 3339 (§5.6 `date-fullyear = 4DIGIT`), in calendar
+/// URLs and on the pages; one day before the end of 9999 keeps every offset and the portal time
+/// zone inside year 9999 (9999-12-31T23:59:59Z is already year 10000 in Moscow).
+pub const LATEST_PUBLISHED_AT: DateTime<Utc> = match DateTime::from_timestamp(253_402_128_000, 0) {
+    Some(t) => t,
+    None => panic!("9999-12-30 is a valid timestamp"),
+};
+
+/// Characters RFC 3986 never allows unencoded in a URI (they are outside its `reserved` and
+/// `unreserved` sets, §2.2–2.3; appendix C names space, `"`, `<`, `>` as the usual delimiters
+/// around URIs). The url crate would percent-encode them and accept the result, so
+/// `https://x.ru/"onmouseover="…` would pass as a URL; lenta refuses them instead.
+const URL_FORBIDDEN: &[char] = &[' ', '"', '<', '>', '\\', '^', '`', '{', '|', '}'];
 
 /// A source credited by an article, e.g. «Время Н» or «РИА».
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,10 +219,8 @@ const FIELDS: &[&str] = &[
 pub struct ArticleInput;
 
 impl ArticleInput {
-    /// Validates one JSON value as an article, listing every invalid field.
-    ///
-    /// Unknown fields are errors (a typo such as `tittle` must not be dropped silently); `id`,
-    /// `publisher` and `updated_at` are named specifically because they belong to the server.
+    /// Validates one JSON value as an article, listing every invalid field (never an empty
+    /// list). A required field that is `null` is missing; an optional one is absent.
     pub fn from_json(
         value: &Value,
         regions: &RegionDirectory,
@@ -208,30 +233,10 @@ impl ArticleInput {
             )]);
         };
         let mut v = Checker { errors: Vec::new() };
-        for key in obj.keys() {
-            if !FIELDS.contains(&key.as_str()) {
-                let reason = match key.as_str() {
-                    "id" | "publisher" | "updated_at" => {
-                        "set by the server; remove it from the request".into()
-                    }
-                    _ => format!("unknown field; allowed: {}", FIELDS.join(", ")),
-                };
-                v.errors.push(FieldError::new(key.clone(), reason));
-            }
-        }
-        let external_id = match (v.text(obj, "external_id", 1, 200), external_id) {
-            (Some(id), _) => id,
-            (None, ExternalId::Required) if !obj.contains_key("external_id") => {
-                v.fail(
-                    "external_id",
-                    "required: the publisher's own key for this article (1–200 characters)",
-                );
-                String::new()
-            }
-            (None, _) => String::new(),
-        };
+        v.unknown_fields(obj);
+        let external_id = v.external_id(obj, external_id);
         let title = v.text(obj, "title", 1, MAX_TITLE_CHARS);
-        if title.is_none() && !obj.contains_key("title") {
+        if title.is_none() && missing(obj, "title") {
             v.fail("title", format!("required: 1–{MAX_TITLE_CHARS} characters"));
         }
         let summary = v
@@ -241,13 +246,13 @@ impl ArticleInput {
         let link = v.url(obj, "link");
         let published_at = v.datetime(obj, "published_at");
         let regions = v.regions(obj, regions);
-        let categories = v.text_list(obj, "categories");
+        let categories = v.categories(obj);
         let author = v.text(obj, "author", 1, MAX_SHORT_TEXT);
         let sources = v.sources(obj);
         let image = v.image(obj);
         let views = v.unsigned(obj, "views");
-        match (title, published_at, v.errors.is_empty()) {
-            (Some(title), Some(published_at), true) => Ok(NewArticle {
+        match (title, published_at) {
+            (Some(title), Some(published_at)) if v.errors.is_empty() => Ok(NewArticle {
                 external_id,
                 title,
                 summary,
@@ -261,9 +266,16 @@ impl ArticleInput {
                 image,
                 views,
             }),
-            _ => Err(v.errors),
+            _ => Err(v.into_errors()),
         }
     }
+}
+
+/// Whether `field` is absent or `null`. Both mean "not given": a client that serializes an unset
+/// field as `null` means the same as one that leaves it out, so a required field that is `null`
+/// is missing, never an empty value.
+fn missing(obj: &Map<String, Value>, field: &str) -> bool {
+    obj.get(field).is_none_or(Value::is_null)
 }
 
 /// Accumulates field errors while extracting typed values.
@@ -274,6 +286,49 @@ struct Checker {
 impl Checker {
     fn fail(&mut self, field: impl Into<String>, reason: impl Into<String>) {
         self.errors.push(FieldError::new(field, reason));
+    }
+
+    /// The errors; never empty, so a refusal always says what was wrong.
+    fn into_errors(mut self) -> Vec<FieldError> {
+        if self.errors.is_empty() {
+            self.fail(
+                "",
+                "the article is incomplete; required: external_id, title, published_at, regions",
+            );
+        }
+        self.errors
+    }
+
+    /// Unknown fields are errors (a typo such as `tittle` must not be dropped silently); `id`,
+    /// `publisher` and `updated_at` are named specifically because they belong to the server.
+    fn unknown_fields(&mut self, obj: &Map<String, Value>) {
+        for key in obj.keys() {
+            if !FIELDS.contains(&key.as_str()) {
+                let reason = match key.as_str() {
+                    "id" | "publisher" | "updated_at" => {
+                        "set by the server; remove it from the request".into()
+                    }
+                    _ => format!("unknown field; allowed: {}", FIELDS.join(", ")),
+                };
+                self.fail(key.clone(), reason);
+            }
+        }
+    }
+
+    /// `external_id`: required for create and import, optional for replace-by-id (where absent
+    /// or null keeps the stored one).
+    fn external_id(&mut self, obj: &Map<String, Value>, rule: ExternalId) -> String {
+        match (self.text(obj, "external_id", 1, 200), rule) {
+            (Some(id), _) => id,
+            (None, ExternalId::Required) if missing(obj, "external_id") => {
+                self.fail(
+                    "external_id",
+                    "required: the publisher's own key for this article (1–200 characters)",
+                );
+                String::new()
+            }
+            (None, _) => String::new(),
+        }
     }
 
     /// A string field; trimmed, XML-safe, `min..=max` characters. Absent or null → None.
@@ -332,13 +387,47 @@ impl Checker {
         self.url_value(field, s)
     }
 
+    /// An absolute http(s) URL with a host, stored in the url crate's normalized serialization
+    /// (WHATWG URL, as browsers and partners' parsers see it): `HTTPS://Пример.рф/a` becomes
+    /// `https://xn--e1afmkfd.xn--p1ai/a`. Characters RFC 3986 forbids unencoded are refused
+    /// rather than encoded ([`URL_FORBIDDEN`]), as are whitespace and controls, which the url
+    /// crate would silently drop.
     fn url_value(&mut self, field: &str, s: String) -> Option<String> {
+        if let Some(c) = s
+            .chars()
+            .find(|c| URL_FORBIDDEN.contains(c) || c.is_whitespace() || c.is_control())
+        {
+            self.fail(
+                field,
+                format!(
+                    "contains {c:?}, which a URL may not carry unencoded (RFC 3986 §2); \
+                     percent-encode it (a space is %20) or remove it"
+                ),
+            );
+            return None;
+        }
         match url::Url::parse(&s) {
-            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Some(s),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                let normalized = String::from(u);
+                if normalized.len() > MAX_URL_LEN {
+                    self.fail(
+                        field,
+                        format!(
+                            "at most {MAX_URL_LEN} bytes once normalized, got {}",
+                            normalized.len()
+                        ),
+                    );
+                    return None;
+                }
+                Some(normalized)
+            }
             Ok(u) => {
                 self.fail(
                     field,
-                    format!("must be an absolute http(s) URL, got scheme {:?}", u.scheme()),
+                    format!(
+                        "must be an absolute http(s) URL with a host, got scheme {}",
+                        echo(u.scheme())
+                    ),
                 );
                 None
             }
@@ -349,9 +438,11 @@ impl Checker {
         }
     }
 
+    /// An RFC 3339 date-time with offset, between [`EARLIEST_PUBLISHED_AT`] and
+    /// [`LATEST_PUBLISHED_AT`], without a leap second.
     fn datetime(&mut self, obj: &Map<String, Value>, field: &str) -> Option<DateTime<FixedOffset>> {
         let Some(s) = self.text(obj, field, 1, 64) else {
-            if !obj.contains_key(field) {
+            if missing(obj, field) {
                 self.fail(
                     field,
                     "required: an RFC 3339 date-time with offset, e.g. 2024-05-17T09:00:00+03:00",
@@ -360,6 +451,27 @@ impl Checker {
             return None;
         };
         match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) if t.nanosecond() >= 1_000_000_000 => {
+                // chrono represents a leap second as nanoseconds past 1e9 and prints it back as
+                // :60, which RFC 5322 dates and most feed readers' parsers do not accept.
+                self.fail(
+                    field,
+                    "leap seconds (:60) are not accepted: feeds and their readers cannot carry them; use :59",
+                );
+                None
+            }
+            Ok(t) if t < EARLIEST_PUBLISHED_AT || t > LATEST_PUBLISHED_AT => {
+                self.fail(
+                    field,
+                    format!(
+                        "must be between {} and {} (inclusive): RSS dates start in 1900 (RFC 5322) \
+                         and every format needs a 4-digit year in any time zone",
+                        EARLIEST_PUBLISHED_AT.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        LATEST_PUBLISHED_AT.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                );
+                None
+            }
             Ok(t) => Some(t),
             Err(e) => {
                 self.fail(
@@ -373,7 +485,7 @@ impl Checker {
 
     fn regions(&mut self, obj: &Map<String, Value>, dir: &RegionDirectory) -> Vec<RegionCode> {
         let Some(list) = self.list(obj, "regions") else {
-            if !obj.contains_key("regions") {
+            if missing(obj, "regions") {
                 self.fail(
                     "regions",
                     "required: 1 or more region codes, e.g. [\"RU-NIZ\"]; see /api/regions",
@@ -418,16 +530,27 @@ impl Checker {
         }
     }
 
-    fn text_list(&mut self, obj: &Map<String, Value>, field: &str) -> Vec<String> {
-        let Some(list) = self.list(obj, field) else {
+    /// Categories: 1–100 characters each, duplicates dropped, order kept. A comma is refused:
+    /// feed queries list categories separated by commas (`?category=a,b`, see
+    /// [`crate::query`]), so a category containing one could never be selected.
+    fn categories(&mut self, obj: &Map<String, Value>) -> Vec<String> {
+        let Some(list) = self.list(obj, "categories") else {
             return Vec::new();
         };
         let mut out: Vec<String> = Vec::new();
         for (i, item) in list.iter().enumerate() {
-            if let Some(s) = self.text_value(&format!("{field}[{i}]"), item, 1, 100) {
-                if !out.contains(&s) {
-                    out.push(s);
-                }
+            let field = format!("categories[{i}]");
+            let Some(s) = self.text_value(&field, item, 1, 100) else {
+                continue;
+            };
+            if s.contains(',') {
+                self.fail(
+                    field,
+                    "must not contain a comma: feed queries separate categories with commas \
+                     (?category=a,b), so this category could never be selected; use another character",
+                );
+            } else if !out.contains(&s) {
+                out.push(s);
             }
         }
         out
@@ -444,8 +567,11 @@ impl Checker {
                 continue;
             };
             let name = self.nested_text(o, &field, "name", 1, MAX_SHORT_TEXT);
-            if name.is_none() && !o.contains_key("name") {
-                self.fail(format!("{field}.name"), "required");
+            if name.is_none() && missing(o, "name") {
+                self.fail(
+                    format!("{field}.name"),
+                    format!("required: the source's name, 1–{MAX_SHORT_TEXT} characters"),
+                );
             }
             let url = self
                 .nested_text(o, &field, "url", 1, MAX_URL_LEN)
@@ -463,7 +589,9 @@ impl Checker {
         let url = self
             .nested_text(o, "image", "url", 1, MAX_URL_LEN)
             .and_then(|u| self.url_value("image.url", u));
-        let mime_type = self.nested_text(o, "image", "type", 1, 100);
+        let mime_type = self
+            .nested_text(o, "image", "type", 1, 100)
+            .and_then(|t| self.image_type(&t));
         let length = match o.get("length") {
             None | Some(Value::Null) => None,
             Some(v) => {
@@ -477,23 +605,39 @@ impl Checker {
                 n
             }
         };
-        if url.is_none() && !o.contains_key("url") {
+        if url.is_none() && missing(o, "url") {
             self.fail("image.url", "required: absolute http(s) URL of the image");
         }
-        match &mime_type {
-            Some(t) if t.starts_with("image/") && t.len() > 6 => {}
-            Some(t) => self.fail(
-                "image.type",
-                format!("must be an image MIME type such as image/jpeg, got {t:?}"),
-            ),
-            None if !o.contains_key("type") => self.fail("image.type", "required: e.g. image/jpeg"),
-            None => {}
+        if mime_type.is_none() && missing(o, "type") {
+            self.fail("image.type", "required: an image media type, e.g. image/jpeg");
         }
         Some(Image {
             url: url?,
-            mime_type: mime_type.filter(|t| t.starts_with("image/"))?,
+            mime_type: mime_type?,
             length,
         })
+    }
+
+    /// An image media type, `image/<subtype>` with RFC 6838 §4.2 `restricted-name`s and no
+    /// parameters, lower-cased (media types are case-insensitive, RFC 6838 §4.2).
+    fn image_type(&mut self, t: &str) -> Option<String> {
+        match t.split_once('/') {
+            Some((top, sub)) if top.eq_ignore_ascii_case("image") && is_restricted_name(sub) => {
+                Some(t.to_ascii_lowercase())
+            }
+            _ => {
+                self.fail(
+                    "image.type",
+                    format!(
+                        "must be an image media type image/<subtype> without parameters, the \
+                         subtype being letters, digits and !#$&-^_.+ (RFC 6838 §4.2), e.g. \
+                         image/jpeg; got {}",
+                        echo(t)
+                    ),
+                );
+                None
+            }
+        }
     }
 
     fn object<'v>(
@@ -527,6 +671,15 @@ impl Checker {
             },
         }
     }
+}
+
+/// RFC 6838 §4.2 `restricted-name`: 1–127 characters, the first a letter or digit, the rest
+/// letters, digits or `!#$&-^_.+`.
+fn is_restricted_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.len() <= 127
+        && chars.all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
 }
 
 /// A JSON value's kind, for error messages.
@@ -642,5 +795,184 @@ mod tests {
         let mut v = base;
         v["title"] = json!("я".repeat(501));
         assert_eq!(parse(v).unwrap_err()[0].field, "title");
+    }
+
+    fn base() -> Value {
+        json!({"external_id": "b", "title": "T", "published_at": "2024-05-17T09:00:00+03:00", "regions": ["RU"]})
+    }
+
+    fn set(mut v: Value, path: &[&str], value: Value) -> Value {
+        let mut at = &mut v;
+        for p in &path[..path.len() - 1] {
+            at = &mut at[*p];
+        }
+        at[path[path.len() - 1]] = value;
+        v
+    }
+
+    /// The errors of `v`, as (field, reason) pairs.
+    fn errors(v: Value) -> Vec<(String, String)> {
+        parse(v)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.reason))
+            .collect()
+    }
+
+    #[test]
+    fn null_required_fields_are_missing() {
+        for field in ["external_id", "title", "published_at", "regions"] {
+            let errs = errors(set(base(), &[field], Value::Null));
+            assert_eq!(errs.len(), 1, "{field}: {errs:?}");
+            assert_eq!(errs[0].0, field);
+            assert!(errs[0].1.starts_with("required"), "{field}: {errs:?}");
+        }
+        let errs = errors(set(base(), &["sources"], json!([{"name": null}])));
+        assert_eq!(errs[0].0, "sources[0].name");
+        let img = json!({"url": null, "type": null});
+        let fields: Vec<String> = errors(set(base(), &["image"], img))
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(fields, ["image.url", "image.type"]);
+        // Optional fields: null is absent.
+        let ok = parse(set(
+            set(base(), &["summary"], Value::Null),
+            &["image"],
+            Value::Null,
+        ))
+        .unwrap();
+        assert_eq!((ok.summary, ok.image), (None, None));
+        // For a replace by id, external_id may be absent or null (the stored one is kept).
+        let put = ArticleInput::from_json(
+            &set(base(), &["external_id"], Value::Null),
+            &RegionDirectory::builtin(),
+            ExternalId::Optional,
+        );
+        assert_eq!(put.unwrap().external_id, "");
+    }
+
+    #[test]
+    fn a_refusal_always_lists_an_error() {
+        for v in [json!({}), json!({"title": null, "published_at": null}), json!([])] {
+            let errs = parse(v.clone()).unwrap_err();
+            assert!(
+                !errs.is_empty() && errs.iter().all(|e| !e.reason.is_empty()),
+                "{v}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_must_fit_every_format() {
+        assert_eq!(EARLIEST_PUBLISHED_AT.to_rfc3339(), "1900-01-02T00:00:00+00:00");
+        assert_eq!(LATEST_PUBLISHED_AT.to_rfc3339(), "9999-12-30T00:00:00+00:00");
+        for ok in [
+            "1900-01-02T00:00:00Z",
+            "1900-01-02T23:59:00+23:59",
+            "9999-12-30T00:00:00Z",
+            "9999-12-29T00:00:00-23:59",
+        ] {
+            let a = parse(set(base(), &["published_at"], json!(ok)));
+            assert!(a.is_ok(), "{ok}: {a:?}");
+        }
+        for bad in [
+            "0000-01-01T00:00:00Z",
+            "1899-12-31T23:59:59Z",
+            "1900-01-01T23:59:59Z",
+            "9999-12-30T00:00:01Z",
+            "9999-12-31T23:59:59Z",
+            "2024-06-30T23:59:60Z",
+            "2024-06-30T23:59:60.5+03:00",
+        ] {
+            let errs = errors(set(base(), &["published_at"], json!(bad)));
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, "published_at");
+            let says = if bad.contains(":60") {
+                ":60"
+            } else {
+                "1900-01-02T00:00:00Z"
+            };
+            assert!(errs[0].1.contains(says), "{bad}: {}", errs[0].1);
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_and_normalized() {
+        for (given, stored) in [
+            ("https://www.vremyan.ru", "https://www.vremyan.ru/"),
+            (
+                "HTTPS://Example.RU:443/a/../b?q=1#f",
+                "https://example.ru/b?q=1#f",
+            ),
+            (
+                "https://пример.рф/новости",
+                "https://xn--e1afmkfd.xn--p1ai/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8",
+            ),
+            ("http://x.ru/a%20b", "http://x.ru/a%20b"),
+        ] {
+            let a = parse(set(base(), &["link"], json!(given))).unwrap();
+            assert_eq!(a.link.as_deref(), Some(stored), "{given}");
+            let a = parse(set(base(), &["sources"], json!([{"name": "S", "url": given}]))).unwrap();
+            assert_eq!(a.sources[0].url.as_deref(), Some(stored), "{given}");
+            let img = json!({"url": given, "type": "image/jpeg"});
+            let a = parse(set(base(), &["image"], img)).unwrap();
+            assert_eq!(a.image.unwrap().url, stored, "{given}");
+        }
+        for bad in [
+            "https://x.ru/\"onmouseover=\"alert(7)<script>",
+            "https://x.ru/a b",
+            "https://x.ru/a\tb",
+            "https://x.ru/a\\b",
+            "https://x.ru/{a}|^`",
+            "https://x.ru/a\u{a0}b",
+            "javascript:alert(1)",
+            "mailto:a@x.ru",
+            "https://",
+            "x.ru/a",
+        ] {
+            let errs = errors(set(base(), &["link"], json!(bad)));
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, "link", "{bad}");
+        }
+    }
+
+    #[test]
+    fn image_types_follow_rfc_6838() {
+        for (given, stored) in [
+            ("image/jpeg", "image/jpeg"),
+            ("IMAGE/SVG+XML", "image/svg+xml"),
+            ("image/vnd.ms-photo", "image/vnd.ms-photo"),
+        ] {
+            let img = json!({"url": "https://x.ru/i", "type": given});
+            let a = parse(set(base(), &["image"], img)).unwrap();
+            assert_eq!(a.image.unwrap().mime_type, stored);
+        }
+        for bad in [
+            "image/jpeg\" onload=\"alert(9)",
+            "image/jpeg; q=1",
+            "image/",
+            "image",
+            "image/*",
+            "text/html",
+            "image/-x",
+            "image/a/b",
+            "imagex/png",
+        ] {
+            let img = json!({"url": "https://x.ru/i", "type": bad});
+            let errs = errors(set(base(), &["image"], img));
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, "image.type", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_category_with_a_comma_is_refused() {
+        let errs = errors(set(base(), &["categories"], json!(["ok", "cat,comma"])));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, "categories[1]");
+        assert!(errs[0].1.contains("comma"), "{}", errs[0].1);
+        let a = parse(set(base(), &["categories"], json!(["a", "b / c", "a"]))).unwrap();
+        assert_eq!(a.categories, ["a", "b / c"]);
     }
 }

@@ -843,9 +843,10 @@ async fn create_upsert_replace_delete() {
     assert_eq!(created["title"], "Статья life-1");
     assert_eq!(created["regions"], json!(["RU-NIZ"]));
     assert_eq!(created["published_at"], "2024-05-17T09:00:00+03:00");
+    // URLs are stored in their normalized form (the sent one has no path).
     assert_eq!(
         created["sources"],
-        json!([{"name": "Время Н", "url": "https://www.vremyan.ru"}])
+        json!([{"name": "Время Н", "url": "https://www.vremyan.ru/"}])
     );
     assert_eq!(created["url"], format!("{base}/articles/{id}"));
     // The Location serves it, with the same validator.

@@ -2,6 +2,7 @@
 
 pub mod articles;
 pub mod calendar;
+pub mod json;
 pub mod publishers;
 pub mod regions;
 pub mod write;

@@ -4,8 +4,10 @@
 //! locks it), so operators need the same three operations over HTTP:
 //!
 //! - `GET /api/publishers`: every publisher, without token hashes;
-//! - `POST /api/publishers` with `{"name": "...", "regions": ["RU-NIZ"]}` (`regions` absent or
-//!   null = all regions): 201 with the new token, shown this once and never again;
+//! - `POST /api/publishers` with `{"name": "...", "regions": ["RU-NIZ"]}` (`regions` absent = all
+//!   regions; `null` and `[]` are refused, as the article API treats `null` as missing: an
+//!   all-regions accreditation must be asked for by leaving the field out, never by accident):
+//!   201 with the new token, shown this once and never again;
 //! - `DELETE /api/publishers/{name}`: revoke the token (204); the articles stay.
 //!
 //! Every call needs `Authorization: Bearer <admin token>`, the secret the server was started with
@@ -157,20 +159,30 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
             ));
             None
         }
-        Some(_) => {
-            errors.push(FieldError::new("name", "expected a string"));
-            None
-        }
-        None => {
+        None | Some(Value::Null) => {
             errors.push(FieldError::new(
                 "name",
                 "required: the publisher's name (a-z, 0-9, '.', '_', '-')",
             ));
             None
         }
+        Some(_) => {
+            errors.push(FieldError::new(
+                "name",
+                "expected a string of 1–64 characters of a-z, 0-9, '.', '_' and '-'",
+            ));
+            None
+        }
     };
     let regions = match obj.get("regions") {
-        None | Some(Value::Null) => None,
+        None => None,
+        Some(Value::Null) => {
+            errors.push(FieldError::new(
+                "regions",
+                "null is not a region list: name at least one region, or omit the field for all regions",
+            ));
+            None
+        }
         Some(Value::Array(items)) if items.is_empty() => {
             errors.push(FieldError::new(
                 "regions",
@@ -185,7 +197,10 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
                     Some((_, Some(region))) => codes.push(region.code.clone()),
                     Some((code, None)) => errors.push(FieldError::new(
                         format!("regions[{i}]"),
-                        format!("unknown region {code:?}; the known codes are listed at /api/regions"),
+                        format!(
+                            "unknown region {}; the known codes are listed at /api/regions",
+                            response::echo(code)
+                        ),
                     )),
                     None => errors.push(FieldError::new(
                         format!("regions[{i}]"),

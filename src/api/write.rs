@@ -470,7 +470,8 @@ async fn read_json(app: &App, req: &Parts, body: Incoming) -> Result<Value, Prob
 }
 
 /// Parses JSON, naming the position of the first problem. Nesting deeper than serde_json's
-/// recursion limit (128) is a syntax error, so hostile input cannot exhaust the stack.
+/// recursion limit (128) is a syntax error, so hostile input cannot exhaust the stack; an
+/// object that repeats a key is one too ([`super::json`]), so no field is silently overwritten.
 pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Problem::new(
@@ -481,7 +482,7 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
         )
     })?;
     // serde_json's message already names the line and column.
-    serde_json::from_str(text).map_err(|e| {
+    super::json::parse_strict(text).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid-json",

@@ -151,7 +151,8 @@ pub struct Item<'a> {
 
 /// A feed document, independent of syntax.
 pub struct FeedDoc<'a> {
-    /// Feed title, naming region(s), categories and range.
+    /// Feed title, naming the portal, the region(s) and the range (never the categories: see
+    /// `title`).
     pub title: String,
     /// One-line description.
     pub description: String,
@@ -227,6 +228,14 @@ fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
     }
 }
 
+/// The feed title: the portal's name, the regions' names and the date range.
+///
+/// The requested categories are deliberately left out. `?category=` is free text (any reader can
+/// ask for any category, existing or not), and a title printed under the portal's name must not
+/// say whatever a URL's author wants it to (`?category=Официально: …`). Region names come from the
+/// region directory and the range from parsed dates, so nothing else in it is the requester's
+/// text. Checking categories against stored articles would need a store read for every title and
+/// would still let anyone show any category an article once had; the self link names the filter.
 fn title(ctx: &FeedContext, query: &FeedQuery) -> String {
     let mut title = String::from(ctx.portal_name);
     title.push_str(": ");
@@ -243,9 +252,6 @@ fn title(ctx: &FeedContext, query: &FeedQuery) -> String {
             })
             .collect();
         title.push_str(&names.join(", "));
-    }
-    if !query.categories.is_empty() {
-        title.push_str(&format!(" — {}", query.categories.join(", ")));
     }
     match (&query.from, &query.to) {
         (Some(f), Some(t)) if f.text == t.text => title.push_str(&format!(", {}", f.text)),
