@@ -270,12 +270,23 @@ pub fn compress(
     }
 }
 
+/// A thread's libdeflate compressor, kept with its level between bodies.
+struct GzipState {
+    level: u8,
+    compressor: libdeflater::Compressor,
+    /// Output scratch, as long as the largest bound seen: libdeflate needs the whole bound up
+    /// front, and zeroing a fresh buffer of the body's size for every body showed in the profile.
+    scratch: Vec<u8>,
+}
+
+/// The largest output scratch a thread keeps (a 50-item page with full text is ~100 KB).
+const MAX_SCRATCH: usize = 1 << 20;
+
 thread_local! {
-    /// One libdeflate compressor per thread and level, kept between bodies: its tables are a few
-    /// hundred KB, and allocating them zeroed for every body showed in the profile as page
-    /// clearing. Threads that compress are the bounded render workers ([`super::pool`]).
-    static GZIP: std::cell::RefCell<Option<(u8, libdeflater::Compressor)>> =
-        const { std::cell::RefCell::new(None) };
+    /// One compressor per thread, kept between bodies: its tables are a few hundred KB, and
+    /// allocating them for every body showed in the profile as page clearing. The threads that
+    /// compress are the bounded render workers ([`super::pool`]), so this memory is bounded too.
+    static GZIP: std::cell::RefCell<Option<GzipState>> = const { std::cell::RefCell::new(None) };
 }
 
 /// gzip (RFC 1952) in one call with libdeflate: a whole body at once is exactly what it is built
@@ -284,21 +295,35 @@ fn gzip(data: &[u8], level: u8) -> Result<Vec<u8>, CompressError> {
     let level = level.clamp(1, MAX_GZIP_LEVEL);
     GZIP.with(|cell| {
         let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(l, _)| *l != level) {
-            let lvl = libdeflater::CompressionLvl::new(i32::from(level))
-                .map_err(|e| CompressError::Gzip(format!("level {level}: {e:?}")))?;
-            *cell = Some((level, libdeflater::Compressor::new(lvl)));
-        }
-        let Some((_, compressor)) = cell.as_mut() else {
-            return Err(CompressError::Gzip("no compressor".into()));
+        let state = match cell.take() {
+            Some(state) if state.level == level => cell.insert(state),
+            _ => {
+                let lvl = libdeflater::CompressionLvl::new(i32::from(level))
+                    .map_err(|e| CompressError::Gzip(format!("level {level}: {e:?}")))?;
+                cell.insert(GzipState {
+                    level,
+                    compressor: libdeflater::Compressor::new(lvl),
+                    scratch: Vec::new(),
+                })
+            }
         };
-        let mut out = vec![0; compressor.gzip_compress_bound(data.len())];
-        let len = compressor
-            .gzip_compress(data, &mut out)
+        let bound = state.compressor.gzip_compress_bound(data.len());
+        let mut fresh = Vec::new();
+        let out = if bound <= MAX_SCRATCH {
+            if state.scratch.len() < bound {
+                state.scratch.resize(bound, 0);
+            }
+            &mut state.scratch[..bound]
+        } else {
+            // A rare huge page (500 items of full text) is not worth keeping a buffer for.
+            fresh.resize(bound, 0);
+            &mut fresh[..]
+        };
+        let len = state
+            .compressor
+            .gzip_compress(data, out)
             .map_err(|e| CompressError::Gzip(format!("{e:?}")))?;
-        out.truncate(len);
-        out.shrink_to_fit();
-        Ok(out)
+        Ok(out[..len].to_vec())
     })
 }
 
