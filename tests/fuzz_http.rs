@@ -107,7 +107,10 @@ impl World {
         };
         world.alice_id = world.create(&world.alice.clone(), "alice-own").await;
         world.bob_id = world.create(&bob, "bob-known").await;
-        world.bob_article = world.server.get_tagged(&format!("/api/articles/{}", world.bob_id)).await;
+        world.bob_article = world
+            .server
+            .get_tagged(&format!("/api/articles/{}", world.bob_id))
+            .await;
         assert_eq!(world.bob_article.0, 200);
         world
     }
@@ -149,7 +152,8 @@ impl World {
             .client
             .request(req.method.clone(), self.server.url(&req.target));
         for (name, value) in &req.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("bad test header name: {e}"))?;
+            let name =
+                HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("bad test header name: {e}"))?;
             let value = HeaderValue::from_bytes(value).map_err(|e| format!("bad test header value: {e}"))?;
             b = b.header(name, value);
         }
@@ -166,7 +170,11 @@ impl World {
         let content_type = header("content-type");
         let etag = header("etag");
         let last_modified = header("last-modified");
-        let body = res.bytes().await.map_err(|e| format!("body cut off: {e}"))?.to_vec();
+        let body = res
+            .bytes()
+            .await
+            .map_err(|e| format!("body cut off: {e}"))?
+            .to_vec();
         Ok(Resp {
             status,
             content_type,
@@ -179,13 +187,19 @@ impl World {
     /// Sends `req` over a plain socket, ignoring write errors, and reads the answer.
     async fn send_raw(&self, req: &Req) -> Result<Resp, String> {
         use std::io::{Read, Write};
-        let mut bytes = format!("{} {} HTTP/1.1\r\nhost: {}\r\n", req.method, req.target, self.server.addr).into_bytes();
+        let mut bytes = format!(
+            "{} {} HTTP/1.1\r\nhost: {}\r\n",
+            req.method, req.target, self.server.addr
+        )
+        .into_bytes();
         for (n, v) in &req.headers {
             bytes.extend_from_slice(format!("{n}: ").as_bytes());
             bytes.extend_from_slice(v);
             bytes.extend_from_slice(b"\r\n");
         }
-        bytes.extend_from_slice(format!("content-length: {}\r\nconnection: close\r\n\r\n", req.body.len()).as_bytes());
+        bytes.extend_from_slice(
+            format!("content-length: {}\r\nconnection: close\r\n\r\n", req.body.len()).as_bytes(),
+        );
         bytes.extend_from_slice(&req.body);
         let addr = self.server.addr;
         let raw = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
@@ -277,7 +291,10 @@ impl World {
             }
         }
         if write {
-            let now = self.server.get_tagged(&format!("/api/articles/{}", self.bob_id)).await;
+            let now = self
+                .server
+                .get_tagged(&format!("/api/articles/{}", self.bob_id))
+                .await;
             if now != self.bob_article {
                 out.push(Violation::new(
                     "refused-write-changes-nothing",
@@ -340,7 +357,9 @@ fn parse_raw(raw: &[u8]) -> Result<Resp, String> {
     };
     let mut length = None;
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim().to_string();
         match name.to_ascii_lowercase().as_str() {
             "content-type" => resp.content_type = Some(value),
@@ -406,7 +425,11 @@ impl Req {
         self.method.as_str().len()
             + self.target.len()
             + 12
-            + self.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
             + self.body.len()
     }
 }
@@ -483,7 +506,13 @@ fn route(req: &Req) -> String {
     let path = req.target.split('?').next().unwrap_or("");
     let path: Vec<&str> = path
         .split('/')
-        .map(|seg| if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) { "{id}" } else { seg })
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
         .collect();
     format!("{} {}", req.method, path.join("/"))
 }
@@ -682,13 +711,52 @@ const REQUIRED: &[&str] = &["/external_id", "/title", "/published_at", "/regions
 /// Strings a hostile or careless client sends.
 fn odd_string() -> impl Strategy<Value = String> {
     const PIECES: &[&str] = &[
-        "", " ", "\t", "\n", "\u{0}", "\u{1}", "\u{7f}", "\u{85}", "\u{a0}", "\u{200b}", "\u{202e}",
-        "\u{feff}", "\u{fffe}", "\u{ffff}", "\u{10ffff}", "\u{1f600}", "e\u{301}", "й", "İ", "ß",
-        "<script>alert(1)</script>", "]]>", "&amp;", "&#0;", "\"", "\\", "'", ",", "%2C", "+", "%",
-        "javascript:alert(1)", "https://x.ru/\"onmouseover=\"alert(7)<script>", "https://x.ru/a b",
-        "image/jpeg\" onload=\"alert(9)", "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
-        "2024-06-30T23:59:60Z", "2024-02-30T00:00:00Z", "+10000-01-01T00:00:00Z",
-        "2024-05-17T09:00:00+24:00", "2024-05-17", "RU-NIZ", "ru-mow", "XX-YY", "cat,comma",
+        "",
+        " ",
+        "\t",
+        "\n",
+        "\u{0}",
+        "\u{1}",
+        "\u{7f}",
+        "\u{85}",
+        "\u{a0}",
+        "\u{200b}",
+        "\u{202e}",
+        "\u{feff}",
+        "\u{fffe}",
+        "\u{ffff}",
+        "\u{10ffff}",
+        "\u{1f600}",
+        "e\u{301}",
+        "й",
+        "İ",
+        "ß",
+        "<script>alert(1)</script>",
+        "]]>",
+        "&amp;",
+        "&#0;",
+        "\"",
+        "\\",
+        "'",
+        ",",
+        "%2C",
+        "+",
+        "%",
+        "javascript:alert(1)",
+        "https://x.ru/\"onmouseover=\"alert(7)<script>",
+        "https://x.ru/a b",
+        "image/jpeg\" onload=\"alert(9)",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "2024-06-30T23:59:60Z",
+        "2024-02-30T00:00:00Z",
+        "+10000-01-01T00:00:00Z",
+        "2024-05-17T09:00:00+24:00",
+        "2024-05-17",
+        "RU-NIZ",
+        "ru-mow",
+        "XX-YY",
+        "cat,comma",
     ];
     prop_oneof![
         4 => prop::collection::vec(prop::sample::select(PIECES), 0..6).prop_map(|v| v.concat()),
@@ -757,8 +825,23 @@ fn value_mut() -> impl Strategy<Value = ValueMut> {
 
 fn text_mut() -> impl Strategy<Value = TextMut> {
     const INSERTS: &[&[u8]] = &[
-        b"\"\\ud800\"", b"\\u0000", b"\xff", b"\xc0\xaf", b"\xef\xbb\xbf", b"{", b"}", b"]", b",",
-        b"\"", b"\\", b"\x00", b"\r\n", b"null", b"1e999999", b"-", b"NaN",
+        b"\"\\ud800\"",
+        b"\\u0000",
+        b"\xff",
+        b"\xc0\xaf",
+        b"\xef\xbb\xbf",
+        b"{",
+        b"}",
+        b"]",
+        b",",
+        b"\"",
+        b"\\",
+        b"\x00",
+        b"\r\n",
+        b"null",
+        b"1e999999",
+        b"-",
+        b"NaN",
     ];
     prop_oneof![
         3 => (any::<Index>(), 1u8..=255).prop_map(|(i, x)| TextMut::Flip(i, x)),
@@ -970,8 +1053,12 @@ impl Case for WriteCase {
     async fn request(&self, w: &World) -> Req {
         match self {
             WriteCase::Post(m) => self.json(w, Method::POST, "/api/articles".into(), m.bytes()),
-            WriteCase::PutOwn(m) => self.json(w, Method::PUT, format!("/api/articles/{}", w.alice_id), m.bytes()),
-            WriteCase::PutOthers(m) => self.json(w, Method::PUT, format!("/api/articles/{}", w.bob_id), m.bytes()),
+            WriteCase::PutOwn(m) => {
+                self.json(w, Method::PUT, format!("/api/articles/{}", w.alice_id), m.bytes())
+            }
+            WriteCase::PutOthers(m) => {
+                self.json(w, Method::PUT, format!("/api/articles/{}", w.bob_id), m.bytes())
+            }
             WriteCase::Batch(lines) => {
                 let mut body = Vec::new();
                 for m in lines {
@@ -1094,8 +1181,17 @@ fn query_value(key: &str) -> BoxedStrategy<String> {
     .prop_map(String::from);
     match key {
         "region" => prop_oneof![
-            prop::sample::select(vec!["RU-NIZ", "ru-mow", "RU-NIZ,RU-MOW", " RU-SPE ", "", ",", "XX-YY", "RU"])
-                .prop_map(String::from),
+            prop::sample::select(vec![
+                "RU-NIZ",
+                "ru-mow",
+                "RU-NIZ,RU-MOW",
+                " RU-SPE ",
+                "",
+                ",",
+                "XX-YY",
+                "RU"
+            ])
+            .prop_map(String::from),
             odd_string(),
         ]
         .boxed(),
@@ -1106,8 +1202,19 @@ fn query_value(key: &str) -> BoxedStrategy<String> {
         .boxed(),
         "from" | "to" => prop_oneof![3 => dates, 1 => odd_string()].boxed(),
         "limit" => prop_oneof![
-            prop::sample::select(vec!["1", "50", "500", "501", "0", "-1", "1e3", "18446744073709551616", " 5", "+5"])
-                .prop_map(String::from),
+            prop::sample::select(vec![
+                "1",
+                "50",
+                "500",
+                "501",
+                "0",
+                "-1",
+                "1e3",
+                "18446744073709551616",
+                " 5",
+                "+5"
+            ])
+            .prop_map(String::from),
             any::<u64>().prop_map(|n| n.to_string()),
         ]
         .boxed(),
@@ -1288,8 +1395,20 @@ fn header_case() -> impl Strategy<Value = HeaderCase> {
         2 => Just(HeaderTarget::Post),
     ];
     let other_inm = prop_oneof![
-        prop::sample::select(vec!["garbage", "W/", "\"unterminated", "", " ", "\"nope\"", "W/\"nope\"", "w/\"x\"", "\"a\"b\"", ",", "\"\""])
-            .prop_map(String::from),
+        prop::sample::select(vec![
+            "garbage",
+            "W/",
+            "\"unterminated",
+            "",
+            " ",
+            "\"nope\"",
+            "W/\"nope\"",
+            "w/\"x\"",
+            "\"a\"b\"",
+            ",",
+            "\"\""
+        ])
+        .prop_map(String::from),
         "[ -~]{0,30}".prop_filter("no star member", |s| !s.split(',').any(|m| m.trim() == "*")),
     ];
     let inm = prop_oneof![
@@ -1312,16 +1431,34 @@ fn header_case() -> impl Strategy<Value = HeaderCase> {
     ];
     let accept_encoding = prop_oneof![
         prop::sample::select(vec![
-            "gzip", "br", "gzip, deflate, br", "identity;q=0", "*;q=0", "gzip;q=0, br;q=0", "br;q=1.5",
-            "gzip;q=abc", "*", "x-gzip", "compress", "", ";;;", "gzip;q=0.001, identity;q=0",
+            "gzip",
+            "br",
+            "gzip, deflate, br",
+            "identity;q=0",
+            "*;q=0",
+            "gzip;q=0, br;q=0",
+            "br;q=1.5",
+            "gzip;q=abc",
+            "*",
+            "x-gzip",
+            "compress",
+            "",
+            ";;;",
+            "gzip;q=0.001, identity;q=0",
         ])
         .prop_map(String::from),
         "[a-z*;=0-9., ]{0,30}",
     ];
     let content_type = prop_oneof![
         prop::sample::select(vec![
-            "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain",
-            "application/x-ndjson", "", "application/json;", "multipart/form-data; boundary=x",
+            "application/json",
+            "application/json; charset=utf-8",
+            "APPLICATION/JSON",
+            "text/plain",
+            "application/x-ndjson",
+            "",
+            "application/json;",
+            "multipart/form-data; boundary=x",
         ])
         .prop_map(String::from),
         odd_string(),
@@ -1329,14 +1466,27 @@ fn header_case() -> impl Strategy<Value = HeaderCase> {
     let authorization = prop_oneof![
         Just(b"VALID".to_vec()),
         prop::sample::select(vec![
-            "Bearer", "Bearer ", "bearer VALID", "Basic YWxpY2U6cHc=", "Bearer wrong", "Bearer VALIDx", "Token VALID",
+            "Bearer",
+            "Bearer ",
+            "bearer VALID",
+            "Basic YWxpY2U6cHc=",
+            "Bearer wrong",
+            "Bearer VALIDx",
+            "Token VALID",
         ])
         .prop_map(|s| s.as_bytes().to_vec()),
         junk_header(),
     ];
     let extra = prop::collection::vec(
         (
-            prop::sample::select(vec!["content-encoding", "if-match", "if-unmodified-since", "x-junk", "accept", "host"]),
+            prop::sample::select(vec![
+                "content-encoding",
+                "if-match",
+                "if-unmodified-since",
+                "x-junk",
+                "accept",
+                "host",
+            ]),
             junk_header(),
         ),
         0..2,
@@ -1350,22 +1500,30 @@ fn header_case() -> impl Strategy<Value = HeaderCase> {
         prop::option::weighted(0.4, authorization),
         extra,
     )
-        .prop_map(|(target, inm, ims, accept_encoding, content_type, authorization, extra)| HeaderCase {
-            target,
-            inm,
-            ims,
-            accept_encoding,
-            content_type,
-            authorization,
-            extra,
-        })
+        .prop_map(
+            |(target, inm, ims, accept_encoding, content_type, authorization, extra)| HeaderCase {
+                target,
+                inm,
+                ims,
+                accept_encoding,
+                content_type,
+                authorization,
+                extra,
+            },
+        )
 }
 
 /// Bytes a header value can carry (no CR, LF, NUL or other controls but tab).
 fn header_safe(bytes: &[u8]) -> Vec<u8> {
     bytes
         .iter()
-        .map(|&b| if b == b'\t' || (b >= 0x20 && b != 0x7f) { b } else { b'?' })
+        .map(|&b| {
+            if b == b'\t' || (b >= 0x20 && b != 0x7f) {
+                b
+            } else {
+                b'?'
+            }
+        })
         .collect()
 }
 
@@ -1433,8 +1591,14 @@ impl Case for HeaderCase {
             _ => None,
         };
         if let Some(a) = auth {
-            let a = String::from_utf8_lossy(&a).replace("VALID", &w.alice).into_bytes();
-            let a = if a == w.alice.as_bytes() { format!("Bearer {}", w.alice).into_bytes() } else { a };
+            let a = String::from_utf8_lossy(&a)
+                .replace("VALID", &w.alice)
+                .into_bytes();
+            let a = if a == w.alice.as_bytes() {
+                format!("Bearer {}", w.alice).into_bytes()
+            } else {
+                a
+            };
             req = req.header("authorization", header_safe(&a));
         }
         for (name, value) in &self.extra {

@@ -11,8 +11,10 @@
 //!   least one field error, each with a reason (hole 4); `null` in a required field is refused
 //!   naming it (hole 3); an accepted article, written back as input, validates to itself.
 //!
-//! Seeded (fixed seed, ChaCha), no failure persistence: every run tries the same cases.
+//! Seeded (fixed seed, ChaCha), no failure persistence: every run tries the same cases;
+//! `LENTA_FUZZ_SEED` and `LENTA_FUZZ_SCALE` explore further, as in tests/fuzz_http.rs.
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderValue, Method};
@@ -25,12 +27,21 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
 use serde_json::{json, Value};
 
+/// `cases` (times `LENTA_FUZZ_SCALE`) with a fixed seed (or one hashed from `LENTA_FUZZ_SEED`).
 fn config(cases: u32) -> Config {
+    let scale: f64 = std::env::var("LENTA_FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let seed = std::env::var("LENTA_FUZZ_SEED").map_or(9, |s| {
+        let hash = blake3::hash(s.as_bytes());
+        u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
+    });
     Config {
-        cases,
+        cases: ((cases as f64) * scale).max(1.0) as u32,
         failure_persistence: None,
         rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(9),
+        rng_seed: RngSeed::Fixed(seed),
         ..Config::default()
     }
 }
@@ -38,13 +49,18 @@ fn config(cases: u32) -> Config {
 // ------------------------------------------------------------------------------------------
 // Feed queries and cursors.
 
+/// The built-in region directory, built once.
+fn regions() -> &'static RegionDirectory {
+    static DIR: OnceLock<RegionDirectory> = OnceLock::new();
+    DIR.get_or_init(RegionDirectory::builtin)
+}
+
 fn parse(raw: &str, path_region: Option<&str>) -> Result<FeedQuery, Vec<lenta::model::FieldError>> {
-    let dir = RegionDirectory::builtin();
     FeedQuery::parse(
         Some(raw),
         path_region,
         QueryContext {
-            regions: &dir,
+            regions: regions(),
             tz: chrono_tz::Europe::Moscow,
         },
     )
@@ -56,14 +72,46 @@ fn query_string() -> impl Strategy<Value = String> {
         "region", "category", "from", "to", "limit", "before", "after", "", "foo", "region[]",
     ];
     const VALUES: &[&str] = &[
-        "RU-NIZ", "ru-mow", "RU-NIZ,RU-MOW", "%20RU-SPE%20", "", ",", "XX-YY", "Власть",
-        "%D0%92%D0%BB%D0%B0%D1%81%D1%82%D1%8C", "cat%2Ccomma", "a,,b", "İ", "ß", "ǅ", "%C4%B0",
-        "2024-06-01", "2024-02-30", "0000-01-01", "9999-12-31", "+10000-01-01", "-0001-01-01",
-        "+2024-06-01", "2024-05-17T09:00:00+03:00", "2024-05-17T09:00:00%2B03:00",
-        "2024-06-30T23:59:60Z", "9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00%2B23:59",
-        "2024-05-17T09:00:00.123456789Z", "1", "500", "501", "0", "-1", "%FF", "%", "+",
-        "00000000000000000000000000000000", "ffffffffffffffffffffffffffffffff",
-        "80000000000000010000000000000002", "8000000000000001000000000000000G",
+        "RU-NIZ",
+        "ru-mow",
+        "RU-NIZ,RU-MOW",
+        "%20RU-SPE%20",
+        "",
+        ",",
+        "XX-YY",
+        "Власть",
+        "%D0%92%D0%BB%D0%B0%D1%81%D1%82%D1%8C",
+        "cat%2Ccomma",
+        "a,,b",
+        "İ",
+        "ß",
+        "ǅ",
+        "%C4%B0",
+        "2024-06-01",
+        "2024-02-30",
+        "0000-01-01",
+        "9999-12-31",
+        "+10000-01-01",
+        "-0001-01-01",
+        "+2024-06-01",
+        "2024-05-17T09:00:00+03:00",
+        "2024-05-17T09:00:00%2B03:00",
+        "2024-06-30T23:59:60Z",
+        "9999-12-31T23:59:59-23:59",
+        "0000-01-01T00:00:00%2B23:59",
+        "2024-05-17T09:00:00.123456789Z",
+        "1",
+        "500",
+        "501",
+        "0",
+        "-1",
+        "%FF",
+        "%",
+        "+",
+        "00000000000000000000000000000000",
+        "ffffffffffffffffffffffffffffffff",
+        "80000000000000010000000000000002",
+        "8000000000000001000000000000000G",
     ];
     let pair = prop_oneof![
         4 => (prop::sample::select(KEYS), prop::sample::select(VALUES)).prop_map(|(k, v)| format!("{k}={v}")),
@@ -156,10 +204,27 @@ const LM_SECS: u64 = 1_700_000_000;
 
 fn header_text() -> impl Strategy<Value = Vec<u8>> {
     const PIECES: &[&str] = &[
-        "\"v1\"", "W/\"v1\"", "w/\"v1\"", "\"v2\"", "*", ",", " ", "\t", "\"", "W/", "garbage",
-        "\"unterminated", "\"a,b\"", "\"ü\"", "\"\"",
-        "Tue, 14 Nov 2023 22:13:20 GMT", "Tue, 14 Nov 2023 22:13:19 GMT", "Tue Nov 14 22:13:20 2023",
-        "Tuesday, 14-Nov-23 22:13:20 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "yesterday",
+        "\"v1\"",
+        "W/\"v1\"",
+        "w/\"v1\"",
+        "\"v2\"",
+        "*",
+        ",",
+        " ",
+        "\t",
+        "\"",
+        "W/",
+        "garbage",
+        "\"unterminated",
+        "\"a,b\"",
+        "\"ü\"",
+        "\"\"",
+        "Tue, 14 Nov 2023 22:13:20 GMT",
+        "Tue, 14 Nov 2023 22:13:19 GMT",
+        "Tue Nov 14 22:13:20 2023",
+        "Tuesday, 14-Nov-23 22:13:20 GMT",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "yesterday",
     ];
     prop_oneof![
         3 => prop::collection::vec(prop::sample::select(PIECES), 0..5).prop_map(|v| v.concat().into_bytes()),
@@ -167,7 +232,12 @@ fn header_text() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-const CONDITIONALS: &[&str] = &["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+const CONDITIONALS: &[&str] = &[
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+];
 
 fn headers(lines: &[(&'static str, Vec<u8>)]) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -243,21 +313,70 @@ fn article() -> Value {
 }
 
 const POINTERS: &[&str] = &[
-    "/external_id", "/title", "/summary", "/content_html", "/link", "/published_at", "/regions",
-    "/regions/0", "/categories", "/categories/0", "/author", "/sources", "/sources/0",
-    "/sources/0/name", "/sources/0/url", "/image", "/image/url", "/image/type", "/image/length",
-    "/views", "/id", "/extra",
+    "/external_id",
+    "/title",
+    "/summary",
+    "/content_html",
+    "/link",
+    "/published_at",
+    "/regions",
+    "/regions/0",
+    "/categories",
+    "/categories/0",
+    "/author",
+    "/sources",
+    "/sources/0",
+    "/sources/0/name",
+    "/sources/0/url",
+    "/image",
+    "/image/url",
+    "/image/type",
+    "/image/length",
+    "/views",
+    "/id",
+    "/extra",
 ];
 
 const REQUIRED: &[&str] = &["external_id", "title", "published_at", "regions"];
 
 fn text_value() -> impl Strategy<Value = String> {
     const PIECES: &[&str] = &[
-        "", " ", "\u{0}", "\u{b}", "\u{85}", "\u{200b}", "\u{feff}", "\u{fffe}", "\u{1f600}",
-        "e\u{301}", "й", "<p>", "</p>", "<script>x</script>", "<a href=\"javascript:x\">l</a>",
-        "<img src=x onerror=y>", "&amp;", "&", "<", "]]>", "<!--", "<b><i>", "</b>", "<table><td>",
-        "https://x.ru/", "http://", "a b", "image/", "png", "RU-NIZ", "2024-05-17T09:00:00",
-        "+03:00", "Z", "9999-12-31T23:59:59Z", "2024-06-30T23:59:60Z", "0000-01-01T00:00:00Z",
+        "",
+        " ",
+        "\u{0}",
+        "\u{b}",
+        "\u{85}",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{fffe}",
+        "\u{1f600}",
+        "e\u{301}",
+        "й",
+        "<p>",
+        "</p>",
+        "<script>x</script>",
+        "<a href=\"javascript:x\">l</a>",
+        "<img src=x onerror=y>",
+        "&amp;",
+        "&",
+        "<",
+        "]]>",
+        "<!--",
+        "<b><i>",
+        "</b>",
+        "<table><td>",
+        "https://x.ru/",
+        "http://",
+        "a b",
+        "image/",
+        "png",
+        "RU-NIZ",
+        "2024-05-17T09:00:00",
+        "+03:00",
+        "Z",
+        "9999-12-31T23:59:59Z",
+        "2024-06-30T23:59:60Z",
+        "0000-01-01T00:00:00Z",
     ];
     prop_oneof![
         3 => prop::collection::vec(prop::sample::select(PIECES), 0..6).prop_map(|v| v.concat()),
@@ -286,17 +405,23 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// A valid article with up to three fields replaced or removed.
 fn mutated_article() -> impl Strategy<Value = (Value, Vec<(&'static str, Option<Value>)>)> {
     let value = prop_oneof![3 => json_value(), 1 => Just(Value::Null)];
-    prop::collection::vec((prop::sample::select(POINTERS), prop::option::weighted(0.85, value)), 0..4)
-        .prop_map(|muts| {
-            let mut v = article();
-            for (p, new) in &muts {
-                match new {
-                    Some(new) => set_pointer(&mut v, p, new.clone()),
-                    None => remove_pointer(&mut v, p),
-                }
+    prop::collection::vec(
+        (
+            prop::sample::select(POINTERS),
+            prop::option::weighted(0.85, value),
+        ),
+        0..4,
+    )
+    .prop_map(|muts| {
+        let mut v = article();
+        for (p, new) in &muts {
+            match new {
+                Some(new) => set_pointer(&mut v, p, new.clone()),
+                None => remove_pointer(&mut v, p),
             }
-            (v, muts)
-        })
+        }
+        (v, muts)
+    })
 }
 
 fn set_pointer(v: &mut Value, pointer: &str, new: Value) {
@@ -343,7 +468,10 @@ fn as_input(a: &NewArticle) -> Value {
         ("content_html", a.content_html.clone().map(Value::from)),
         ("link", a.link.clone().map(Value::from)),
         ("author", a.author.clone().map(Value::from)),
-        ("image", a.image.as_ref().map(|i| serde_json::to_value(i).expect("image"))),
+        (
+            "image",
+            a.image.as_ref().map(|i| serde_json::to_value(i).expect("image")),
+        ),
         ("views", a.views.map(Value::from)),
     ];
     for (k, value) in optional {
@@ -362,9 +490,9 @@ proptest! {
     #[test]
     fn article_validation_explains_every_refusal(input in prop_oneof![3 => mutated_article().prop_map(|(v, _)| v), 1 => json_value()],
                                                  optional in any::<bool>()) {
-        let dir = RegionDirectory::builtin();
+        let dir = regions();
         let mode = if optional { ExternalId::Optional } else { ExternalId::Required };
-        if let Err(errors) = ArticleInput::from_json(&input, &dir, mode) {
+        if let Err(errors) = ArticleInput::from_json(&input, dir, mode) {
             prop_assert!(!errors.is_empty(), "refused without a single field error: {input}");
             for e in &errors {
                 prop_assert!(!e.reason.trim().is_empty(), "no reason for {:?}: {input}", e.field);
@@ -375,10 +503,10 @@ proptest! {
     /// Hole 3: `null` in a required field is refused like a missing field, naming it.
     #[test]
     fn null_counts_as_missing(field in prop::sample::select(REQUIRED)) {
-        let dir = RegionDirectory::builtin();
+        let dir = regions();
         let mut input = article();
         input[field] = Value::Null;
-        let result = ArticleInput::from_json(&input, &dir, ExternalId::Required);
+        let result = ArticleInput::from_json(&input, dir, ExternalId::Required);
         prop_assert!(
             result.as_ref().is_err_and(|errors| errors.iter().any(|e| e.field == field)),
             "{field}: null gave {result:?}"
@@ -389,9 +517,9 @@ proptest! {
     /// (validation → canonical form → validation is stable).
     #[test]
     fn accepted_articles_are_stable((input, _) in mutated_article()) {
-        let dir = RegionDirectory::builtin();
-        if let Ok(a) = ArticleInput::from_json(&input, &dir, ExternalId::Required) {
-            let again = ArticleInput::from_json(&as_input(&a), &dir, ExternalId::Required);
+        let dir = regions();
+        if let Ok(a) = ArticleInput::from_json(&input, dir, ExternalId::Required) {
+            let again = ArticleInput::from_json(&as_input(&a), dir, ExternalId::Required);
             prop_assert_eq!(again.as_ref(), Ok(&a), "input {}", input);
         }
     }
