@@ -23,6 +23,7 @@
 //! its minimized request and the answer.
 
 mod common;
+mod fuzz_support;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,6 +31,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use fuzz_support::{article, remove_pointer, scaled, seed, seed_text, set_pointer, POINTERS, REQUIRED};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::{Strategy, ValueTree};
@@ -65,24 +67,6 @@ struct World {
     bob_id: u64,
     /// What `GET /api/articles/{bob_id}` answered at the start: status, ETag, body.
     bob_article: (u16, Option<String>, Vec<u8>),
-}
-
-/// A valid article body for `external_id`.
-fn article(external_id: &str) -> Value {
-    json!({
-        "external_id": external_id,
-        "title": format!("Статья {external_id}"),
-        "summary": "Коротко о главном.",
-        "content_html": "<p>Текст <b>статьи</b>.</p>",
-        "link": "https://news.example.ru/a/1",
-        "published_at": "2024-05-17T09:00:00+03:00",
-        "regions": ["RU-NIZ"],
-        "categories": ["Общество", "Власть"],
-        "author": "Иван Петров",
-        "sources": [{"name": "Время Н", "url": "https://www.vremyan.ru"}],
-        "image": {"url": "https://news.example.ru/images/1.jpg", "type": "image/jpeg", "length": 1000},
-        "views": 5
-    })
 }
 
 impl World {
@@ -549,24 +533,14 @@ struct Group {
 }
 
 fn runner(cases: u32) -> TestRunner {
-    let seed_text = std::env::var("LENTA_FUZZ_SEED").unwrap_or_else(|_| "lenta issue 9".into());
-    let seed = *blake3::hash(seed_text.as_bytes()).as_bytes();
     TestRunner::new_with_rng(
         Config {
             cases,
             failure_persistence: None,
             ..Config::default()
         },
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed()),
     )
-}
-
-fn scaled(cases: u32) -> u32 {
-    let scale: f64 = std::env::var("LENTA_FUZZ_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((cases as f64) * scale).max(1.0) as u32
 }
 
 /// Runs `cases` generated inputs; panics with a report if any invariant broke.
@@ -628,7 +602,7 @@ where
     assert!(
         report.is_empty(),
         "fuzz {name}: invariants broken (seed {:?}):{report}",
-        std::env::var("LENTA_FUZZ_SEED").unwrap_or_else(|_| "lenta issue 9".into())
+        seed_text()
     );
 }
 
@@ -680,33 +654,6 @@ where
 
 // ------------------------------------------------------------------------------------------
 // Article bodies.
-
-/// JSON pointers into [`article`] that mutations aim at.
-const POINTERS: &[&str] = &[
-    "/external_id",
-    "/title",
-    "/summary",
-    "/content_html",
-    "/link",
-    "/published_at",
-    "/regions",
-    "/regions/0",
-    "/categories",
-    "/categories/0",
-    "/author",
-    "/sources",
-    "/sources/0",
-    "/sources/0/name",
-    "/sources/0/url",
-    "/image",
-    "/image/url",
-    "/image/type",
-    "/image/length",
-    "/views",
-];
-
-/// Fields the issue says are required (hole 3: `null` must count as missing).
-const REQUIRED: &[&str] = &["/external_id", "/title", "/published_at", "/regions"];
 
 /// Strings a hostile or careless client sends.
 fn odd_string() -> impl Strategy<Value = String> {
@@ -934,7 +881,9 @@ impl Mutated {
         let mut nulled = None;
         for m in &self.values {
             match m {
-                ValueMut::Set(p, Value::Null) if REQUIRED.contains(p) => nulled = Some(*p),
+                ValueMut::Set(p, Value::Null) if REQUIRED.contains(&p.trim_start_matches('/')) => {
+                    nulled = Some(*p)
+                }
                 ValueMut::Set(p, _) | ValueMut::Remove(p) if Some(*p) == nulled => nulled = None,
                 _ => {}
             }
@@ -986,34 +935,6 @@ fn kind(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
-    }
-}
-
-fn set_pointer(v: &mut Value, pointer: &str, new: Value) {
-    if let Some(slot) = v.pointer_mut(pointer) {
-        *slot = new;
-        return;
-    }
-    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-    if let Some(Value::Object(o)) = v.pointer_mut(parent) {
-        o.insert(key.to_string(), new);
-    }
-}
-
-fn remove_pointer(v: &mut Value, pointer: &str) {
-    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-    match v.pointer_mut(parent) {
-        Some(Value::Object(o)) => {
-            o.remove(key);
-        }
-        Some(Value::Array(a)) => {
-            if let Ok(i) = key.parse::<usize>() {
-                if i < a.len() {
-                    a.remove(i);
-                }
-            }
-        }
-        _ => {}
     }
 }
 

@@ -14,9 +14,12 @@
 //! Seeded (fixed seed, ChaCha), no failure persistence: every run tries the same cases;
 //! `LENTA_FUZZ_SEED` and `LENTA_FUZZ_SCALE` explore further, as in tests/fuzz_http.rs.
 
+mod fuzz_support;
+
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fuzz_support::{remove_pointer, set_pointer, POINTERS, REQUIRED};
 use http::{HeaderMap, HeaderValue, Method};
 use lenta::http::conditional::{evaluate, EntityTag, Validators};
 use lenta::model::{ArticleInput, ExternalId, NewArticle};
@@ -29,16 +32,9 @@ use serde_json::{json, Value};
 
 /// `cases` (times `LENTA_FUZZ_SCALE`) with a fixed seed (or one hashed from `LENTA_FUZZ_SEED`).
 fn config(cases: u32) -> Config {
-    let scale: f64 = std::env::var("LENTA_FUZZ_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    let seed = std::env::var("LENTA_FUZZ_SEED").map_or(9, |s| {
-        let hash = blake3::hash(s.as_bytes());
-        u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
-    });
+    let seed = u64::from_le_bytes(fuzz_support::seed()[..8].try_into().expect("8 bytes"));
     Config {
-        cases: ((cases as f64) * scale).max(1.0) as u32,
+        cases: fuzz_support::scaled(cases),
         failure_persistence: None,
         rng_algorithm: RngAlgorithm::ChaCha,
         rng_seed: RngSeed::Fixed(seed),
@@ -295,49 +291,12 @@ proptest! {
 // ------------------------------------------------------------------------------------------
 // Article validation.
 
+/// The shared valid article, in two regions (one spelt in lower case).
 fn article() -> Value {
-    json!({
-        "external_id": "p-1",
-        "title": "Статья",
-        "summary": "Коротко о главном.",
-        "content_html": "<p>Текст <b>статьи</b>.</p>",
-        "link": "https://news.example.ru/a/1",
-        "published_at": "2024-05-17T09:00:00+03:00",
-        "regions": ["RU-NIZ", "ru-mow"],
-        "categories": ["Общество", "Власть"],
-        "author": "Иван Петров",
-        "sources": [{"name": "Время Н", "url": "https://www.vremyan.ru"}],
-        "image": {"url": "https://news.example.ru/images/1.jpg", "type": "image/jpeg", "length": 1000},
-        "views": 5
-    })
+    let mut v = fuzz_support::article("p-1");
+    v["regions"] = json!(["RU-NIZ", "ru-mow"]);
+    v
 }
-
-const POINTERS: &[&str] = &[
-    "/external_id",
-    "/title",
-    "/summary",
-    "/content_html",
-    "/link",
-    "/published_at",
-    "/regions",
-    "/regions/0",
-    "/categories",
-    "/categories/0",
-    "/author",
-    "/sources",
-    "/sources/0",
-    "/sources/0/name",
-    "/sources/0/url",
-    "/image",
-    "/image/url",
-    "/image/type",
-    "/image/length",
-    "/views",
-    "/id",
-    "/extra",
-];
-
-const REQUIRED: &[&str] = &["external_id", "title", "published_at", "regions"];
 
 fn text_value() -> impl Strategy<Value = String> {
     const PIECES: &[&str] = &[
@@ -422,34 +381,6 @@ fn mutated_article() -> impl Strategy<Value = (Value, Vec<(&'static str, Option<
         }
         (v, muts)
     })
-}
-
-fn set_pointer(v: &mut Value, pointer: &str, new: Value) {
-    if let Some(slot) = v.pointer_mut(pointer) {
-        *slot = new;
-        return;
-    }
-    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-    if let Some(Value::Object(o)) = v.pointer_mut(parent) {
-        o.insert(key.to_string(), new);
-    }
-}
-
-fn remove_pointer(v: &mut Value, pointer: &str) {
-    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-    match v.pointer_mut(parent) {
-        Some(Value::Object(o)) => {
-            o.remove(key);
-        }
-        Some(Value::Array(a)) => {
-            if let Ok(i) = key.parse::<usize>() {
-                if i < a.len() {
-                    a.remove(i);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// An accepted article written back as publisher input.
