@@ -8,7 +8,8 @@
 //! - `refused-write-changes-nothing`: after a refused write the article count in `/healthz` is
 //!   unchanged, and after any write by the fuzzing publisher another publisher's article is
 //!   byte-identical (status, `ETag`, body) via `GET /api/articles/{id}`;
-//! - `healthz`: the server keeps answering `/healthz` (every request has a 30 s deadline);
+//! - `answers` / `healthz`: every request gets an answer and the server keeps answering
+//!   `/healthz` (30 s deadline each; a fresh connection per request, so cases stand alone);
 //! - per suite, what the issue states for its inputs: the self and next links of a feed answer
 //!   200 and the self link is a fixed point (parse → canonical → parse at the HTTP level); an
 //!   `If-None-Match` that names no current tag never gives 304 (RFC 9110 §13.1.3, hole 10);
@@ -18,9 +19,12 @@
 //!
 //! Reproducible: a fixed seed (ChaCha), no failure persistence; `LENTA_FUZZ_SEED` (any text,
 //! hashed into the seed) and `LENTA_FUZZ_SCALE` (a case-count multiplier) explore further.
-//! Every case runs to the end; failures are grouped by invariant and input class, the first of
-//! each group is shrunk with proptest's value tree, and the test fails listing each group with
-//! its minimized request and the answer.
+//! Every case runs to the end; failures are grouped by invariant and route or field, the first
+//! of each group is shrunk with proptest's value tree, and the test fails listing each group
+//! with its minimized request and the answer.
+//!
+//! `early_answers_close_or_keep_the_connection` pins down what the fuzzer found on kept-alive
+//! connections, deterministically.
 
 mod common;
 mod fuzz_support;
