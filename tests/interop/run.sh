@@ -103,10 +103,15 @@ if [ -z "$TOKEN" ]; then
     echo "interop: could not accredit a publisher"
     exit 1
 fi
-"$LENTA" serve --demo --data-dir "$T/data" --addr "127.0.0.1:$LENTA_PORT" --max-age "$MAX_AGE" \
-    --log-format json >"$T/lenta.log" 2>&1 &
-PIDS+=($!)
-if ! wait_http "$LENTA_URL/healthz"; then
+# start_lenta [--demo]: serves $T/data on $LENTA_PORT in the background; its pid in LENTA_PID.
+start_lenta() {
+    "$LENTA" serve "$@" --data-dir "$T/data" --addr "127.0.0.1:$LENTA_PORT" --max-age "$MAX_AGE" \
+        --log-format json >>"$T/lenta.log" 2>&1 &
+    LENTA_PID=$!
+    PIDS+=("$LENTA_PID")
+    wait_http "$LENTA_URL/healthz"
+}
+if ! start_lenta --demo; then
     cat "$T/lenta.log"
     echo "interop: lenta did not start"
     exit 1
@@ -125,7 +130,7 @@ sed -n '/# ---- BEGIN lenta ----/,/# ---- END lenta ----/p' "$ROOT/deploy/nginx.
           -e "s|listen 80;|listen 127.0.0.1:$NGINX_PORT;|" \
           -e "s|/var/log/nginx/lenta.access.log|$N/lenta.access.log|" >"$N/lenta.conf"
 for expected in "$N/cache" "127.0.0.1:$LENTA_PORT;" "listen 127.0.0.1:$NGINX_PORT;" "$N/lenta.access.log" \
-    proxy_cache_revalidate proxy_cache_lock "X-Cache-Status"; do
+    proxy_cache_revalidate proxy_cache_lock "X-Cache-Status" http_502; do
     if ! grep -qF -- "$expected" "$N/lenta.conf"; then
         echo "interop: deploy/nginx.conf changed shape: no '$expected' after substitution"
         exit 1
@@ -309,6 +314,102 @@ check "nginx: client conditional requests" nginx_answers_client_conditionals
 check "nginx: REVALIDATED with lenta's 304 after max-age" nginx_revalidates_with_lenta
 check "nginx: a write shows after max-age" nginx_serves_a_new_article_after_max_age
 check "nginx: /metrics not cached" nginx_does_not_cache_metrics
+
+# ---------------------------------------------------------------- origin down
+# Feeds cached before lenta stops, each with the content coding it is asked with.
+DOWN_FEEDS=("/feed.rss?region=RU-NIZ|gzip" "/feed.atom|identity" "/regions/RU-MOW/feed.json|br"
+    "/feed.json?limit=5|gzip" "/api/articles?region=RU-SPE&limit=3|identity")
+
+# fetch_coded ENTRY: fetches "path|coding" through nginx.
+fetch_coded() {
+    local path=${1%|*} coding=${1##*|}
+    if [ "$coding" = identity ]; then
+        fetch "$NGINX_URL$path"
+    else
+        fetch "$NGINX_URL$path" -H "Accept-Encoding: $coding"
+    fi
+}
+
+nginx_serves_stale_while_lenta_is_down() {
+    local i entry cache
+    # Warm: every feed cached, its ETag and bytes kept.
+    for i in "${!DOWN_FEEDS[@]}"; do
+        entry=${DOWN_FEEDS[$i]}
+        fetch_coded "$entry"
+        [ "$(status)" = 200 ] || fail "warming $entry: $(status)" || return 1
+        fetch_coded "$entry"
+        [ "$(hdr X-Cache-Status)" = HIT ] || [ "$(hdr X-Cache-Status)" = REVALIDATED ] \
+            || fail "warming $entry: $(hdr X-Cache-Status), expected it cached" || return 1
+        hdr ETag >"$T/down-etag-$i"
+        cp "$T/b" "$T/down-body-$i"
+    done
+    kill -TERM "$LENTA_PID"
+    wait "$LENTA_PID" 2>/dev/null
+    curl -fs -o /dev/null "$LENTA_URL/healthz" && { fail "lenta still answers after SIGTERM"; return 1; }
+    fetch "$NGINX_URL/healthz"
+    [ "$(status)" = 502 ] || fail "/healthz (never cached) through nginx with lenta down: $(status), expected 502" || return 1
+    # Within max-age (HIT) or just after (STALE): 200 with the cached bytes, never 502.
+    local round seen=""
+    for round in fresh expired; do
+        # Past max-age and lenta's stale-while-revalidate (= max-age here): only
+        # proxy_cache_use_stale error/http_502 can answer from the cache now.
+        [ "$round" = expired ] && sleep $((2 * MAX_AGE + 1))
+        for i in "${!DOWN_FEEDS[@]}"; do
+            entry=${DOWN_FEEDS[$i]}
+            fetch_coded "$entry"
+            cache=$(hdr X-Cache-Status)
+            [ "$(status)" = 200 ] || fail "$round, lenta down: $entry answered $(status) ($cache)" || return 1
+            case "$round/$cache" in
+                fresh/HIT | fresh/STALE | expired/STALE) ;;
+                *) fail "$round, lenta down: $entry X-Cache-Status $cache" || return 1 ;;
+            esac
+            [ "$(hdr ETag)" = "$(cat "$T/down-etag-$i")" ] || fail "$entry: ETag changed while lenta is down" || return 1
+            cmp -s "$T/b" "$T/down-body-$i" || fail "$entry: other bytes while lenta is down" || return 1
+            seen="$seen $cache"
+        done
+    done
+    grep -q "cache=STALE upstream=502" "$N/lenta.access.log" \
+        || fail "nginx's log shows no STALE answer for a 502 upstream" || return 1
+    echo "  lenta stopped: ${#DOWN_FEEDS[@]} cached feeds served 200 with their bytes ($(echo $seen | tr ' ' '\n' | sort | uniq -c | tr -s ' \n' ' ')); uncached /healthz 502"
+}
+
+nginx_revalidates_after_lenta_restarts() {
+    start_lenta || { fail "lenta did not restart on the same data dir and port"; return 1; }
+    local i entry cache tries
+    # Every entry is stale now: the first request revalidates with lenta's validators, which
+    # are the same after a restart, so lenta answers 304 (REVALIDATED).
+    for i in "${!DOWN_FEEDS[@]}"; do
+        entry=${DOWN_FEEDS[$i]}
+        fetch_coded "$entry"
+        cache=$(hdr X-Cache-Status)
+        [ "$(status)" = 200 ] || fail "after restart: $entry $(status)" || return 1
+        [ "$cache" = REVALIDATED ] || fail "after restart: $entry X-Cache-Status $cache, expected REVALIDATED" || return 1
+        [ "$(hdr ETag)" = "$(cat "$T/down-etag-$i")" ] || fail "$entry: ETag changed across the restart" || return 1
+        cmp -s "$T/b" "$T/down-body-$i" || fail "$entry: other bytes after the restart" || return 1
+    done
+    local not_modified
+    not_modified=$(metric lenta_not_modified_total)
+    [ "${not_modified:-0}" -ge "${#DOWN_FEEDS[@]}" ] \
+        || fail "restarted lenta answered ${not_modified:-0} 304s, expected ${#DOWN_FEEDS[@]}" || return 1
+    # A write after the restart reaches readers through nginx after max-age (EXPIRED).
+    local title="Interop: после перезапуска $$"
+    local body
+    body=$(printf '{"external_id":"interop-restart-%s","title":"%s","published_at":"2030-01-02T12:00:00+03:00","regions":["RU-NIZ"]}' "$$" "$title")
+    fetch "$LENTA_URL/api/articles" -X POST -H "Authorization: Bearer $TOKEN" \
+        -H "Content-Type: application/json" --data-binary "$body"
+    [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST after restart: $(status)"; return 1; }
+    sleep $((MAX_AGE + 1))
+    entry=${DOWN_FEEDS[0]}
+    fetch_coded "$entry"
+    [ "$(status)" = 200 ] && [ "$(hdr X-Cache-Status)" = EXPIRED ] \
+        || fail "after a write: $entry $(status) $(hdr X-Cache-Status), expected 200 EXPIRED" || return 1
+    gzip -dc "$T/b" | grep -qF "$title" || fail "the new article is not in $entry" || return 1
+    echo "  restarted on the same data dir and port: ${#DOWN_FEEDS[@]} entries REVALIDATED" \
+        "(lenta's 304s: $not_modified, same ETags and bytes); a new write EXPIRED the feed"
+}
+
+check "origin down: nginx serves cached feeds (HIT, then STALE) instead of 502" nginx_serves_stale_while_lenta_is_down
+check "origin down: lenta restarted, revalidation resumes" nginx_revalidates_after_lenta_restarts
 
 if [ "$FAILED" -gt 0 ]; then
     echo "== failed: ${FAILURES[*]}"
