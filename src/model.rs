@@ -233,7 +233,6 @@ impl ArticleInput {
             )]);
         };
         let mut v = Checker { errors: Vec::new() };
-        v.unknown_fields(obj);
         let external_id = v.external_id(obj, external_id);
         let title = v.text(obj, "title", 1, MAX_TITLE_CHARS);
         if title.is_none() && missing(obj, "title") {
@@ -251,6 +250,9 @@ impl ArticleInput {
         let sources = v.sources(obj);
         let image = v.image(obj);
         let views = v.unsigned(obj, "views");
+        // Last, so that when the listed errors are capped (see `Problem::with_errors`) a flood of
+        // unknown keys never hides a missing or invalid known field.
+        v.unknown_fields(obj);
         match (title, published_at) {
             (Some(title), Some(published_at)) if v.errors.is_empty() => Ok(NewArticle {
                 external_id,
