@@ -4,8 +4,10 @@
 //! the index entries they imply, sorted, and each index is then merged against that list in key
 //! order. Looking each entry up instead (the article of every index entry, the index entries of
 //! every article) made the check 23.6 times slower for 10 times the articles, as the random reads
-//! of a million-article store outran sled's page cache. Memory is a few dozen bytes per index
-//! entry, about 150 MB for a million articles.
+//! of a million-article store outran sled's page cache. Measured with `lenta check` on stores of
+//! generated articles: 100,000 in 1.8 s (3.9 s before), 1,000,000 in 12.5 s (104 s before). The
+//! price is memory, the sorted lists of the expected entries: peak RSS for a million articles
+//! 1.14 GB against 0.80 GB before, acceptable for an offline tool.
 
 use std::collections::BTreeMap;
 use std::iter::Peekable;
