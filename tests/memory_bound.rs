@@ -29,7 +29,7 @@ const STORE_CACHE_MB: u64 = 32;
 /// flight (issue 13's target: cache budgets + 256 MB). Measured on the debug build of main
 /// (380ab4d) with this test's load: idle after the demo import 116-125 MB; 2 clients (about what
 /// a render pool sized to 2 cores runs at once) peak at 212 MB and 20 threads; 64 clients, the
-/// load below, peak at 1,220 MB and 524 threads. So the bound (296 MB) passes a server that
+/// load below, peak at 1,220-2,128 MB and 524 threads. So the bound (296 MB) passes a server that
 /// renders a core's worth of requests at a time, with ~80 MB to spare, and fails one that renders
 /// everything it is sent at once.
 const ALLOWANCE_MB: u64 = 256;
