@@ -40,7 +40,7 @@
 # each server is stopped after its measurement, and a server whose RSS passes --max-rss-mb
 # (default half of MemAvailable at start) is killed so that a shared machine survives; its row
 # then says so. Rough duration: rounds x stores x conns x 2 x (DURATION + WARMUP + SETTLE + ~3 s)
-# for `cold`, plus ~1 min per store for the rest and `lenta check` (~85 s on 1M per binary).
+# for `cold`, plus ~1 min per store for the rest and `lenta check` (85-200 s on 1M per binary).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
