@@ -11,74 +11,18 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::ChildServer as Server;
 use rand::Rng;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lenta");
 const ROUNDS: usize = 4;
 const WRITERS: usize = 6;
-
-/// `lenta serve` as a child process.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the binary on a free port and waits until it answers.
-    async fn start(data: &Path, client: &reqwest::Client) -> Self {
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .expect("bind")
-                .local_addr()
-                .expect("addr")
-                .port();
-            let mut child = Command::new(BIN)
-                .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
-                .arg(data)
-                .env("LENTA_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn lenta serve");
-            let base = format!("http://127.0.0.1:{port}");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
-                    if res.status() == 200 {
-                        return Server { child, base };
-                    }
-                }
-                if child.try_wait().expect("try_wait").is_some() {
-                    break; // e.g. the port was taken meanwhile: try another
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("lenta serve did not come up on {}", data.display());
-    }
-
-    /// SIGKILL, like `kill -9`: no shutdown code runs.
-    fn kill(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Server {
-    /// Also when a test fails midway: no server outlives its test.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn lenta(args: &[&str], data: &Path) -> Output {
     Command::new(BIN)
@@ -216,7 +160,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut rng = rand::rng();
 
     for round in 0..=ROUNDS {
-        let server = Server::start(&data, &client).await;
+        let server = Server::start(&data, &[], &client).await;
         // Everything acknowledged in earlier rounds is there, intact, and counted.
         let present = listed(&server, &client).await;
         let missing: Vec<&String> = acked.iter().filter(|e| !present.contains_key(*e)).collect();

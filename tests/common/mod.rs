@@ -5,7 +5,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lenta::app::App;
 use lenta::config::Settings;
@@ -164,4 +166,73 @@ pub fn corpus(n: usize, seed: u64) -> String {
 /// Parses XML strictly (roxmltree), panicking with the position of the first error.
 pub fn strict_xml(body: &str) -> roxmltree::Document<'_> {
     roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{body}"))
+}
+
+/// `lenta serve` of the built binary as a child process on a free loopback port: for tests that
+/// need the real process (kill -9, its memory and threads in /proc). Killed when dropped, also when
+/// a test fails midway, so no server outlives its test.
+pub struct ChildServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl ChildServer {
+    /// Starts `lenta serve --addr 127.0.0.1:PORT {flags} --data-dir {data}` with `LENTA_LOG=warn`
+    /// and waits until `/healthz` answers (`serve --demo` imports its corpus first: slow in a
+    /// debug build, hence the generous deadline). Retries on another port if the chosen one was
+    /// taken meanwhile.
+    pub async fn start(data: &Path, flags: &[&str], client: &reqwest::Client) -> Self {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr")
+                .port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_lenta"))
+                .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+                .args(flags)
+                .arg("--data-dir")
+                .arg(data)
+                .env("LENTA_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn lenta serve");
+            let base = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline {
+                if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+                    if res.status() == 200 {
+                        return ChildServer { child, base };
+                    }
+                }
+                if child.try_wait().expect("try_wait").is_some() {
+                    break; // e.g. the port was taken meanwhile: try another
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("lenta serve {flags:?} did not come up on {}", data.display());
+    }
+
+    /// The process id, for /proc/PID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, like `kill -9`: no shutdown code runs.
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
