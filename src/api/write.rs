@@ -21,7 +21,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::Value;
@@ -96,6 +96,11 @@ pub async fn delete(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
     result.await.unwrap_or_else(|p: Problem| refused(app, p))
 }
 
+/// Rejected batch lines answered in full (`detail` and `errors`); later rejected lines get only
+/// their line, status and problem type, so the answer to a batch of bad lines stays a small,
+/// fixed size per line however long the lines were.
+const DETAILED_REJECTIONS: usize = 100;
+
 /// One line's outcome in a batch answer.
 #[derive(Serialize)]
 struct LineResult {
@@ -103,10 +108,33 @@ struct LineResult {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<u64>,
+    /// The problem type of a rejected line (as in a problem's `type`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+}
+
+impl LineResult {
+    /// A rejected line; with `detailed` false only its status and problem type are kept.
+    fn rejected(line: usize, problem: Problem, detailed: bool) -> Self {
+        let kind = Some(response::type_uri(problem.kind));
+        let (detail, errors) = if detailed {
+            (Some(problem.detail), problem.errors)
+        } else {
+            (None, Vec::new())
+        };
+        LineResult {
+            line,
+            status: problem.status,
+            id: None,
+            kind,
+            detail,
+            errors,
+        }
+    }
 }
 
 /// The answer to a batch: counts, then one result per non-blank line, in line order.
@@ -116,6 +144,9 @@ struct BatchSummary {
     updated: usize,
     unchanged: usize,
     rejected: usize,
+    /// Rejected lines whose `detail` and `errors` were left out (all after the first
+    /// [`DETAILED_REJECTIONS`]).
+    details_omitted: usize,
     results: Vec<LineResult>,
 }
 
@@ -136,20 +167,18 @@ impl BatchSummary {
             line,
             status,
             id: Some(id),
+            kind: None,
             detail: None,
             errors: vec![],
         });
     }
 
-    fn reject(&mut self, line: usize, problem: Problem) {
+    fn reject(&mut self, result: LineResult) {
         self.rejected += 1;
-        self.results.push(LineResult {
-            line,
-            status: problem.status,
-            id: None,
-            detail: Some(problem.detail),
-            errors: problem.errors,
-        });
+        if result.detail.is_none() {
+            self.details_omitted += 1;
+        }
+        self.results.push(result);
     }
 }
 
@@ -168,7 +197,8 @@ pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body
                 "application/json-seq",
             ],
         )?;
-        let bytes = read_body(req, body, app.settings.max_batch_bytes).await?;
+        let bytes = read_body(app, req, body, app.settings.max_batch_bytes).await?;
+        check_line_count(&bytes, app.settings.max_batch_lines)?;
         let app2 = Arc::clone(app);
         let (summary, committed) = tokio::task::spawn_blocking(move || {
             let written = write_lines(&app2, &publisher, &bytes);
@@ -214,6 +244,7 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
         app,
         publisher,
         outcomes: Vec::with_capacity(lines.len()),
+        rejections: 0,
         failure: None,
     };
     let workers = std::thread::available_parallelism()
@@ -263,7 +294,7 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
                 summary.accept(line, &committed);
                 written.push(committed);
             }
-            Err(problem) => summary.reject(line, problem),
+            Err(result) => summary.reject(result),
         }
     }
     (summary, written)
@@ -281,7 +312,9 @@ fn validate_line(app: &App, line: &[u8]) -> Result<NewArticle, Problem> {
 struct ChunkWriter<'a> {
     app: &'a App,
     publisher: &'a Publisher,
-    outcomes: Vec<(usize, Result<Committed, Problem>)>,
+    outcomes: Vec<(usize, Result<Committed, LineResult>)>,
+    /// Rejected lines so far: the first [`DETAILED_REJECTIONS`] are answered in full.
+    rejections: usize,
     /// Set when the store failed: later chunks are not tried.
     failure: Option<(u16, String)>,
 }
@@ -289,22 +322,22 @@ struct ChunkWriter<'a> {
 impl ChunkWriter<'_> {
     fn write(&mut self, chunk: &[(usize, &[u8])], validated: Vec<Result<NewArticle, Problem>>) {
         let publisher = self.publisher;
-        let failure = &self.failure;
-        let outcomes = &mut self.outcomes;
         let mut line_nos = Vec::with_capacity(chunk.len());
+        let mut refused = Vec::new();
         // Lazily: the store takes the ops one by one, so a chunk's worth is never moved twice.
+        let failure = &self.failure;
         let ops = chunk
             .iter()
             .zip(validated)
             .filter_map(|(&(line, _), result)| match (result, failure) {
                 (Err(problem), _) => {
-                    outcomes.push((line, Err(problem)));
+                    refused.push((line, problem));
                     None
                 }
                 // What was written before the failure stays; upserts are idempotent, so the
                 // client can simply send the batch again.
                 (Ok(_), Some((status, detail))) => {
-                    outcomes.push((line, Err(not_written(*status, detail))));
+                    refused.push((line, not_written(*status, detail)));
                     None
                 }
                 (Ok(article), None) => {
@@ -319,20 +352,34 @@ impl ChunkWriter<'_> {
                 }
             });
         match self.app.store.write_many(ops) {
-            Ok(results) => self.outcomes.extend(
-                line_nos
-                    .into_iter()
-                    .zip(results.into_iter().map(|r| r.map_err(write_problem))),
-            ),
+            Ok(results) => {
+                for (line, result) in line_nos.into_iter().zip(results) {
+                    match result {
+                        Ok(committed) => self.outcomes.push((line, Ok(committed))),
+                        Err(e) => refused.push((line, write_problem(e))),
+                    }
+                }
+            }
             Err(e) => {
                 let problem = write_problem(WriteError::Store(e));
-                let outcomes = line_nos
-                    .into_iter()
-                    .map(|line| (line, Err(not_written(problem.status, &problem.detail))));
-                self.outcomes.extend(outcomes);
+                let lines = line_nos.into_iter();
+                refused.extend(lines.map(|line| (line, not_written(problem.status, &problem.detail))));
                 self.failure = Some((problem.status, problem.detail));
             }
         }
+        // In line order, so the lines answered in full are the first rejected ones.
+        refused.sort_by_key(|(line, _)| *line);
+        for (line, problem) in refused {
+            self.refuse(line, problem);
+        }
+    }
+
+    /// Records a rejected line, in full only while under [`DETAILED_REJECTIONS`].
+    fn refuse(&mut self, line: usize, problem: Problem) {
+        let detailed = self.rejections < DETAILED_REJECTIONS;
+        self.rejections += 1;
+        self.outcomes
+            .push((line, Err(LineResult::rejected(line, problem, detailed))));
     }
 }
 
@@ -441,8 +488,16 @@ fn too_large(limit: usize, what: &str) -> Problem {
     )
 }
 
-/// Reads the body, refusing more than `limit` bytes without reading them all.
-pub(crate) async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Result<Bytes, Problem> {
+/// Reads the body into one buffer (pre-sized from `Content-Length`), refusing a content coding
+/// (415), more than `limit` bytes (413, without reading them all) and a body that pauses longer
+/// than `--body-timeout` between two reads (408; the connection is then closed).
+pub(crate) async fn read_body(
+    app: &App,
+    req: &Parts,
+    mut body: Incoming,
+    limit: usize,
+) -> Result<Bytes, Problem> {
+    require_identity_coding(req)?;
     let declared = req
         .headers
         .get(header::CONTENT_LENGTH)
@@ -450,22 +505,97 @@ pub(crate) async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Resu
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit, "the body"));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit, "the body")),
-        Err(e) => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-body",
-            "Unreadable body",
-            e.to_string(),
-        )),
+    // One buffer, never a list of chunks copied into another: the body costs its size once.
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let timeout = app.settings.body_timeout;
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(body_stalled(timeout)),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-body",
+                    "Unreadable body",
+                    format!("the body could not be read: {e}"),
+                ))
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(too_large(limit, "the body"));
+            }
+            buf.extend_from_slice(&data);
+        }
     }
+    Ok(Bytes::from(buf))
+}
+
+/// 408 (RFC 9110 §15.5.9) for a body that stopped arriving, with `Connection: close`: the rest
+/// of it is never read, so the connection cannot carry another request.
+fn body_stalled(timeout: std::time::Duration) -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body-timeout",
+        "Request body timed out",
+        format!(
+            "the body paused for more than {} s between two reads; send it without stalling",
+            timeout.as_secs()
+        ),
+    )
+    .with_header(header::CONNECTION, "close")
+}
+
+/// 415 with `Accept-Encoding: identity` (RFC 7694 §3) for a body in any content coding but
+/// identity (RFC 9110 §8.4): lenta stores what it can read, and reads bodies uncompressed only.
+fn require_identity_coding(req: &Parts) -> Result<(), Problem> {
+    let mut codings = req.headers.get_all(header::CONTENT_ENCODING).iter().map(|v| {
+        v.to_str().map_or_else(
+            |_| vec!["(not ASCII)".to_string()],
+            |text| {
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+                    .map(|c| c.chars().take(32).collect())
+                    .collect()
+            },
+        )
+    });
+    let Some(coding) = codings.find_map(|found| found.into_iter().next()) else {
+        return Ok(());
+    };
+    Err(Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-content-encoding",
+        "Unsupported content coding",
+        format!(
+            "Content-Encoding {coding:?} is not accepted; send the body uncompressed (no \
+             Content-Encoding, or identity)"
+        ),
+    )
+    .with_header(header::ACCEPT_ENCODING, "identity"))
+}
+
+/// 413 for a batch of more than `limit` lines, counted (blank ones too) before any is parsed.
+fn check_line_count(bytes: &[u8], limit: usize) -> Result<(), Problem> {
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+    let lines = newlines + usize::from(bytes.last().is_some_and(|b| *b != b'\n'));
+    if lines <= limit {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-many-lines",
+        "Too many lines",
+        format!("the batch has {lines} lines; the limit is {limit} lines per batch, send the rest in another"),
+    ))
 }
 
 /// Content type, size and syntax of a single-article body.
 async fn read_json(app: &App, req: &Parts, body: Incoming) -> Result<Value, Problem> {
     require_content_type(req, &["application/json"])?;
-    let bytes = read_body(req, body, app.settings.max_body_bytes).await?;
+    let bytes = read_body(app, req, body, app.settings.max_body_bytes).await?;
     parse_json(&bytes)
 }
 
