@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write a deterministic synthetic corpus as NDJSON to standard output.
     Gen(GenArgs),
     /// Bulk-load articles from an NDJSON file.
@@ -206,7 +206,7 @@ struct CheckArgs {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Gen(args) => gen(args),
         Command::Import(args) => import_file(args),
         Command::Publisher(cmd) => publisher(cmd),

@@ -155,10 +155,22 @@ async fn batch_line_cap() {
     let token = server.add_publisher("alice", "RU-NIZ");
     // 100,001 lines of "x": on the old build a 200 answer of ~5 MB, one detailed error per line.
     let (status, body) = post_batch(&server, &token, b"x\n".repeat(100_001)).await;
-    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body[..body.len().min(300)]));
-    assert!(body.len() < 1000, "a short answer, not one per line: {} bytes", body.len());
+    assert_eq!(
+        status,
+        413,
+        "{}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    );
+    assert!(
+        body.len() < 1000,
+        "a short answer, not one per line: {} bytes",
+        body.len()
+    );
     let v: Value = serde_json::from_slice(&body).expect("problem");
-    assert!(v["detail"].as_str().expect("detail").contains("100000 lines"), "{v}");
+    assert!(
+        v["detail"].as_str().expect("detail").contains("100000 lines"),
+        "{v}"
+    );
 
     // The cap is configurable; at the cap the batch is served.
     let server = TestServer::start_with(|s| s.max_batch_lines = 3).await;
@@ -172,7 +184,11 @@ async fn batch_line_cap() {
     let (status, body) = post_batch(&server, &token, lines(4)).await;
     assert_eq!(status, 413);
     assert!(String::from_utf8_lossy(&body).contains("limit is 3 lines"));
-    assert_eq!(article_count(&server).await, 0, "nothing of a refused batch is stored");
+    assert_eq!(
+        article_count(&server).await,
+        0,
+        "nothing of a refused batch is stored"
+    );
     let (status, _) = post_batch(&server, &token, lines(3)).await;
     assert_eq!(status, 200);
     assert_eq!(article_count(&server).await, 3);
@@ -325,9 +341,12 @@ async fn one_address_cannot_take_every_slot() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let raw = {
         let stream = connect_from("127.0.0.2", server.addr).await;
-        send(&stream, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("send");
+        send(
+            &stream,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("send");
         Raw::parse(&read_all(&stream, Duration::from_secs(5)).await).expect("answer")
     };
     assert_eq!(raw.status, 200);
@@ -358,7 +377,10 @@ async fn half_closed_clients_get_their_answer() {
             }
         }
     }
-    assert_eq!(answered, 40, "every half-closed client (20 POST, 20 GET) gets its answer");
+    assert_eq!(
+        answered, 40,
+        "every half-closed client (20 POST, 20 GET) gets its answer"
+    );
     assert_eq!(article_count(&server).await, 20);
 }
 
@@ -451,8 +473,14 @@ async fn host_header_is_required_once() {
     let server = TestServer::start().await;
     let cases: [(&[u8], u16); 4] = [
         (b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
-        (b"GET /healthz HTTP/1.1\r\nHost: a.ru\r\nHost: b.ru\r\nConnection: close\r\n\r\n", 400),
-        (b"GET /healthz HTTP/1.1\r\nHost: a.ru\r\nConnection: close\r\n\r\n", 200),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: a.ru\r\nHost: b.ru\r\nConnection: close\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: a.ru\r\nConnection: close\r\n\r\n",
+            200,
+        ),
         (b"GET /healthz HTTP/1.0\r\n\r\n", 200),
     ];
     for (request, expected) in cases {
@@ -479,7 +507,9 @@ async fn only_canonical_article_ids_resolve() {
         .await
         .expect("POST");
     assert_eq!(res.status(), 201);
-    let id = res.json::<Value>().await.expect("JSON")["id"].as_u64().expect("id");
+    let id = res.json::<Value>().await.expect("JSON")["id"]
+        .as_u64()
+        .expect("id");
     let (status, _, stored) = server.get_tagged(&format!("/api/articles/{id}")).await;
     assert_eq!(status, 200);
     for alias in [format!("+{id}"), format!("0{id}"), format!("00{id}")] {
@@ -507,21 +537,43 @@ async fn only_canonical_article_ids_resolve() {
 #[tokio::test]
 async fn odd_paths_and_queries() {
     let server = TestServer::start().await;
-    for path in ["//feed.rss", "//", "/regions//feed.rss", "/api//articles", "//api/regions"] {
+    for path in [
+        "//feed.rss",
+        "//",
+        "/regions//feed.rss",
+        "/api//articles",
+        "//api/regions",
+    ] {
         let (status, _) = server.get_text(path).await;
         assert_eq!(status, 404, "{path}");
     }
-    for path in ["/feed.rss?region=", "/api/articles?region=", "/feed.json?region=,"] {
+    for path in [
+        "/feed.rss?region=",
+        "/api/articles?region=",
+        "/feed.json?region=,",
+    ] {
         let res = server.get(path).await;
         assert_eq!(res.status(), 400, "{path}");
         let ct = res.headers()["content-type"].to_str().ok().map(str::to_string);
-        assert_problem(ct.as_deref(), &res.bytes().await.expect("body"), "needs a region code");
+        assert_problem(
+            ct.as_deref(),
+            &res.bytes().await.expect("body"),
+            "needs a region code",
+        );
     }
-    for path in ["/regions/XX-YY/", "/regions/XX-YY/feed.rss", "/regions/XX-YY/feed.json"] {
+    for path in [
+        "/regions/XX-YY/",
+        "/regions/XX-YY/feed.rss",
+        "/regions/XX-YY/feed.json",
+    ] {
         let res = server.get(path).await;
         assert_eq!(res.status(), 404, "{path}");
         let ct = res.headers()["content-type"].to_str().ok().map(str::to_string);
-        assert_problem(ct.as_deref(), &res.bytes().await.expect("body"), "unknown region \"XX-YY\"");
+        assert_problem(
+            ct.as_deref(),
+            &res.bytes().await.expect("body"),
+            "unknown region \"XX-YY\"",
+        );
     }
     assert_eq!(server.get("/regions/RU-NIZ/feed.rss").await.status(), 200);
 }
@@ -545,7 +597,13 @@ async fn oversized_headers_get_431() {
         "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
         "a".repeat(16_000)
     );
-    assert_eq!(exchange(&server, request.as_bytes()).await.expect("answer").status, 200);
+    assert_eq!(
+        exchange(&server, request.as_bytes())
+            .await
+            .expect("answer")
+            .status,
+        200
+    );
 }
 
 /// A partner's script revalidating with If-None-Match triggers a CORS preflight: it succeeds on
@@ -577,7 +635,10 @@ async fn cors_preflight_for_public_resources() {
             .request(Method::OPTIONS, server.url(path))
             .header("origin", "https://partner.example")
             .header("access-control-request-method", "GET")
-            .header("access-control-request-headers", "if-none-match, x-custom, if-modified-since")
+            .header(
+                "access-control-request-headers",
+                "if-none-match, x-custom, if-modified-since",
+            )
             .send()
             .await
             .expect("OPTIONS");
@@ -595,7 +656,11 @@ async fn cors_preflight_for_public_resources() {
     for path in ["/feed.rss", "/api/articles", "/api/regions"] {
         let res = server.get(path).await;
         assert_eq!(res.status(), 200);
-        assert_eq!(res.headers()["access-control-expose-headers"], "ETag, Last-Modified", "{path}");
+        assert_eq!(
+            res.headers()["access-control-expose-headers"],
+            "ETag, Last-Modified",
+            "{path}"
+        );
     }
     // Write-only resources do not take part: 405, and Allow says what they do allow.
     let res = server

@@ -588,7 +588,9 @@ fn check_line_count(bytes: &[u8], limit: usize) -> Result<(), Problem> {
         StatusCode::PAYLOAD_TOO_LARGE,
         "too-many-lines",
         "Too many lines",
-        format!("the batch has {lines} lines; the limit is {limit} lines per batch, send the rest in another"),
+        format!(
+            "the batch has {lines} lines; the limit is {limit} lines per batch, send the rest in another"
+        ),
     ))
 }
 

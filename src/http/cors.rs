@@ -32,7 +32,10 @@ pub fn preflight(headers: &HeaderMap, allowed: &[Method]) -> Response<Body> {
         h.insert(header::ALLOW, v);
     }
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD"),
+    );
     let granted = granted_headers(headers);
     if !granted.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&granted.join(", ")) {
@@ -83,14 +86,20 @@ mod tests {
             granted_headers(&asked("If-None-Match, authorization,IF-MODIFIED-SINCE, x-evil")),
             ["if-none-match", "if-modified-since"]
         );
-        assert_eq!(granted_headers(&asked("if-none-match, If-None-Match")), ["if-none-match"]);
+        assert_eq!(
+            granted_headers(&asked("if-none-match, If-None-Match")),
+            ["if-none-match"]
+        );
         assert!(granted_headers(&asked("authorization")).is_empty());
         assert!(granted_headers(&HeaderMap::new()).is_empty());
     }
 
     #[test]
     fn preflight_grants_safe_methods_only() {
-        let res = preflight(&asked("if-none-match"), &[Method::GET, Method::HEAD, Method::OPTIONS]);
+        let res = preflight(
+            &asked("if-none-match"),
+            &[Method::GET, Method::HEAD, Method::OPTIONS],
+        );
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         let h = res.headers();
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_METHODS], "GET, HEAD");

@@ -234,8 +234,7 @@ fn bad_host<B>(req: &Request<B>) -> Option<Response<Body>> {
 
 /// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, empty allowed (a target without authority).
 fn valid_host(host: &[u8]) -> bool {
-    host.is_empty()
-        || http::uri::Authority::try_from(host).is_ok_and(|a| !a.as_str().contains('@'))
+    host.is_empty() || http::uri::Authority::try_from(host).is_ok_and(|a| !a.as_str().contains('@'))
 }
 
 /// 429 with `Retry-After` (RFC 6585 §4) when the client's IP is over `--rate-limit`.
@@ -312,7 +311,10 @@ mod tests {
 
     #[test]
     fn only_canonical_ids_resolve() {
-        assert_eq!(Route::parse("/api/articles/2005001"), Some(Route::Article(2005001)));
+        assert_eq!(
+            Route::parse("/api/articles/2005001"),
+            Some(Route::Article(2005001))
+        );
         for path in [
             "/api/articles/+2005001",
             "/api/articles/02005001",
@@ -340,7 +342,10 @@ mod tests {
             assert_eq!(Route::parse(path), None, "{path}");
         }
         assert_eq!(Route::parse("/"), Some(Route::Index));
-        assert_eq!(Route::parse("/regions/RU-NIZ/"), Some(Route::RegionPage("RU-NIZ")));
+        assert_eq!(
+            Route::parse("/regions/RU-NIZ/"),
+            Some(Route::RegionPage("RU-NIZ"))
+        );
     }
 
     #[test]
