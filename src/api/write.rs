@@ -109,8 +109,12 @@ struct LineResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<u64>,
     /// The problem type of a rejected line (as in a problem's `type`).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
+    #[serde(
+        rename = "type",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "line_type"
+    )]
+    kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -120,7 +124,7 @@ struct LineResult {
 impl LineResult {
     /// A rejected line; with `detailed` false only its status and problem type are kept.
     fn rejected(line: usize, problem: Problem, detailed: bool) -> Self {
-        let kind = Some(response::type_uri(problem.kind));
+        let kind = Some(problem.kind);
         let (detail, errors) = if detailed {
             (Some(problem.detail), problem.errors)
         } else {
@@ -134,6 +138,14 @@ impl LineResult {
             detail,
             errors,
         }
+    }
+}
+
+/// A line's problem type as its URI, built only while the answer is written.
+fn line_type<S: serde::Serializer>(kind: &Option<&'static str>, s: S) -> Result<S::Ok, S::Error> {
+    match kind {
+        Some(kind) => s.serialize_str(&response::type_uri(kind)),
+        None => s.serialize_none(),
     }
 }
 
