@@ -255,8 +255,11 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
     let mut writer = ChunkWriter {
         app,
         publisher,
-        outcomes: Vec::with_capacity(lines.len()),
-        rejections: 0,
+        summary: BatchSummary {
+            results: Vec::with_capacity(lines.len()),
+            ..BatchSummary::default()
+        },
+        written: Vec::new(),
         failure: None,
     };
     let workers = std::thread::available_parallelism()
@@ -296,20 +299,10 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
             }
         });
     }
-    let mut outcomes = writer.outcomes;
-    outcomes.sort_by_key(|(line, _)| *line);
-    let mut summary = BatchSummary::default();
-    let mut written = Vec::with_capacity(outcomes.len());
-    for (line, outcome) in outcomes {
-        match outcome {
-            Ok(committed) => {
-                summary.accept(line, &committed);
-                written.push(committed);
-            }
-            Err(result) => summary.reject(result),
-        }
-    }
-    (summary, written)
+    let mut summary = writer.summary;
+    // Each chunk records its stored lines before its rejected ones.
+    summary.results.sort_by_key(|r| r.line);
+    (summary, writer.written)
 }
 
 /// A line is judged exactly as a single-article body would be, and may be no larger.
@@ -324,9 +317,10 @@ fn validate_line(app: &App, line: &[u8]) -> Result<NewArticle, Problem> {
 struct ChunkWriter<'a> {
     app: &'a App,
     publisher: &'a Publisher,
-    outcomes: Vec<(usize, Result<Committed, LineResult>)>,
-    /// Rejected lines so far: the first [`DETAILED_REJECTIONS`] are answered in full.
-    rejections: usize,
+    /// The answer so far: one short [`LineResult`] per line (not the articles, which are large).
+    summary: BatchSummary,
+    /// The stored lines' writes, for [`App::committed_all`].
+    written: Vec<Committed>,
     /// Set when the store failed: later chunks are not tried.
     failure: Option<(u16, String)>,
 }
@@ -367,7 +361,10 @@ impl ChunkWriter<'_> {
             Ok(results) => {
                 for (line, result) in line_nos.into_iter().zip(results) {
                     match result {
-                        Ok(committed) => self.outcomes.push((line, Ok(committed))),
+                        Ok(committed) => {
+                            self.summary.accept(line, &committed);
+                            self.written.push(committed);
+                        }
                         Err(e) => refused.push((line, write_problem(e))),
                     }
                 }
@@ -388,10 +385,8 @@ impl ChunkWriter<'_> {
 
     /// Records a rejected line, in full only while under [`DETAILED_REJECTIONS`].
     fn refuse(&mut self, line: usize, problem: Problem) {
-        let detailed = self.rejections < DETAILED_REJECTIONS;
-        self.rejections += 1;
-        self.outcomes
-            .push((line, Err(LineResult::rejected(line, problem, detailed))));
+        let detailed = self.summary.rejected < DETAILED_REJECTIONS;
+        self.summary.reject(LineResult::rejected(line, problem, detailed));
     }
 }
 
