@@ -125,6 +125,14 @@ fn assert_problem(raw_type: Option<&str>, body: &[u8], needle: &str) {
     assert!(detail.contains(needle), "{detail:?} should mention {needle:?}");
 }
 
+/// Asserts a reqwest answer is a problem with `status` whose detail mentions `needle`.
+async fn assert_problem_response(res: reqwest::Response, status: u16, needle: &str) {
+    let url = res.url().to_string();
+    assert_eq!(res.status(), status, "{url}");
+    let ct = res.headers()["content-type"].to_str().ok().map(str::to_string);
+    assert_problem(ct.as_deref(), &res.bytes().await.expect("body"), needle);
+}
+
 async fn article_count(server: &TestServer) -> u64 {
     let (_, body) = server.get_text("/healthz").await;
     serde_json::from_str::<Value>(&body).expect("healthz")["articles"]
@@ -446,10 +454,8 @@ async fn content_coded_bodies_are_refused() {
             .send()
             .await
             .expect("POST");
-        assert_eq!(res.status(), 415, "{path} {coding}");
-        assert_eq!(res.headers()["accept-encoding"], "identity");
-        let ct = res.headers()["content-type"].to_str().ok().map(str::to_string);
-        assert_problem(ct.as_deref(), &res.bytes().await.expect("body"), "identity");
+        assert_eq!(res.headers()["accept-encoding"], "identity", "{path} {coding}");
+        assert_problem_response(res, 415, "identity").await;
     }
     assert_eq!(article_count(&server).await, 0);
     let res = server
@@ -552,14 +558,7 @@ async fn odd_paths_and_queries() {
         "/api/articles?region=",
         "/feed.json?region=,",
     ] {
-        let res = server.get(path).await;
-        assert_eq!(res.status(), 400, "{path}");
-        let ct = res.headers()["content-type"].to_str().ok().map(str::to_string);
-        assert_problem(
-            ct.as_deref(),
-            &res.bytes().await.expect("body"),
-            "needs a region code",
-        );
+        assert_problem_response(server.get(path).await, 400, "needs a region code").await;
     }
     for path in [
         "/regions/XX-YY/",
@@ -567,13 +566,7 @@ async fn odd_paths_and_queries() {
         "/regions/XX-YY/feed.json",
     ] {
         let res = server.get(path).await;
-        assert_eq!(res.status(), 404, "{path}");
-        let ct = res.headers()["content-type"].to_str().ok().map(str::to_string);
-        assert_problem(
-            ct.as_deref(),
-            &res.bytes().await.expect("body"),
-            "unknown region \"XX-YY\"",
-        );
+        assert_problem_response(res, 404, "unknown region \"XX-YY\"").await;
     }
     assert_eq!(server.get("/regions/RU-NIZ/feed.rss").await.status(), 200);
 }
