@@ -790,3 +790,65 @@ fn written(app: &App, committed: Committed) -> Response<Body> {
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::builder().method("POST").uri("/api/articles");
+        for (name, value) in headers {
+            b = b.header(*name, *value);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn lines_are_counted_with_or_without_a_final_newline() {
+        assert!(check_line_count(b"", 0).is_ok());
+        assert!(check_line_count(b"a\nb\n", 2).is_ok());
+        assert!(check_line_count(b"a\nb", 2).is_ok());
+        assert!(check_line_count(b"a\nb\nc", 2).is_err());
+        assert!(check_line_count(b"\n\n\n", 2).is_err(), "blank lines count");
+        let problem = check_line_count(b"x\nx\nx\n", 2).unwrap_err();
+        assert_eq!(problem.status, 413);
+        assert!(problem.detail.contains("3 lines") && problem.detail.contains("limit is 2"));
+    }
+
+    #[test]
+    fn only_identity_bodies_are_read() {
+        assert!(require_identity_coding(&parts(&[])).is_ok());
+        assert!(require_identity_coding(&parts(&[("content-encoding", "identity")])).is_ok());
+        assert!(require_identity_coding(&parts(&[("content-encoding", " Identity ,")])).is_ok());
+        for coding in ["gzip", "br", "identity, gzip", "x-custom"] {
+            let problem = require_identity_coding(&parts(&[("content-encoding", coding)])).expect_err(coding);
+            assert_eq!(problem.status, 415, "{coding}");
+            assert!(problem.detail.contains("identity"), "{coding}");
+        }
+        let two_lines = parts(&[("content-encoding", "identity"), ("content-encoding", "deflate")]);
+        let problem = require_identity_coding(&two_lines).expect_err("second line");
+        assert!(problem.detail.contains("deflate"));
+    }
+
+    #[test]
+    fn later_rejections_are_short() {
+        let problem = || {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-article",
+                "Invalid",
+                "why",
+            )
+            .with_errors(vec![FieldError::new("title", "empty")])
+        };
+        let full = serde_json::to_value(LineResult::rejected(7, problem(), true)).expect("json");
+        assert_eq!(full["detail"], "why");
+        assert_eq!(full["errors"][0]["field"], "title");
+        assert_eq!(full["type"], "urn:lenta:problem:invalid-article");
+        let short = serde_json::to_value(LineResult::rejected(8, problem(), false)).expect("json");
+        assert_eq!(
+            short,
+            serde_json::json!({"line": 8, "status": 422, "type": "urn:lenta:problem:invalid-article"})
+        );
+    }
+}
