@@ -1,8 +1,9 @@
 //! Publishers' writes: create/upsert, replace, delete, and NDJSON batches.
 //!
 //! Every request is checked in this order, each failure with its own status: token (401),
-//! content type (415), size (413, decided from `Content-Length` before reading when possible),
-//! UTF-8 and JSON syntax (400 with the position), fields (422, every bad field listed), ownership
+//! content type and content coding (415), size (413, decided from `Content-Length` before reading
+//! when possible; for a batch also its line count), a body that stalls (408), UTF-8 and JSON
+//! syntax (400 with the position), fields (422, every bad field listed), ownership
 //! and accreditation (403), `If-Match` (412). Only then is the store touched, and a 2xx is sent
 //! only after the write is on disk: single writes go through the store's group commit
 //! ([`crate::store::flusher`]), a batch is flushed once before it is answered.
