@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write a deterministic synthetic corpus as NDJSON to standard output.
     Gen(GenArgs),
     /// Bulk-load articles from an NDJSON file.
@@ -144,6 +144,18 @@ struct ServeArgs {
     #[arg(long, env = "LENTA_BROTLI_QUALITY", default_value_t = 4,
           value_parser = clap::value_parser!(u8).range(0..=crate::http::encoding::MAX_BROTLI_QUALITY as i64))]
     brotli_quality: u8,
+    /// Longest pause in seconds between two reads of a request body (408 and close above it).
+    #[arg(long, env = "LENTA_BODY_TIMEOUT", default_value_t = 10)]
+    body_timeout: u64,
+    /// Most connections one client IP may hold open (503 with Retry-After above it).
+    #[arg(long, env = "LENTA_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    max_connections_per_ip: usize,
+    /// Most lines in one NDJSON batch (413 above it).
+    #[arg(long, env = "LENTA_MAX_BATCH_LINES", default_value_t = 100_000)]
+    max_batch_lines: usize,
+    /// Largest request header section in bytes (431 above it; at least 8192).
+    #[arg(long, env = "LENTA_MAX_HEADER_BYTES", default_value_t = 32 << 10)]
+    max_header_bytes: usize,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -213,7 +225,7 @@ struct CheckArgs {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Gen(args) => gen(args),
         Command::Import(args) => import_file(args),
         Command::Publisher(cmd) => publisher(cmd),
@@ -254,6 +266,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         gzip_level: args.gzip_level,
         brotli_quality: args.brotli_quality,
     };
+    settings.body_timeout = Duration::from_secs(args.body_timeout.max(1));
+    settings.max_connections_per_ip = args.max_connections_per_ip.max(1);
+    settings.max_batch_lines = args.max_batch_lines.max(1);
+    settings.max_header_bytes = args.max_header_bytes.max(8192);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;

@@ -65,6 +65,19 @@ pub struct Settings {
     pub render_pool: PoolLimits,
     /// Compression levels of gzip and brotli answers.
     pub compression: Compression,
+    /// Longest pause allowed between two reads of a request body (nginx's
+    /// `client_body_timeout`): a body that stalls longer gets 408 and the connection closes, so
+    /// slow senders cannot hold connection slots.
+    pub body_timeout: Duration,
+    /// Most connections one client IP may have open at once; more get a canned 503, so one
+    /// address cannot take every slot of `max_connections`.
+    pub max_connections_per_ip: usize,
+    /// Most lines in an NDJSON batch (counted before any line is parsed): bounds the per-line
+    /// answer and the work of one request.
+    pub max_batch_lines: usize,
+    /// Largest request header section (request line and every field), in bytes; hyper answers
+    /// 431 above it.
+    pub max_header_bytes: usize,
 }
 
 impl Settings {
@@ -102,6 +115,10 @@ impl Settings {
                 wait: Duration::from_secs(5),
             },
             compression: Compression::default(),
+            body_timeout: Duration::from_secs(10),
+            max_connections_per_ip: 64,
+            max_batch_lines: 100_000,
+            max_header_bytes: 32 << 10,
         }
     }
 }

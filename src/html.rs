@@ -47,8 +47,7 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
         return problem;
     }
     let Some(region) = app.regions.lookup(code) else {
-        return Problem::not_found(format!("unknown region {code:?}; the regions are listed at /"))
-            .into_response();
+        return crate::http::router::unknown_region(code).into_response();
     };
     let query = FeedQuery {
         regions: vec![region.code.clone()],

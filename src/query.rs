@@ -113,7 +113,18 @@ impl FeedQuery {
                     "region",
                     "the region is already given by the path /regions/{code}/; use /feed.* to combine regions",
                 )),
-                "region" => region_texts.extend(split_list(&value).map(|v| ("region".into(), v.to_string()))),
+                "region" => {
+                    let before = region_texts.len();
+                    region_texts.extend(split_list(&value).map(|v| ("region".into(), v.to_string())));
+                    // An empty value is a mistake, not "all regions": that is the absent parameter.
+                    if region_texts.len() == before {
+                        errors.push(FieldError::new(
+                            "region",
+                            "needs a region code, e.g. region=RU-NIZ (several comma-separated); \
+                             leave region out for all regions",
+                        ));
+                    }
+                }
                 "category" => {
                     for c in split_list(&value) {
                         q.categories.push(c.to_lowercase());
@@ -428,6 +439,18 @@ mod tests {
             parse("to=0000-01-01T00:00:00%2B23:59").unwrap_err()[0].field,
             "to"
         );
+    }
+
+    #[test]
+    fn an_empty_region_is_an_error_not_all_regions() {
+        for raw in ["region=", "region=,", "region=%20", "region=RU-NIZ&region="] {
+            let errs = parse(raw).unwrap_err();
+            assert_eq!(errs.len(), 1, "{raw}: {errs:?}");
+            assert_eq!(errs[0].field, "region", "{raw}");
+            assert!(errs[0].reason.contains("needs a region code"), "{raw}");
+        }
+        assert!(parse("").unwrap().regions.is_empty());
+        assert_eq!(parse("region=RU-NIZ,").unwrap().regions.len(), 1);
     }
 
     #[test]

@@ -514,13 +514,14 @@ async fn health_unknown_paths_and_wrong_methods() {
     }
 
     for (method, path, allow) in [
-        ("PATCH", "/feed.rss", "GET, HEAD"),
-        ("POST", "/feed.atom", "GET, HEAD"),
-        ("DELETE", "/regions/RU-NIZ/feed.json", "GET, HEAD"),
-        ("POST", "/api/regions", "GET, HEAD"),
-        ("PUT", "/api/calendar", "GET, HEAD"),
-        ("DELETE", "/api/articles", "GET, HEAD, POST"),
-        ("PATCH", "/api/articles/1", "GET, HEAD, PUT, DELETE"),
+        ("PATCH", "/feed.rss", "GET, HEAD, OPTIONS"),
+        ("POST", "/feed.atom", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/regions/RU-NIZ/feed.json", "GET, HEAD, OPTIONS"),
+        ("POST", "/api/regions", "GET, HEAD, OPTIONS"),
+        ("PUT", "/api/calendar", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/api/articles", "GET, HEAD, POST, OPTIONS"),
+        ("PATCH", "/api/articles/1", "GET, HEAD, PUT, DELETE, OPTIONS"),
+        ("POST", "/healthz", "GET, HEAD"),
     ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let res = server

@@ -1040,9 +1040,10 @@ async fn bad_queries_are_400_problems_naming_the_parameter() {
         .filter_map(|e| e["field"].as_str())
         .collect();
     assert_eq!(fields, BTreeSet::from(["colour", "limit", "region"]));
-    // An unknown region in the path is refused the same way as in the query.
+    // An unknown region in the path names no resource: 404, like its region page (an unknown
+    // region in the query of a resource that exists is the 400 above).
     let res = server.get("/regions/RU-XXX/feed.rss").await;
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
 
     for fmt in FORMATS {

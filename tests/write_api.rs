@@ -716,13 +716,13 @@ async fn bad_input_catalogue() {
         Case::post("id not a number", a().to_string(), 404, "not-found").to(Method::PUT, "/api/articles/abc"),
         Case::post("PATCH an article", r#"{"title":"x"}"#, 405, "method-not-allowed")
             .to(Method::PATCH, known_path.clone())
-            .allow("GET, HEAD, PUT, DELETE"),
+            .allow("GET, HEAD, PUT, DELETE, OPTIONS"),
         Case::post("DELETE the collection", "", 405, "method-not-allowed")
             .to(Method::DELETE, "/api/articles")
-            .allow("GET, HEAD, POST"),
+            .allow("GET, HEAD, POST, OPTIONS"),
         Case::post("PUT the collection", a().to_string(), 405, "method-not-allowed")
             .to(Method::PUT, "/api/articles")
-            .allow("GET, HEAD, POST"),
+            .allow("GET, HEAD, POST, OPTIONS"),
         Case::post("GET the batch endpoint", "", 405, "method-not-allowed")
             .to(Method::GET, "/api/articles/batch")
             .content_type(None)

@@ -60,7 +60,7 @@ wait_http() {
 LP=$(free_port)
 LENTA_URL="http://127.0.0.1:$LP"
 taskset -c "$SERVER_CPU" "$LENTA" serve --demo --data-dir "$T/data" --addr "127.0.0.1:$LP" \
-    >"$T/lenta.log" 2>&1 &
+    --max-connections-per-ip 1024 >"$T/lenta.log" 2>&1 &
 PIDS+=($!)
 wait_http "$LENTA_URL/healthz"
 FEED=/feed.rss

@@ -68,7 +68,7 @@ pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Bod
     let result = async {
         require_admin(app, req)?;
         require_content_type(req, &["application/json"])?;
-        let value = parse_json(&read_body(req, body, app.settings.max_body_bytes).await?)?;
+        let value = parse_json(&read_body(app, req, body, app.settings.max_body_bytes).await?)?;
         let (name, regions) = parse_request(app, &value)?;
         let (publisher, token) = blocking(app, move |app| {
             auth::add(&app.store, &name, regions).map_err(auth_problem)

@@ -1,8 +1,9 @@
 //! Publishers' writes: create/upsert, replace, delete, and NDJSON batches.
 //!
 //! Every request is checked in this order, each failure with its own status: token (401),
-//! content type (415), size (413, decided from `Content-Length` before reading when possible),
-//! UTF-8 and JSON syntax (400 with the position), fields (422, every bad field listed), ownership
+//! content type and content coding (415), size (413, decided from `Content-Length` before reading
+//! when possible; for a batch also its line count), a body that stalls (408), UTF-8 and JSON
+//! syntax (400 with the position), fields (422, every bad field listed), ownership
 //! and accreditation (403), `If-Match` (412). Only then is the store touched, and a 2xx is sent
 //! only after the write is on disk: single writes go through the store's group commit
 //! ([`crate::store::flusher`]), a batch is flushed once before it is answered.
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::Value;
@@ -96,6 +97,11 @@ pub async fn delete(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
     result.await.unwrap_or_else(|p: Problem| refused(app, p))
 }
 
+/// Rejected batch lines answered in full (`detail` and `errors`); later rejected lines get only
+/// their line, status and problem type, so the answer to a batch of bad lines stays a small,
+/// fixed size per line however long the lines were.
+const DETAILED_REJECTIONS: usize = 100;
+
 /// One line's outcome in a batch answer.
 #[derive(Serialize)]
 struct LineResult {
@@ -103,10 +109,45 @@ struct LineResult {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<u64>,
+    /// The problem type of a rejected line (as in a problem's `type`).
+    #[serde(
+        rename = "type",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "line_type"
+    )]
+    kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+}
+
+impl LineResult {
+    /// A rejected line; with `detailed` false only its status and problem type are kept.
+    fn rejected(line: usize, problem: Problem, detailed: bool) -> Self {
+        let kind = Some(problem.kind);
+        let (detail, errors) = if detailed {
+            (Some(problem.detail), problem.errors)
+        } else {
+            (None, Vec::new())
+        };
+        LineResult {
+            line,
+            status: problem.status,
+            id: None,
+            kind,
+            detail,
+            errors,
+        }
+    }
+}
+
+/// A line's problem type as its URI, built only while the answer is written.
+fn line_type<S: serde::Serializer>(kind: &Option<&'static str>, s: S) -> Result<S::Ok, S::Error> {
+    match kind {
+        Some(kind) => s.serialize_str(&response::type_uri(kind)),
+        None => s.serialize_none(),
+    }
 }
 
 /// The answer to a batch: counts, then one result per non-blank line, in line order.
@@ -116,6 +157,9 @@ struct BatchSummary {
     updated: usize,
     unchanged: usize,
     rejected: usize,
+    /// Rejected lines whose `detail` and `errors` were left out (all after the first
+    /// [`DETAILED_REJECTIONS`]).
+    details_omitted: usize,
     results: Vec<LineResult>,
 }
 
@@ -136,20 +180,18 @@ impl BatchSummary {
             line,
             status,
             id: Some(id),
+            kind: None,
             detail: None,
             errors: vec![],
         });
     }
 
-    fn reject(&mut self, line: usize, problem: Problem) {
+    fn reject(&mut self, result: LineResult) {
         self.rejected += 1;
-        self.results.push(LineResult {
-            line,
-            status: problem.status,
-            id: None,
-            detail: Some(problem.detail),
-            errors: problem.errors,
-        });
+        if result.detail.is_none() {
+            self.details_omitted += 1;
+        }
+        self.results.push(result);
     }
 }
 
@@ -168,7 +210,8 @@ pub async fn batch(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Body
                 "application/json-seq",
             ],
         )?;
-        let bytes = read_body(req, body, app.settings.max_batch_bytes).await?;
+        let bytes = read_body(app, req, body, app.settings.max_batch_bytes).await?;
+        check_line_count(&bytes, app.settings.max_batch_lines)?;
         let app2 = Arc::clone(app);
         let (summary, committed) = tokio::task::spawn_blocking(move || {
             let written = write_lines(&app2, &publisher, &bytes);
@@ -213,7 +256,11 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
     let mut writer = ChunkWriter {
         app,
         publisher,
-        outcomes: Vec::with_capacity(lines.len()),
+        summary: BatchSummary {
+            results: Vec::with_capacity(lines.len()),
+            ..BatchSummary::default()
+        },
+        written: Vec::new(),
         failure: None,
     };
     let workers = std::thread::available_parallelism()
@@ -253,20 +300,10 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
             }
         });
     }
-    let mut outcomes = writer.outcomes;
-    outcomes.sort_by_key(|(line, _)| *line);
-    let mut summary = BatchSummary::default();
-    let mut written = Vec::with_capacity(outcomes.len());
-    for (line, outcome) in outcomes {
-        match outcome {
-            Ok(committed) => {
-                summary.accept(line, &committed);
-                written.push(committed);
-            }
-            Err(problem) => summary.reject(line, problem),
-        }
-    }
-    (summary, written)
+    let mut summary = writer.summary;
+    // Each chunk records its stored lines before its rejected ones.
+    summary.results.sort_by_key(|r| r.line);
+    (summary, writer.written)
 }
 
 /// A line is judged exactly as a single-article body would be, and may be no larger.
@@ -281,7 +318,10 @@ fn validate_line(app: &App, line: &[u8]) -> Result<NewArticle, Problem> {
 struct ChunkWriter<'a> {
     app: &'a App,
     publisher: &'a Publisher,
-    outcomes: Vec<(usize, Result<Committed, Problem>)>,
+    /// The answer so far: one short [`LineResult`] per line (not the articles, which are large).
+    summary: BatchSummary,
+    /// The stored lines' writes, for [`App::committed_all`].
+    written: Vec<Committed>,
     /// Set when the store failed: later chunks are not tried.
     failure: Option<(u16, String)>,
 }
@@ -289,22 +329,22 @@ struct ChunkWriter<'a> {
 impl ChunkWriter<'_> {
     fn write(&mut self, chunk: &[(usize, &[u8])], validated: Vec<Result<NewArticle, Problem>>) {
         let publisher = self.publisher;
-        let failure = &self.failure;
-        let outcomes = &mut self.outcomes;
         let mut line_nos = Vec::with_capacity(chunk.len());
+        let mut refused = Vec::new();
         // Lazily: the store takes the ops one by one, so a chunk's worth is never moved twice.
+        let failure = &self.failure;
         let ops = chunk
             .iter()
             .zip(validated)
             .filter_map(|(&(line, _), result)| match (result, failure) {
                 (Err(problem), _) => {
-                    outcomes.push((line, Err(problem)));
+                    refused.push((line, problem));
                     None
                 }
                 // What was written before the failure stays; upserts are idempotent, so the
                 // client can simply send the batch again.
                 (Ok(_), Some((status, detail))) => {
-                    outcomes.push((line, Err(not_written(*status, detail))));
+                    refused.push((line, not_written(*status, detail)));
                     None
                 }
                 (Ok(article), None) => {
@@ -319,20 +359,35 @@ impl ChunkWriter<'_> {
                 }
             });
         match self.app.store.write_many(ops) {
-            Ok(results) => self.outcomes.extend(
-                line_nos
-                    .into_iter()
-                    .zip(results.into_iter().map(|r| r.map_err(write_problem))),
-            ),
+            Ok(results) => {
+                for (line, result) in line_nos.into_iter().zip(results) {
+                    match result {
+                        Ok(committed) => {
+                            self.summary.accept(line, &committed);
+                            self.written.push(committed);
+                        }
+                        Err(e) => refused.push((line, write_problem(e))),
+                    }
+                }
+            }
             Err(e) => {
                 let problem = write_problem(WriteError::Store(e));
-                let outcomes = line_nos
-                    .into_iter()
-                    .map(|line| (line, Err(not_written(problem.status, &problem.detail))));
-                self.outcomes.extend(outcomes);
+                let lines = line_nos.into_iter();
+                refused.extend(lines.map(|line| (line, not_written(problem.status, &problem.detail))));
                 self.failure = Some((problem.status, problem.detail));
             }
         }
+        // In line order, so the lines answered in full are the first rejected ones.
+        refused.sort_by_key(|(line, _)| *line);
+        for (line, problem) in refused {
+            self.refuse(line, problem);
+        }
+    }
+
+    /// Records a rejected line, in full only while under [`DETAILED_REJECTIONS`].
+    fn refuse(&mut self, line: usize, problem: Problem) {
+        let detailed = self.summary.rejected < DETAILED_REJECTIONS;
+        self.summary.reject(LineResult::rejected(line, problem, detailed));
     }
 }
 
@@ -441,8 +496,16 @@ fn too_large(limit: usize, what: &str) -> Problem {
     )
 }
 
-/// Reads the body, refusing more than `limit` bytes without reading them all.
-pub(crate) async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Result<Bytes, Problem> {
+/// Reads the body into one buffer (pre-sized from `Content-Length`), refusing a content coding
+/// (415), more than `limit` bytes (413, without reading them all) and a body that pauses longer
+/// than `--body-timeout` between two reads (408; the connection is then closed).
+pub(crate) async fn read_body(
+    app: &App,
+    req: &Parts,
+    mut body: Incoming,
+    limit: usize,
+) -> Result<Bytes, Problem> {
+    require_identity_coding(req)?;
     let declared = req
         .headers
         .get(header::CONTENT_LENGTH)
@@ -450,22 +513,99 @@ pub(crate) async fn read_body(req: &Parts, body: Incoming, limit: usize) -> Resu
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit, "the body"));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit, "the body")),
-        Err(e) => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-body",
-            "Unreadable body",
-            e.to_string(),
-        )),
+    // One buffer, never a list of chunks copied into another: the body costs its size once.
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let timeout = app.settings.body_timeout;
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(body_stalled(timeout)),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-body",
+                    "Unreadable body",
+                    format!("the body could not be read: {e}"),
+                ))
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(too_large(limit, "the body"));
+            }
+            buf.extend_from_slice(&data);
+        }
     }
+    Ok(Bytes::from(buf))
+}
+
+/// 408 (RFC 9110 §15.5.9) for a body that stopped arriving, with `Connection: close`: the rest
+/// of it is never read, so the connection cannot carry another request.
+fn body_stalled(timeout: std::time::Duration) -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body-timeout",
+        "Request body timed out",
+        format!(
+            "the body paused for more than {} s between two reads; send it without stalling",
+            timeout.as_secs()
+        ),
+    )
+    .with_header(header::CONNECTION, "close")
+}
+
+/// 415 with `Accept-Encoding: identity` (RFC 7694 §3) for a body in any content coding but
+/// identity (RFC 9110 §8.4): lenta stores what it can read, and reads bodies uncompressed only.
+fn require_identity_coding(req: &Parts) -> Result<(), Problem> {
+    let mut codings = req.headers.get_all(header::CONTENT_ENCODING).iter().map(|v| {
+        v.to_str().map_or_else(
+            |_| vec!["(not ASCII)".to_string()],
+            |text| {
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+                    .map(|c| c.chars().take(32).collect())
+                    .collect()
+            },
+        )
+    });
+    let Some(coding) = codings.find_map(|found| found.into_iter().next()) else {
+        return Ok(());
+    };
+    Err(Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-content-encoding",
+        "Unsupported content coding",
+        format!(
+            "Content-Encoding {coding:?} is not accepted; send the body uncompressed (no \
+             Content-Encoding, or identity)"
+        ),
+    )
+    .with_header(header::ACCEPT_ENCODING, "identity"))
+}
+
+/// 413 for a batch of more than `limit` lines, counted (blank ones too) before any is parsed.
+fn check_line_count(bytes: &[u8], limit: usize) -> Result<(), Problem> {
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+    let lines = newlines + usize::from(bytes.last().is_some_and(|b| *b != b'\n'));
+    if lines <= limit {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-many-lines",
+        "Too many lines",
+        format!(
+            "the batch has {lines} lines; the limit is {limit} lines per batch, send the rest in another"
+        ),
+    ))
 }
 
 /// Content type, size and syntax of a single-article body.
 async fn read_json(app: &App, req: &Parts, body: Incoming) -> Result<Value, Problem> {
     require_content_type(req, &["application/json"])?;
-    let bytes = read_body(req, body, app.settings.max_body_bytes).await?;
+    let bytes = read_body(app, req, body, app.settings.max_body_bytes).await?;
     parse_json(&bytes)
 }
 
@@ -651,4 +791,66 @@ fn written(app: &App, committed: Committed) -> Response<Body> {
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::builder().method("POST").uri("/api/articles");
+        for (name, value) in headers {
+            b = b.header(*name, *value);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn lines_are_counted_with_or_without_a_final_newline() {
+        assert!(check_line_count(b"", 0).is_ok());
+        assert!(check_line_count(b"a\nb\n", 2).is_ok());
+        assert!(check_line_count(b"a\nb", 2).is_ok());
+        assert!(check_line_count(b"a\nb\nc", 2).is_err());
+        assert!(check_line_count(b"\n\n\n", 2).is_err(), "blank lines count");
+        let problem = check_line_count(b"x\nx\nx\n", 2).unwrap_err();
+        assert_eq!(problem.status, 413);
+        assert!(problem.detail.contains("3 lines") && problem.detail.contains("limit is 2"));
+    }
+
+    #[test]
+    fn only_identity_bodies_are_read() {
+        assert!(require_identity_coding(&parts(&[])).is_ok());
+        assert!(require_identity_coding(&parts(&[("content-encoding", "identity")])).is_ok());
+        assert!(require_identity_coding(&parts(&[("content-encoding", " Identity ,")])).is_ok());
+        for coding in ["gzip", "br", "identity, gzip", "x-custom"] {
+            let problem = require_identity_coding(&parts(&[("content-encoding", coding)])).expect_err(coding);
+            assert_eq!(problem.status, 415, "{coding}");
+            assert!(problem.detail.contains("identity"), "{coding}");
+        }
+        let two_lines = parts(&[("content-encoding", "identity"), ("content-encoding", "deflate")]);
+        let problem = require_identity_coding(&two_lines).expect_err("second line");
+        assert!(problem.detail.contains("deflate"));
+    }
+
+    #[test]
+    fn later_rejections_are_short() {
+        let problem = || {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-article",
+                "Invalid",
+                "why",
+            )
+            .with_errors(vec![FieldError::new("title", "empty")])
+        };
+        let full = serde_json::to_value(LineResult::rejected(7, problem(), true)).expect("json");
+        assert_eq!(full["detail"], "why");
+        assert_eq!(full["errors"][0]["field"], "title");
+        assert_eq!(full["type"], "urn:lenta:problem:invalid-article");
+        let short = serde_json::to_value(LineResult::rejected(8, problem(), false)).expect("json");
+        assert_eq!(
+            short,
+            serde_json::json!({"line": 8, "status": 422, "type": "urn:lenta:problem:invalid-article"})
+        );
+    }
 }

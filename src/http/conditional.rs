@@ -250,11 +250,21 @@ fn if_match(headers: &HeaderMap, exists: bool, current: &Validators) -> Option<b
     )
 }
 
-/// RFC 9110 §13.1.2 If-None-Match (weak comparison). `None` when absent or
-/// entirely unparseable, so a broken header degrades to If-Modified-Since.
+/// RFC 9110 §13.1.2 If-None-Match (weak comparison). `None` only when absent.
+///
+/// A present field without a single valid member (`garbage`, `W/`, an
+/// unterminated tag, an empty value) matches nothing, so the condition holds
+/// and the full representation is sent: never a 304 on a tag the client did
+/// not send. And being present, it still disables If-Modified-Since
+/// (§13.1.3, §13.2.2 step 4), however broken it is.
 fn if_none_match(headers: &HeaderMap, exists: bool, current: &Validators) -> Option<bool> {
-    let cond = tag_condition(headers, IF_NONE_MATCH)?;
-    Some(!cond.matches(exists, current, EntityTag::weak_eq))
+    if !headers.contains_key(IF_NONE_MATCH) {
+        return None;
+    }
+    Some(
+        !tag_condition(headers, IF_NONE_MATCH)
+            .is_some_and(|cond| cond.matches(exists, current, EntityTag::weak_eq)),
+    )
 }
 
 /// RFC 9110 §13.1.4 If-Unmodified-Since; caller only consults it without
@@ -490,13 +500,33 @@ mod tests {
                 &[("if-none-match", "\"v2\""), ("if-modified-since", AFTER)],
             )
             .gives(GO),
-            // Entirely unparseable INM is treated as absent → IMS applies.
+            // Entirely unparseable INM matches nothing, and still disables IMS
+            // (RFC 9110 §13.1.3): the full representation, never a 304.
             case(
-                "INM garbage → IMS",
-                &[("if-none-match", "v1"), ("if-modified-since", LM)],
+                "INM garbage ignores IMS",
+                &[("if-none-match", "garbage"), ("if-modified-since", LM)],
             )
-            .gives(NM),
+            .gives(GO),
+            case(
+                "INM bare W/ ignores IMS",
+                &[("if-none-match", "W/"), ("if-modified-since", LM)],
+            )
+            .gives(GO),
+            case(
+                "INM unterminated ignores IMS",
+                &[("if-none-match", "\"v1"), ("if-modified-since", LM)],
+            )
+            .gives(GO),
+            case(
+                "INM empty ignores IMS",
+                &[("if-none-match", ""), ("if-modified-since", AFTER)],
+            )
+            .gives(GO),
+            case("INM commas only", &[("if-none-match", " , ,")]).gives(GO),
             case("INM garbage alone", &[("if-none-match", "\"unterminated")]).gives(GO),
+            case("INM garbage PUT", &[("if-none-match", "garbage")])
+                .method(put.clone())
+                .gives(GO),
             // Step 1 true, then step 3.
             case(
                 "IM ok, INM match",

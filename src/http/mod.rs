@@ -2,15 +2,19 @@
 //!
 //! hyper 1.x has no server type; this module is one. Each accepted connection is served by
 //! hyper's HTTP/1.1 connection driver with a header-read timeout (a client that dribbles its
-//! headers is cut off) and is registered with a [`GracefulShutdown`] watcher; a semaphore bounds
-//! the connections served at once. On shutdown the listener is dropped first (no new
+//! headers is cut off), a header-size cap and half-close support, and is registered with a
+//! [`GracefulShutdown`] watcher; a semaphore bounds the connections served at once, and
+//! [`peers::PeerLimit`] each address's share of them. Request bodies have their own deadline
+//! (`--body-timeout`, applied where they are read). On shutdown the listener is dropped first (no new
 //! connections), in-flight requests get a grace period, then the store is flushed.
 
 pub mod cache;
 pub mod conditional;
+pub mod cors;
 pub mod encoding;
 pub mod feeds;
 pub mod pool;
+pub mod peers;
 pub mod representation;
 pub mod response;
 pub mod router;
@@ -98,18 +102,17 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let limit = Arc::new(Semaphore::new(app.settings.max_connections.max(1)));
+    let peers = peers::PeerLimit::new(app.settings.max_connections_per_ip);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(app.settings.header_timeout)
+        // 431 above it (RFC 6585 §5), instead of hyper's ~400 KB buffer.
+        .max_header_size(app.settings.max_header_bytes)
+        // A client that sends its request and shuts down its sending side still gets the answer.
+        .half_close(true)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        // Wait for a free connection slot before accepting, so excess clients queue in the
-        // kernel's backlog instead of costing memory here.
-        let permit = tokio::select! {
-            permit = Arc::clone(&limit).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -122,6 +125,19 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             },
             () = &mut shutdown => break,
         };
+        // An address over its share is refused before it can take a connection slot.
+        let Some(slot) = peers.claim(peer.ip()) else {
+            tracing::debug!(%peer, "too many connections from this address");
+            let peers = Arc::clone(&peers);
+            tokio::spawn(async move { peers.refuse(stream).await });
+            continue;
+        };
+        // Wait for a free connection slot before serving; meanwhile further clients queue in
+        // the kernel's backlog instead of costing memory here.
+        let permit = tokio::select! {
+            permit = Arc::clone(&limit).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
         let app = Arc::clone(&app);
         let service = service_fn(move |req| router::handle(Arc::clone(&app), req, peer));
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
@@ -130,6 +146,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(permit);
+            drop(slot);
         });
     }
     drop(listener);

@@ -235,6 +235,11 @@ fn cache_headers(app: &App, h: &mut HeaderMap, etag: &EntityTag, last_modified: 
     }
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    // Cross-origin scripts see only safelisted headers unless told; these two let them revalidate.
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag, Last-Modified"),
+    );
 }
 
 /// All values of a header joined with ", " (RFC 9110 §5.3), or None when absent.

@@ -218,7 +218,12 @@ impl From<crate::store::StoreError> for Problem {
 
 /// The `type` member (RFC 9457 §3.1.1): a URI per kind of problem.
 fn problem_type<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("urn:lenta:problem:{kind}"))
+    s.serialize_str(&type_uri(kind))
+}
+
+/// The problem type URI of `kind`, also where a short answer names a problem without its body.
+pub fn type_uri(kind: &str) -> String {
+    format!("urn:lenta:problem:{kind}")
 }
 
 /// One line naming the first [`MAX_SUMMARIZED_ERRORS`] bad fields (input cut as by

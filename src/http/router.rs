@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{header, Method, Request, Response, StatusCode};
+use http::{header, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
+use super::cors;
 use super::feeds;
 use super::response::{self, Body, Problem};
 use crate::api;
@@ -36,9 +37,14 @@ enum Route<'a> {
 }
 
 impl<'a> Route<'a> {
-    /// Matches a path; None is a 404.
+    /// Matches a path; None is a 404. An empty segment (`//feed.rss`, `/regions//`) names
+    /// nothing, except the final one of a region page (`/regions/{code}/`) and of `/`.
     fn parse(path: &'a str) -> Option<Self> {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        let inner = &segments[..segments.len() - 1];
+        if inner.iter().any(|s| s.is_empty()) {
+            return None;
+        }
         Some(match segments.as_slice() {
             [""] => Route::Index,
             [file] => match file.strip_prefix("feed.").and_then(Format::from_extension) {
@@ -55,7 +61,7 @@ impl<'a> Route<'a> {
             ),
             ["api", "articles"] => Route::Articles,
             ["api", "articles", "batch"] => Route::ArticlesBatch,
-            ["api", "articles", id] => Route::Article(id.parse().ok().filter(|id| *id > 0)?),
+            ["api", "articles", id] => Route::Article(canonical_id(id)?),
             ["api", "publishers"] => Route::Publishers,
             ["api", "publishers", name] if !name.is_empty() => Route::Publisher(name),
             ["api", "regions"] => Route::Regions,
@@ -64,16 +70,38 @@ impl<'a> Route<'a> {
         })
     }
 
-    /// Methods the route answers (HEAD wherever GET).
+    /// Methods the route answers (HEAD wherever GET; OPTIONS, the CORS preflight, wherever
+    /// the public may read cross-origin).
     fn allowed(self) -> &'static [Method] {
         const READ: &[Method] = &[Method::GET, Method::HEAD];
+        const PUBLIC: &[Method] = &[Method::GET, Method::HEAD, Method::OPTIONS];
         match self {
-            Route::Articles => &[Method::GET, Method::HEAD, Method::POST],
+            Route::Articles => &[Method::GET, Method::HEAD, Method::POST, Method::OPTIONS],
             Route::ArticlesBatch => &[Method::POST],
-            Route::Article(_) => &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
+            Route::Article(_) => &[
+                Method::GET,
+                Method::HEAD,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ],
             Route::Publishers => &[Method::GET, Method::HEAD, Method::POST],
             Route::Publisher(_) => &[Method::DELETE],
-            _ => READ,
+            Route::Health | Route::Metrics => READ,
+            Route::Index
+            | Route::Feed(..)
+            | Route::RegionPage(_)
+            | Route::CalendarPage(_)
+            | Route::Regions
+            | Route::Calendar => PUBLIC,
+        }
+    }
+
+    /// The region code in the path (`/regions/{code}/…`), if any.
+    fn path_region(self) -> Option<&'a str> {
+        match self {
+            Route::RegionPage(code) | Route::Feed(_, Some(code)) => Some(code),
+            _ => None,
         }
     }
 
@@ -109,9 +137,12 @@ pub async fn handle(
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
-    let (route_name, res) = match rate_limited(&app, req.uri().path(), peer) {
-        Some(res) => ("rate_limited", res),
-        None => dispatch(&app, req).await,
+    let (route_name, res) = if let Some(res) = bad_host(&req) {
+        ("bad_host", res)
+    } else if let Some(res) = rate_limited(&app, req.uri().path(), peer) {
+        ("rate_limited", res)
+    } else {
+        dispatch(&app, req).await
     };
     let elapsed = started.elapsed();
     app.metrics.observe(route_name, res.status().as_u16(), elapsed);
@@ -137,8 +168,14 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
     if !route.allowed().contains(req.method()) {
         return (route.name(), method_not_allowed(route.allowed()));
     }
+    if let Some(code) = route.path_region() {
+        if app.regions.lookup(code).is_none() {
+            return (route.name(), unknown_region(code).into_response());
+        }
+    }
     let (parts, body) = req.into_parts();
     let res = match (route, &parts.method) {
+        (_, &Method::OPTIONS) => cors::preflight(&parts.headers, route.allowed()),
         (Route::Index, _) => html::index(app, &parts).await,
         (Route::RegionPage(code), _) => html::region_page(app, &parts, code).await,
         (Route::CalendarPage(month), _) => html::calendar_page(app, &parts, month).await,
@@ -161,6 +198,43 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         }
     };
     (route.name(), res)
+}
+
+/// An article id as the API writes it: decimal digits without sign or leading zero, so each
+/// article has exactly one URL (`/api/articles/+7` and `/api/articles/07` are 404s).
+fn canonical_id(text: &str) -> Option<u64> {
+    let canonical = text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    text.parse().ok().filter(|_| canonical)
+}
+
+/// 404 for a region code in the path that the directory does not know. The code is part of the
+/// resource's name, so the resource does not exist (RFC 9110 §15.5.5), for the region page and
+/// its feeds alike; an unknown `?region=` on a resource that exists is a 400 instead.
+pub fn unknown_region(code: &str) -> Problem {
+    let shown: String = code.chars().take(32).collect();
+    Problem::not_found(format!(
+        "unknown region {shown:?}; the known region codes are listed at /api/regions"
+    ))
+}
+
+/// 400 for a request without exactly one valid `Host` (RFC 9112 §3.2): an HTTP/1.1 request must
+/// carry one; no request may carry two, or one that is not a host\[:port\].
+fn bad_host<B>(req: &Request<B>) -> Option<Response<Body>> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let problem = match (hosts.next(), hosts.next()) {
+        (None, _) if req.version() == Version::HTTP_11 => "the request has no Host header",
+        (None, _) => return None,
+        (Some(_), Some(_)) => "the request has more than one Host header",
+        (Some(host), None) if !valid_host(host.as_bytes()) => "the Host header is not a host[:port]",
+        (Some(_), None) => return None,
+    };
+    let detail = format!("{problem}; send exactly one Host: host[:port] (RFC 9112 §3.2)");
+    Some(Problem::new(StatusCode::BAD_REQUEST, "bad-host", "Bad Host header", detail).into_response())
+}
+
+/// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, empty allowed (a target without authority).
+fn valid_host(host: &[u8]) -> bool {
+    host.is_empty() || http::uri::Authority::try_from(host).is_ok_and(|a| !a.as_str().contains('@'))
 }
 
 /// 429 with `Retry-After` (RFC 6585 §4) when the client's IP is over `--rate-limit`.
@@ -233,5 +307,69 @@ mod tests {
         assert_eq!(Route::parse("/api/articles/x"), None);
         assert_eq!(Route::parse("/feed.xml"), None);
         assert_eq!(Route::parse("/regions/RU/feed.txt"), None);
+    }
+
+    #[test]
+    fn only_canonical_ids_resolve() {
+        assert_eq!(
+            Route::parse("/api/articles/2005001"),
+            Some(Route::Article(2005001))
+        );
+        for path in [
+            "/api/articles/+2005001",
+            "/api/articles/02005001",
+            "/api/articles/0",
+            "/api/articles/-1",
+            "/api/articles/ 1",
+            "/api/articles/18446744073709551616",
+        ] {
+            assert_eq!(Route::parse(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn empty_segments_name_nothing() {
+        for path in [
+            "//feed.rss",
+            "//",
+            "/regions//feed.rss",
+            "/regions//",
+            "/api//articles",
+            "/api/articles//1",
+            "feed.rss",
+            "*",
+        ] {
+            assert_eq!(Route::parse(path), None, "{path}");
+        }
+        assert_eq!(Route::parse("/"), Some(Route::Index));
+        assert_eq!(
+            Route::parse("/regions/RU-NIZ/"),
+            Some(Route::RegionPage("RU-NIZ"))
+        );
+    }
+
+    #[test]
+    fn host_must_be_one_valid_authority() {
+        let req = |version, hosts: &[&str]| {
+            let mut b = Request::builder().version(version).uri("/");
+            for h in hosts {
+                b = b.header(header::HOST, *h);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(bad_host(&req(Version::HTTP_11, &["example.ru"])).is_none());
+        assert!(bad_host(&req(Version::HTTP_11, &["127.0.0.1:8080"])).is_none());
+        assert!(bad_host(&req(Version::HTTP_11, &["[::1]:80"])).is_none());
+        assert!(bad_host(&req(Version::HTTP_10, &[])).is_none());
+        for bad in [
+            req(Version::HTTP_11, &[]),
+            req(Version::HTTP_11, &["a.ru", "b.ru"]),
+            req(Version::HTTP_10, &["a.ru", "a.ru"]),
+            req(Version::HTTP_11, &["user@a.ru"]),
+            req(Version::HTTP_11, &["a.ru/path"]),
+        ] {
+            let res = bad_host(&bad).expect("400");
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        }
     }
 }
