@@ -12,7 +12,11 @@ use lenta::http::pool::PoolLimits;
 /// A distinct, cache-missing query: a 500-item page with full content (the costliest render), a
 /// different `to` each time so that no two share a cache entry.
 fn miss(i: usize) -> String {
-    format!("/feed.rss?limit=500&to=2030-01-{:02}T00:00:{:02}Z", 1 + i / 60, i % 60)
+    format!(
+        "/feed.rss?limit=500&to=2030-01-{:02}T00:00:{:02}Z",
+        1 + i / 60,
+        i % 60
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,8 +40,14 @@ async fn misses_beyond_the_queue_get_503_while_cached_pages_are_served() {
             tokio::spawn(async move {
                 let res = client.get(url).send().await.expect("GET");
                 let status = res.status().as_u16();
-                let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
-                let content_type = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+                let retry_after = res
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                let content_type = res
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_string());
                 let body = res.text().await.expect("body");
                 (status, retry_after, content_type, body)
             })

@@ -97,10 +97,15 @@ pub async fn delete(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
     result.await.unwrap_or_else(|p: Problem| refused(app, p))
 }
 
-/// Rejected batch lines answered in full (`detail` and `errors`); later rejected lines get only
-/// their line, status and problem type, so the answer to a batch of bad lines stays a small,
-/// fixed size per line however long the lines were.
+/// Rejected batch lines answered in full (`detail` and `errors`) at most; later rejected lines are
+/// only listed by number under their status and problem type (`undetailed`), a few bytes each, so
+/// the answer to a batch of bad lines stays within a small multiple of the request however short
+/// its lines (a line is at least two bytes, `x` and its newline; its number at most seven).
 const DETAILED_REJECTIONS: usize = 100;
+
+/// Bytes of `detail` and `errors` the detailed rejections may take in all, on top of a quarter of the
+/// request's size: a hundred tiny bad lines must not buy a hundred 700-byte explanations.
+const DETAIL_BUDGET: usize = 4 << 10;
 
 /// One line's outcome in a batch answer.
 #[derive(Serialize)]
@@ -123,23 +128,41 @@ struct LineResult {
 }
 
 impl LineResult {
-    /// A rejected line; with `detailed` false only its status and problem type are kept.
-    fn rejected(line: usize, problem: Problem, detailed: bool) -> Self {
-        let kind = Some(problem.kind);
-        let (detail, errors) = if detailed {
-            (Some(problem.detail), problem.errors)
-        } else {
-            (None, Vec::new())
-        };
+    /// A rejected line, with its problem's `detail` and `errors`.
+    fn rejected(line: usize, problem: Problem) -> Self {
         LineResult {
             line,
             status: problem.status,
             id: None,
-            kind,
-            detail,
-            errors,
+            kind: Some(problem.kind),
+            detail: Some(problem.detail),
+            errors: problem.errors,
         }
     }
+}
+
+/// Rejected lines answered without details: their numbers, under their status and problem type.
+#[derive(Serialize)]
+struct Undetailed {
+    status: u16,
+    #[serde(rename = "type", serialize_with = "group_type")]
+    kind: &'static str,
+    lines: Vec<usize>,
+}
+
+fn group_type<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&response::type_uri(kind))
+}
+
+/// What answering a rejected line in full adds to the answer, about: its entry in `results`
+/// (line, status, type: ~80 bytes) with `detail` and `errors`.
+fn detail_cost(problem: &Problem) -> usize {
+    let errors: usize = problem
+        .errors
+        .iter()
+        .map(|e| e.field.len() + e.reason.len() + 24)
+        .sum();
+    80 + problem.detail.len() + errors
 }
 
 /// A line's problem type as its URI, built only while the answer is written.
@@ -150,17 +173,23 @@ fn line_type<S: serde::Serializer>(kind: &Option<&'static str>, s: S) -> Result<
     }
 }
 
-/// The answer to a batch: counts, then one result per non-blank line, in line order.
+/// The answer to a batch: counts, one result per stored line and per rejected line answered in
+/// full, in line order, then the other rejected lines by number (`undetailed`).
 #[derive(Serialize, Default)]
 struct BatchSummary {
     created: usize,
     updated: usize,
     unchanged: usize,
     rejected: usize,
-    /// Rejected lines whose `detail` and `errors` were left out (all after the first
-    /// [`DETAILED_REJECTIONS`]).
+    /// Rejected lines answered without `detail` and `errors` (those after the first
+    /// [`DETAILED_REJECTIONS`], or past the detail budget), listed in `undetailed`.
     details_omitted: usize,
     results: Vec<LineResult>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    undetailed: Vec<Undetailed>,
+    /// Bytes of details still allowed (see [`DETAIL_BUDGET`]).
+    #[serde(skip)]
+    detail_budget: usize,
 }
 
 impl BatchSummary {
@@ -186,12 +215,29 @@ impl BatchSummary {
         });
     }
 
-    fn reject(&mut self, result: LineResult) {
+    /// Records a rejected line: in full while under [`DETAILED_REJECTIONS`] and the detail
+    /// budget, otherwise by number only.
+    fn reject(&mut self, line: usize, problem: Problem) {
+        let cost = detail_cost(&problem);
         self.rejected += 1;
-        if result.detail.is_none() {
-            self.details_omitted += 1;
+        if self.rejected <= DETAILED_REJECTIONS && cost <= self.detail_budget {
+            self.detail_budget -= cost;
+            self.results.push(LineResult::rejected(line, problem));
+            return;
         }
-        self.results.push(result);
+        self.details_omitted += 1;
+        let group = self
+            .undetailed
+            .iter_mut()
+            .find(|g| g.status == problem.status && g.kind == problem.kind);
+        match group {
+            Some(group) => group.lines.push(line),
+            None => self.undetailed.push(Undetailed {
+                status: problem.status,
+                kind: problem.kind,
+                lines: vec![line],
+            }),
+        }
     }
 }
 
@@ -257,7 +303,7 @@ fn write_lines(app: &App, publisher: &Publisher, bytes: &[u8]) -> (BatchSummary,
         app,
         publisher,
         summary: BatchSummary {
-            results: Vec::with_capacity(lines.len()),
+            detail_budget: DETAIL_BUDGET + bytes.len() / 4,
             ..BatchSummary::default()
         },
         written: Vec::new(),
@@ -384,10 +430,9 @@ impl ChunkWriter<'_> {
         }
     }
 
-    /// Records a rejected line, in full only while under [`DETAILED_REJECTIONS`].
+    /// Records a rejected line (see [`BatchSummary::reject`]).
     fn refuse(&mut self, line: usize, problem: Problem) {
-        let detailed = self.summary.rejected < DETAILED_REJECTIONS;
-        self.summary.reject(LineResult::rejected(line, problem, detailed));
+        self.summary.reject(line, problem);
     }
 }
 
@@ -833,7 +878,7 @@ mod tests {
     }
 
     #[test]
-    fn later_rejections_are_short() {
+    fn later_rejections_are_listed_by_number() {
         let problem = || {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -843,14 +888,25 @@ mod tests {
             )
             .with_errors(vec![FieldError::new("title", "empty")])
         };
-        let full = serde_json::to_value(LineResult::rejected(7, problem(), true)).expect("json");
-        assert_eq!(full["detail"], "why");
-        assert_eq!(full["errors"][0]["field"], "title");
-        assert_eq!(full["type"], "urn:lenta:problem:invalid-article");
-        let short = serde_json::to_value(LineResult::rejected(8, problem(), false)).expect("json");
+        // Room for exactly two detailed rejections.
+        let mut summary = BatchSummary {
+            detail_budget: 2 * detail_cost(&problem()),
+            ..BatchSummary::default()
+        };
+        for line in 1..=4 {
+            summary.reject(line, problem());
+        }
+        let v = serde_json::to_value(&summary).expect("json");
         assert_eq!(
-            short,
-            serde_json::json!({"line": 8, "status": 422, "type": "urn:lenta:problem:invalid-article"})
+            (v["rejected"].clone(), v["details_omitted"].clone()),
+            (4.into(), 2.into())
+        );
+        assert_eq!(v["results"][1]["detail"], "why");
+        assert_eq!(v["results"][1]["errors"][0]["field"], "title");
+        assert_eq!(v["results"][1]["type"], "urn:lenta:problem:invalid-article");
+        assert_eq!(
+            v["undetailed"],
+            serde_json::json!([{"status": 422, "type": "urn:lenta:problem:invalid-article", "lines": [3, 4]}])
         );
     }
 }

@@ -13,8 +13,8 @@ pub mod conditional;
 pub mod cors;
 pub mod encoding;
 pub mod feeds;
-pub mod pool;
 pub mod peers;
+pub mod pool;
 pub mod representation;
 pub mod response;
 pub mod router;
@@ -98,6 +98,14 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
+/// hyper's own limit on a request's header section, as a multiple of `--max-header-bytes`.
+///
+/// The router refuses anything over `--max-header-bytes` with a 431 problem that says what the
+/// limit is (RFC 6585 §5, RFC 9457); hyper can only answer an empty 431. So hyper reads up to
+/// this multiple, bounding a connection's header buffer (128 KiB with the defaults), and the
+/// explained refusal covers every header section a client is likely to send by mistake.
+const HEADER_HARD_STOP: usize = 4;
+
 /// Serves connections from `listener` until `shutdown` resolves.
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
@@ -106,8 +114,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(app.settings.header_timeout)
-        // 431 above it (RFC 6585 §5), instead of hyper's ~400 KB buffer.
-        .max_header_size(app.settings.max_header_bytes)
+        // A hard stop well above --max-header-bytes (hyper then answers a bare 431 and closes),
+        // instead of hyper's ~400 KB buffer; up to it, the router answers 431 as a problem.
+        .max_header_size(app.settings.max_header_bytes.saturating_mul(HEADER_HARD_STOP))
         // A client that sends its request and shuts down its sending side still gets the answer.
         .half_close(true)
         .keep_alive(true);

@@ -137,13 +137,20 @@ pub async fn handle(
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
-    let (route_name, res) = if let Some(res) = bad_host(&req) {
+    let has_body = !hyper::body::Body::is_end_stream(req.body());
+    let (route_name, mut res) = if let Some(res) = too_many_header_bytes(&req, app.settings.max_header_bytes)
+    {
+        ("header_too_large", res)
+    } else if let Some(res) = bad_host(&req) {
         ("bad_host", res)
     } else if let Some(res) = rate_limited(&app, req.uri().path(), peer) {
         ("rate_limited", res)
     } else {
         dispatch(&app, req).await
     };
+    if has_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        close_after(&mut res);
+    }
     let elapsed = started.elapsed();
     app.metrics.observe(route_name, res.status().as_u16(), elapsed);
     tracing::info!(
@@ -157,6 +164,19 @@ pub async fn handle(
         "request"
     );
     Ok(res)
+}
+
+/// Says `Connection: close` on a refusal of a request that carried a body.
+///
+/// A refusal may come before the body is read (401, 413, 415 are decided from the headers), and
+/// hyper then closes the connection rather than read a body nobody wants. Without this header
+/// the client does not know, reuses the connection, and loses its next request to the closed
+/// socket (found by the fuzz suite). RFC 9112 §9.6: a server that is going to close says so.
+/// Refused writes are rare, so closing after every one is cheaper than tracking which bodies were
+/// read whole.
+fn close_after(res: &mut Response<Body>) {
+    res.headers_mut()
+        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
 }
 
 async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Response<Body>) {
@@ -215,6 +235,34 @@ pub fn unknown_region(code: &str) -> Problem {
     Problem::not_found(format!(
         "unknown region {shown:?}; the known region codes are listed at /api/regions"
     ))
+}
+
+/// 431 (RFC 6585 §5) when the request line and header fields add up to more than `limit` bytes,
+/// counted as sent on the wire (`name: value` and CRLF per field).
+fn too_many_header_bytes<B>(req: &Request<B>, limit: usize) -> Option<Response<Body>> {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let fields: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    let total = line + fields;
+    if total <= limit {
+        return None;
+    }
+    let detail = format!(
+        "the request line and header fields take {total} bytes; at most {limit} are accepted \
+         (--max-header-bytes); send smaller or fewer headers"
+    );
+    let mut res = Problem::new(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "header-too-large",
+        "Request header fields too large",
+        detail,
+    )
+    .into_response();
+    close_after(&mut res);
+    Some(res)
 }
 
 /// 400 for a request without exactly one valid `Host` (RFC 9112 §3.2): an HTTP/1.1 request must

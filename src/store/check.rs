@@ -140,9 +140,7 @@ impl Store {
                     }
                     expected.add(&a);
                 }
-                Ok(a) => {
-                    problems.push(format!("article {id}: stored under id {id} but says id {}", a.id))
-                }
+                Ok(a) => problems.push(format!("article {id}: stored under id {id} but says id {}", a.id)),
                 Err(e) => problems.push(format!("article {id}: {e}")),
             }
         }
@@ -155,53 +153,65 @@ impl Store {
 
     /// Every index entry is implied by an article, and every article has its entries.
     fn check_indexes(&self, expected: &Expected, problems: &mut Vec<String>) -> Result<(), StoreError> {
-        merge(Space::ByTime.iter(&self.data), &expected.time, |step| match step {
-            Merged::Both(..) => {}
-            Merged::Missing(_, id) => problems.push(format!("article {id}: missing from the time index")),
-            Merged::Extra(key, _) => problems.push(match Position::from_key_suffix(&key) {
-                Some(pos) if expected.has_article(pos.id) => {
-                    format!("time index: entry for article {} has a stale date", pos.id)
-                }
-                Some(pos) => format!("time index: dangling entry for missing article {}", pos.id),
-                None => "time index: malformed key".to_string(),
-            }),
-        })?;
-        merge(Space::ByRegion.iter(&self.data), &expected.region, |step| match step {
-            Merged::Both(..) => {}
-            Merged::Missing(key, id) => problems.push(format!(
-                "article {id}: missing from the index of region {}",
-                region_of(key)
-            )),
-            Merged::Extra(key, _) => {
-                let region = region_of(&key);
-                problems.push(match Position::from_key_suffix(&key) {
-                    Some(pos) if key.contains(&0) && expected.has_article(pos.id) => {
-                        format!("region index {region}: stale entry for article {}", pos.id)
+        merge(
+            Space::ByTime.iter(&self.data),
+            &expected.time,
+            |step| match step {
+                Merged::Both(..) => {}
+                Merged::Missing(_, id) => problems.push(format!("article {id}: missing from the time index")),
+                Merged::Extra(key, _) => problems.push(match Position::from_key_suffix(&key) {
+                    Some(pos) if expected.has_article(pos.id) => {
+                        format!("time index: entry for article {} has a stale date", pos.id)
                     }
-                    Some(pos) if key.contains(&0) => format!(
-                        "region index {region}: dangling entry for missing article {}",
-                        pos.id
-                    ),
-                    _ => "region index: malformed key".to_string(),
-                })
-            }
-        })?;
-        merge(Space::ByExternal.iter(&self.data), &expected.external, |step| match step {
-            Merged::Both(value, id) if decode_id(&value) == Some(id) => {}
-            Merged::Both(value, id) => problems.push(format!(
-                "article {id}: its external id maps to {:?} instead",
-                decode_id(&value)
-            )),
-            Merged::Missing(key, id) => problems.push(format!(
-                "article {id}: ({}) does not map back to it",
-                String::from_utf8_lossy(key).replace('\0', "/")
-            )),
-            Merged::Extra(key, value) => problems.push(format!(
-                "external id index: {:?} points at {:?}, which does not carry it",
-                String::from_utf8_lossy(&key).replace('\0', "/"),
-                decode_id(&value)
-            )),
-        })?;
+                    Some(pos) => format!("time index: dangling entry for missing article {}", pos.id),
+                    None => "time index: malformed key".to_string(),
+                }),
+            },
+        )?;
+        merge(
+            Space::ByRegion.iter(&self.data),
+            &expected.region,
+            |step| match step {
+                Merged::Both(..) => {}
+                Merged::Missing(key, id) => problems.push(format!(
+                    "article {id}: missing from the index of region {}",
+                    region_of(key)
+                )),
+                Merged::Extra(key, _) => {
+                    let region = region_of(&key);
+                    problems.push(match Position::from_key_suffix(&key) {
+                        Some(pos) if key.contains(&0) && expected.has_article(pos.id) => {
+                            format!("region index {region}: stale entry for article {}", pos.id)
+                        }
+                        Some(pos) if key.contains(&0) => format!(
+                            "region index {region}: dangling entry for missing article {}",
+                            pos.id
+                        ),
+                        _ => "region index: malformed key".to_string(),
+                    })
+                }
+            },
+        )?;
+        merge(
+            Space::ByExternal.iter(&self.data),
+            &expected.external,
+            |step| match step {
+                Merged::Both(value, id) if decode_id(&value) == Some(id) => {}
+                Merged::Both(value, id) => problems.push(format!(
+                    "article {id}: its external id maps to {:?} instead",
+                    decode_id(&value)
+                )),
+                Merged::Missing(key, id) => problems.push(format!(
+                    "article {id}: ({}) does not map back to it",
+                    String::from_utf8_lossy(key).replace('\0', "/")
+                )),
+                Merged::Extra(key, value) => problems.push(format!(
+                    "external id index: {:?} points at {:?}, which does not carry it",
+                    String::from_utf8_lossy(&key).replace('\0', "/"),
+                    decode_id(&value)
+                )),
+            },
+        )?;
         Ok(())
     }
 
@@ -291,7 +301,11 @@ mod tests {
     }
 
     fn some_article(store: &Store) -> Article {
-        let (_, value) = Space::Articles.iter(&store.data).nth(7).expect("entry").expect("read");
+        let (_, value) = Space::Articles
+            .iter(&store.data)
+            .nth(7)
+            .expect("entry")
+            .expect("read");
         decode_article(&value).expect("decode")
     }
 
@@ -309,14 +323,26 @@ mod tests {
         let region = a.regions[0].as_str().to_string();
         // A missing time entry, a dangling region entry, a stale time entry, an external id that
         // points elsewhere.
-        store.data.remove(Space::ByTime.key(&pos.to_bytes())).expect("remove");
-        let ghost = Position { micros: pos.micros, id: 999_999 };
+        store
+            .data
+            .remove(Space::ByTime.key(&pos.to_bytes()))
+            .expect("remove");
+        let ghost = Position {
+            micros: pos.micros,
+            id: 999_999,
+        };
         store
             .data
             .insert(Space::ByRegion.key(&keys::region_key(&region, ghost)), &[][..])
             .expect("insert");
-        let stale = Position { micros: pos.micros - 1, id: a.id };
-        store.data.insert(Space::ByTime.key(&stale.to_bytes()), &[][..]).expect("insert");
+        let stale = Position {
+            micros: pos.micros - 1,
+            id: a.id,
+        };
+        store
+            .data
+            .insert(Space::ByTime.key(&stale.to_bytes()), &[][..])
+            .expect("insert");
         let external = keys::external_key(&a.publisher, &a.external_id);
         store
             .data
