@@ -228,6 +228,22 @@ fn header_text() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// `bytes` with what no header value may hold (controls other than tab, DEL) replaced by `?`,
+/// so that every generated case is one a client could send (filtering instead rejected too
+/// many cases for proptest).
+fn sendable(bytes: Vec<u8>) -> Vec<u8> {
+    bytes
+        .into_iter()
+        .map(|b| {
+            if (b < 0x20 && b != b'\t') || b == 0x7f {
+                b'?'
+            } else {
+                b
+            }
+        })
+        .collect()
+}
+
 const CONDITIONALS: &[&str] = &[
     "if-match",
     "if-none-match",
@@ -273,9 +289,8 @@ proptest! {
     /// If-None-Match header field" — whatever that field holds (an unparsable list matches
     /// nothing; it does not fall back to the date).
     #[test]
-    fn if_none_match_present_ignores_if_modified_since(inm in header_text(), ims in header_text(),
+    fn if_none_match_present_ignores_if_modified_since(inm in header_text().prop_map(sendable), ims in header_text().prop_map(sendable),
                                                        method in prop::sample::select(vec![Method::GET, Method::HEAD])) {
-        prop_assume!(HeaderValue::from_bytes(&inm).is_ok() && HeaderValue::from_bytes(&ims).is_ok());
         let etag = EntityTag::strong("v1");
         let current = Validators {
             etag: Some(&etag),
