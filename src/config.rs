@@ -12,9 +12,15 @@ use chrono_tz::Tz;
 use crate::http::encoding::Compression;
 use crate::http::pool::PoolLimits;
 
-/// Cache-missing requests that may wait for a render worker by default: at ~1 ms a render on two
-/// workers, the last of them waits ~60 ms, well inside a feed reader's patience.
-pub const DEFAULT_RENDER_QUEUE: usize = 128;
+/// Cache-missing requests that may wait for a render worker by default: as many as the default
+/// `--max-connections`, so that in practice the wait (`--render-wait-ms`) decides.
+///
+/// A waiting request costs a parked task and nothing else, while a refusal costs a whole request
+/// cycle, and clients that do not honour `Retry-After` (load tools, many crawlers) ask again at
+/// once: with a queue of 128, 1,024 such connections on the 1M store made ~20,000 refusals a
+/// second, which took the CPU from the renders (67 pages a second instead of ~500). Waiting
+/// instead keeps the renders at full speed and the latency bounded by the wait.
+pub const DEFAULT_RENDER_QUEUE: usize = 1024;
 
 /// One render worker per core: rendering and compressing are CPU-bound, so more threads than
 /// cores only add memory (a heap per thread) and context switches.
