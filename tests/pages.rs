@@ -140,6 +140,7 @@ async fn hostile_text_cannot_break_out_of_the_page_or_the_json_ld() {
         "external_id": "hostile", "title": hostile, "summary": hostile, "author": hostile,
         "published_at": "2024-05-17T09:00:00+03:00", "regions": ["RU-MOW"],
         "categories": ["Власть"], "sources": [{"name": hostile, "url": "https://e.ru/?a=1&b=2"}],
+        "image": {"url": "https://e.ru/i.jpg", "type": "image/jpeg", "caption": hostile},
     });
     assert_eq!(server.import(&format!("{line}\n")).created, 1);
     let (status, body) = server.get_text("/articles/1").await;
@@ -158,6 +159,19 @@ async fn hostile_text_cannot_break_out_of_the_page_or_the_json_ld() {
         "no publisher link, no canonical"
     );
     assert_eq!(meta(&doc, "og:url"), server.url("/articles/1"));
+    // The image, its caption under it and as its alt text, in OpenGraph and JSON-LD.
+    let img = select(&doc, "figure img");
+    assert_eq!(img[0].attr("src"), Some("https://e.ru/i.jpg"));
+    assert_eq!(img[0].attr("alt"), Some(hostile));
+    let caption: String = select(&doc, "figure figcaption")[0].text().collect();
+    assert_eq!(caption, hostile);
+    assert_eq!(meta(&doc, "og:image"), "https://e.ru/i.jpg");
+    assert_eq!(ld["image"][0], "https://e.ru/i.jpg");
+    // A source with a URL is linked.
+    let source = select(&doc, "a[rel=nofollow]");
+    assert_eq!(source[0].attr("href"), Some("https://e.ru/?a=1&b=2"));
+    let api: Value = server.get("/api/articles/1").await.json().await.expect("json");
+    assert_eq!(api["image"]["caption"], hostile, "the API returns the caption");
 }
 
 /// GET as a browser asks (`Accept: text/html,…`).
