@@ -63,7 +63,7 @@ async fn article_page_shows_the_article_and_what_previews_read() {
     assert!(body.contains("<p>Двадцатого июля"), "the sanitized body as HTML");
     assert!(body.contains("Время Н") && body.contains("РИА"), "sources");
     assert!(body.contains("Власть") && body.contains("Общество"), "categories");
-    assert!(body.contains("123 просмотров"), "view count");
+    assert!(body.contains("123 просмотра"), "view count");
     let link = "https://news.example.ru/articles/kupno-strategic-session-2023-07-20";
     assert_eq!(select(&doc, "link[rel=canonical]")[0].attr("href"), Some(link));
     assert_eq!(meta(&doc, "og:type"), "article");

@@ -46,7 +46,8 @@ struct ArticlePage {
     author: Option<String>,
     sources: Vec<Source>,
     regions: Vec<RegionLink>,
-    views: Option<u64>,
+    /// "123 просмотра", when the publisher sends a count.
+    views: Option<String>,
     day: String,
     day_label: String,
     grid: MonthGrid,
@@ -143,7 +144,7 @@ fn article_page(app: &App, a: &Article) -> Result<ArticlePage, Problem> {
         author: a.author.clone(),
         sources: a.sources.clone(),
         regions,
-        views: a.views,
+        views: a.views.map(views_ru),
         day: format!(
             "{}/days/{}{}",
             ctx.base_url,
@@ -153,6 +154,17 @@ fn article_page(app: &App, a: &Article) -> Result<ArticlePage, Problem> {
         day_label: date.format("%d.%m.%Y").to_string(),
         grid: month_grid(app, date, &a.regions)?,
     })
+}
+
+/// A view count in Russian, with the noun in the case its number takes (CLDR plural rules for
+/// `ru`: one, few, many): 1 просмотр, 3 просмотра, 11 просмотров, 21 просмотр.
+pub fn views_ru(n: u64) -> String {
+    let noun = match (n % 10, n % 100) {
+        (1, r) if r != 11 => "просмотр",
+        (2..=4, r) if !(12..=14).contains(&r) => "просмотра",
+        _ => "просмотров",
+    };
+    format!("{n} {noun}")
 }
 
 /// The JSON-LD `NewsArticle` (schema.org), safe inside `<script>`.
@@ -275,6 +287,23 @@ mod tests {
         assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'));
         let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
         assert_eq!(back["headline"], "</script><!-- & <b>");
+    }
+
+    #[test]
+    fn view_counts_read_as_russian() {
+        for (n, text) in [
+            (0, "0 просмотров"),
+            (1, "1 просмотр"),
+            (3, "3 просмотра"),
+            (11, "11 просмотров"),
+            (12, "12 просмотров"),
+            (21, "21 просмотр"),
+            (123, "123 просмотра"),
+            (8083, "8083 просмотра"),
+            (8111, "8111 просмотров"),
+        ] {
+            assert_eq!(views_ru(n), text);
+        }
     }
 
     #[test]
