@@ -129,7 +129,26 @@ async fn article_page_shows_the_article_and_what_previews_read() {
         .expect("HEAD");
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["etag"].to_str().expect("etag"), etag);
-    assert_eq!(server.get(&format!("/articles/{id}?x=1")).await.status(), 400);
+    // Links shared through social networks come back with tracking parameters: same page.
+    let shared = server
+        .client
+        .get(server.url(&format!("/articles/{id}?utm_source=vk&fbclid=abc")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        shared.status(),
+        304,
+        "the query does not change the page or its validators"
+    );
+    // Home and region pages offer every region's feeds at once (OPML).
+    assert!(server.get_text("/").await.1.contains("/feeds.opml\""));
+    assert!(server
+        .get_text("/regions/RU-NIZ/")
+        .await
+        .1
+        .contains("/feeds.opml?region=RU-NIZ\""));
 }
 
 #[tokio::test]
