@@ -318,6 +318,37 @@ async fn day_pages_list_the_local_day_and_refuse_bad_requests() {
     assert!(calendar.contains(&server.url("/days/2024-05-18?region=RU-MOW")));
 }
 
+/// The extreme dates the API accepts still make an article page, its calendar and day links.
+#[tokio::test]
+async fn article_pages_at_the_ends_of_the_accepted_dates() {
+    let server = TestServer::start().await;
+    let ndjson: String = ["1900-01-02T00:00:00Z", "9999-12-30T00:00:00Z"]
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            format!(
+                "{}\n",
+                json!({"external_id": format!("edge-{i}"), "title": "t", "published_at": at, "regions": ["RU-KGD"]})
+            )
+        })
+        .collect();
+    assert_eq!(server.import(&ndjson).created, 2);
+    for id in [1, 2] {
+        let (status, body) = server.get_text(&format!("/articles/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        let doc = scraper::Html::parse_document(&body);
+        let day = select(&doc, "table.month td a")[0]
+            .attr("href")
+            .expect("day link")
+            .to_string();
+        assert_eq!(
+            server.client.get(&day).send().await.expect("day").status(),
+            200,
+            "{day}"
+        );
+    }
+}
+
 /// Every `<link>`/`url` a reader or partner gets that points into lenta answers 200.
 #[tokio::test]
 async fn every_item_link_and_api_url_of_the_demo_corpus_resolves() {

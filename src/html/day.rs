@@ -70,7 +70,8 @@ impl DayQuery {
 
     /// Canonical form, for validators.
     pub fn canonical(&self) -> String {
-        format!("day={}&region={}", self.day, region_param(&self.regions))
+        let codes: Vec<&str> = self.regions.iter().map(RegionCode::as_str).collect();
+        format!("day={}&region={}", self.day, codes.join(","))
     }
 
     /// The feed query of this day.
