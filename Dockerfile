@@ -2,7 +2,8 @@
 # Run:    docker run -p 8080:8080 -v lenta-data:/data lenta serve --demo
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY Cargo.toml Cargo.lock rustfmt.toml askama.toml ./
+COPY templates templates
 COPY src src
 COPY data data
 COPY benches benches

@@ -16,6 +16,8 @@ use crate::regions::{RegionCode, RegionDirectory};
 /// Longest title, in characters after trimming (DESIGN.md: 1–500).
 pub const MAX_TITLE_CHARS: usize = 500;
 const MAX_SHORT_TEXT: usize = 500;
+/// Longest image caption, in characters.
+const MAX_CAPTION_CHARS: usize = 500;
 const MAX_SUMMARY_CHARS: usize = 5_000;
 const MAX_URL_LEN: usize = 2_048;
 const MAX_LIST: usize = 32;
@@ -67,6 +69,10 @@ pub struct Image {
     /// Size in bytes, when known (RSS requires a length; 0 is written when unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
+    /// Optional caption (plain text, at most 500 characters): shown under the image on the
+    /// article page and used as its `alt` text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
 }
 
 /// A stored article, as the API returns it and the renderers read it.
@@ -587,7 +593,8 @@ impl Checker {
 
     fn image(&mut self, obj: &Map<String, Value>) -> Option<Image> {
         let item = obj.get("image").filter(|v| !v.is_null())?;
-        let o = self.object("image", item, &["url", "type", "length"])?;
+        let o = self.object("image", item, &["url", "type", "length", "caption"])?;
+        let caption = self.nested_text(o, "image", "caption", 1, MAX_CAPTION_CHARS);
         let url = self
             .nested_text(o, "image", "url", 1, MAX_URL_LEN)
             .and_then(|u| self.url_value("image.url", u));
@@ -617,6 +624,7 @@ impl Checker {
             url: url?,
             mime_type: mime_type?,
             length,
+            caption,
         })
     }
 
@@ -819,6 +827,21 @@ mod tests {
             .into_iter()
             .map(|e| (e.field, e.reason))
             .collect()
+    }
+
+    #[test]
+    fn an_image_caption_is_optional_short_text() {
+        let img =
+            |caption: Value| json!({"url": "https://e.ru/i.jpg", "type": "image/jpeg", "caption": caption});
+        let ok = parse(set(base(), &["image"], img(json!(" Фото: Время Н ")))).unwrap();
+        assert_eq!(ok.image.and_then(|i| i.caption).as_deref(), Some("Фото: Время Н"));
+        let none = parse(set(base(), &["image"], img(Value::Null))).unwrap();
+        assert_eq!(none.image.and_then(|i| i.caption), None);
+        for bad in [json!(""), json!(7), json!("x".repeat(501))] {
+            let errs = errors(set(base(), &["image"], img(bad.clone())));
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, "image.caption", "{bad}");
+        }
     }
 
     #[test]

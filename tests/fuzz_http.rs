@@ -1092,6 +1092,7 @@ const QUERY_PATHS: &[&str] = &[
     "/api/articles",
     "/api/calendar",
     "/regions/RU-NIZ/",
+    "/days/2024-05-17",
 ];
 
 fn query_value(key: &str) -> BoxedStrategy<String> {

@@ -225,8 +225,43 @@ async fn html_pages_are_html5_with_autodiscovery_in_head() {
         ["17", "18"],
         "fixtures are on May 17 and 18 (Moscow time)"
     );
-    let (_, feed) = server.get_text(days[0].1.trim_start_matches(&server.base)).await;
-    // Only the escaping fixture: the control-character one on the same day was refused on import.
+    assert!(
+        days[0].1.ends_with("/days/2024-05-17"),
+        "a day links its day page: {}",
+        days[0].1
+    );
+    // The day page lists exactly that day's articles and links the day's feed, which holds
+    // exactly them. Only the escaping fixture: the control-character one on the same day was
+    // refused on import.
+    let (status, day) = server.get_text(days[0].1.trim_start_matches(&server.base)).await;
+    assert_eq!(status, 200);
+    let page = scraper::Html::parse_document(&day);
+    assert!(page.errors.is_empty(), "day page: {:?}", page.errors);
+    let article = scraper::Selector::parse("article h2 a").expect("selector");
+    let listed: Vec<String> = page
+        .select(&article)
+        .map(|a| a.attr("href").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(listed.len(), 1, "{day}");
+    assert!(listed[0].starts_with(&format!("{}/articles/", server.base)));
+    assert_eq!(
+        server
+            .client
+            .get(&listed[0])
+            .send()
+            .await
+            .expect("article")
+            .status(),
+        200
+    );
+    let atom = scraper::Selector::parse("head link[type='application/atom+xml']").expect("selector");
+    let feed_url = page
+        .select(&atom)
+        .next()
+        .and_then(|l| l.attr("href"))
+        .expect("day feed")
+        .to_string();
+    let (_, feed) = server.get_text(feed_url.trim_start_matches(&server.base)).await;
     assert_eq!(
         common::strict_xml(&feed)
             .descendants()

@@ -45,17 +45,7 @@ impl CalendarQuery {
                         format!("{value:?} is not a month; use YYYY-MM, e.g. 2024-05"),
                     )),
                 },
-                "region" => {
-                    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                        match app.regions.lookup(code) {
-                            Some(r) => regions.push(r.code.clone()),
-                            None => errors.push(FieldError::new(
-                                "region",
-                                format!("unknown region {code:?}; see /api/regions"),
-                            )),
-                        }
-                    }
-                }
+                "region" => parse_regions(&value, app, &mut regions, &mut errors),
                 other => errors.push(FieldError::new(
                     other,
                     "unknown parameter; allowed parameters are month, region",
@@ -136,6 +126,20 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
         response::encode_json(&body)
     });
     representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+/// Adds the region codes of one `region=` value (comma-separated) to `regions`, and an error
+/// per unknown code to `errors`. Shared with the day pages.
+pub fn parse_regions(value: &str, app: &App, regions: &mut Vec<RegionCode>, errors: &mut Vec<FieldError>) {
+    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        match app.regions.lookup(code) {
+            Some(r) => regions.push(r.code.clone()),
+            None => errors.push(FieldError::new(
+                "region",
+                format!("unknown region {code:?}; see /api/regions"),
+            )),
+        }
+    }
 }
 
 /// Whether `s` is exactly `YYYY-MM` in ASCII digits.

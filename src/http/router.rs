@@ -25,6 +25,8 @@ enum Route<'a> {
     Feed(Format, Option<&'a str>),
     RegionPage(&'a str),
     CalendarPage(&'a str),
+    ArticlePage(u64),
+    DayPage(&'a str),
     Articles,
     ArticlesBatch,
     Article(u64),
@@ -55,6 +57,8 @@ impl<'a> Route<'a> {
             },
             ["regions", code, ""] => Route::RegionPage(code),
             ["calendar", month] => Route::CalendarPage(month),
+            ["articles", id] => Route::ArticlePage(canonical_id(id)?),
+            ["days", day] => Route::DayPage(day),
             ["regions", code, file] => Route::Feed(
                 file.strip_prefix("feed.").and_then(Format::from_extension)?,
                 Some(code),
@@ -92,6 +96,8 @@ impl<'a> Route<'a> {
             | Route::Feed(..)
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
+            | Route::ArticlePage(_)
+            | Route::DayPage(_)
             | Route::Regions
             | Route::Calendar => PUBLIC,
         }
@@ -112,6 +118,8 @@ impl<'a> Route<'a> {
             Route::Feed(..) => "feed",
             Route::RegionPage(_) => "region_page",
             Route::CalendarPage(_) => "calendar_page",
+            Route::ArticlePage(_) => "article_page",
+            Route::DayPage(_) => "day_page",
             Route::Articles => "articles",
             Route::ArticlesBatch => "articles_batch",
             Route::Article(_) => "article",
@@ -199,6 +207,8 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::Index, _) => html::index(app, &parts).await,
         (Route::RegionPage(code), _) => html::region_page(app, &parts, code).await,
         (Route::CalendarPage(month), _) => html::calendar_page(app, &parts, month).await,
+        (Route::ArticlePage(id), _) => html::article::page(app, &parts, id).await,
+        (Route::DayPage(day), _) => html::day::page(app, &parts, day).await,
         (Route::Feed(format, region), _) => feeds::feed(app, &parts, format, region).await,
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,
@@ -352,6 +362,12 @@ mod tests {
             Some(Route::RegionPage("RU-NIZ"))
         );
         assert_eq!(Route::parse("/api/articles/17"), Some(Route::Article(17)));
+        assert_eq!(Route::parse("/articles/17"), Some(Route::ArticlePage(17)));
+        assert_eq!(Route::parse("/articles/017"), None);
+        assert_eq!(
+            Route::parse("/days/2024-05-17"),
+            Some(Route::DayPage("2024-05-17"))
+        );
         assert_eq!(Route::parse("/api/articles/x"), None);
         assert_eq!(Route::parse("/feed.xml"), None);
         assert_eq!(Route::parse("/regions/RU/feed.txt"), None);

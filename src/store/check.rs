@@ -148,7 +148,33 @@ impl Store {
         self.check_indexes(&expected, &mut problems)?;
         self.check_meta(&expected.counts, &expected.newest, &mut problems)?;
         self.check_publishers(&mut problems)?;
+        self.check_ids(&expected.ids, &mut problems)?;
         Ok(problems)
+    }
+
+    /// No live article has a tombstone, and the next id is above every id used (live or
+    /// withdrawn), so that no id is ever given out twice.
+    fn check_ids(&self, ids: &[u64], problems: &mut Vec<String>) -> Result<(), StoreError> {
+        let mut highest = ids.last().copied().unwrap_or(0);
+        for entry in Space::Tombstones.iter(&self.data) {
+            let (key, _) = entry?;
+            match decode_id(&key) {
+                Some(id) if ids.binary_search(&id).is_ok() => {
+                    problems.push(format!("article {id}: has a tombstone but is not withdrawn"))
+                }
+                Some(id) => highest = highest.max(id),
+                None => problems.push("tombstones: key is not an id".to_string()),
+            }
+        }
+        let stored = self.data.get(Space::Counters.key(super::space::NEXT_ID))?;
+        if let Some(next) = stored.as_deref().map(decode_id) {
+            match next {
+                Some(next) if next > highest => {}
+                Some(next) => problems.push(format!("next id {next} is not above the highest id {highest}")),
+                None => problems.push("counters: next_id is not 8 bytes".to_string()),
+            }
+        }
+        Ok(())
     }
 
     /// Every index entry is implied by an article, and every article has its entries.

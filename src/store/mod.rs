@@ -8,6 +8,8 @@
 //! - by_region: (region, published instant, id) → () one feed order per region
 //! - by_external: (publisher, external_id) → id      idempotent upserts
 //! - region_meta: region (or `*` for all) → generation, last change, article count
+//! - tombstones: id → deletion instant                 410 Gone for withdrawn articles
+//! - counters: `next_id` → the next article id         dense ids, in the article's batch
 //!
 //! and the `publishers` tree maps a name to its publisher record (see [`crate::auth`]).
 //!
@@ -29,6 +31,7 @@ mod space;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -197,6 +200,8 @@ pub struct Store {
     meta: RwLock<HashMap<String, RegionMeta>>,
     writer: Mutex<()>,
     group: Mutex<Group>,
+    /// The id the next new article gets, as committed (see [`Space::Counters`]).
+    next_id: AtomicU64,
 }
 
 impl Store {
@@ -226,8 +231,10 @@ impl Store {
             })?;
             meta.insert(code, m);
         }
+        let next_id = next_id(&data)?;
         Ok(Store {
             publishers: db.open_tree("publishers")?,
+            next_id: AtomicU64::new(next_id),
             data,
             meta: RwLock::new(meta),
             writer: Mutex::new(()),
@@ -260,6 +267,21 @@ impl Store {
             None => Ok(None),
             Some(bytes) => decode_article(&bytes).map(Some),
         }
+    }
+
+    /// When article `id` was withdrawn, if it was (a deleted article leaves a tombstone).
+    pub fn tombstone(&self, id: u64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let key = Space::Tombstones.key(&keys::id_key(id));
+        Ok(self
+            .data
+            .get(key)?
+            .and_then(|v| decode_id(&v))
+            .and_then(|micros| Utc.timestamp_micros(micros as i64).single()))
+    }
+
+    /// The id the next new article will get.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.load(Ordering::Acquire)
     }
 
     /// The id of a publisher's article by its `external_id`.
@@ -337,7 +359,7 @@ impl Store {
                 };
                 guard(existing.as_ref()).map_err(WriteError::Refused)?;
                 let Some(old) = existing else {
-                    let id = self.db.generate_id()? + 1;
+                    let id = pending.take_id(self);
                     let new = Article::from_new(id, &publisher, article, now);
                     pending.record(None, Some(&new))?;
                     return Ok(Committed::Created(new));
@@ -361,6 +383,10 @@ impl Store {
                 let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
                 guard(Some(&old)).map_err(WriteError::Refused)?;
                 pending.record(Some(&old), None)?;
+                pending.batch.insert(
+                    Space::Tombstones.key(&keys::id_key(old.id)),
+                    &(now.timestamp_micros() as u64).to_be_bytes()[..],
+                );
                 Ok(Committed::Deleted(old))
             }
         }
@@ -377,7 +403,13 @@ impl Store {
         for (code, m) in &meta_changes {
             batch.insert(Space::RegionMeta.key(code.as_bytes()), &m.encode()[..]);
         }
+        if let Some(next) = pending.next_id {
+            batch.insert(Space::Counters.key(space::NEXT_ID), &next.to_be_bytes()[..]);
+        }
         self.data.apply_batch(batch)?;
+        if let Some(next) = pending.next_id {
+            self.next_id.store(next, Ordering::Release);
+        }
         let mut meta = self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         meta.extend(meta_changes);
         Ok(())
@@ -421,9 +453,18 @@ struct Pending {
     articles: HashMap<u64, Option<IVec>>,
     /// Planned `(publisher, external_id)` map (`None` = no longer mapped).
     external: HashMap<Vec<u8>, Option<u64>>,
+    /// The next id after the articles this batch creates (None = it creates none).
+    next_id: Option<u64>,
 }
 
 impl Pending {
+    /// A new article's id: the next one after the committed ones and those planned before it.
+    fn take_id(&mut self, store: &Store) -> u64 {
+        let id = self.next_id.unwrap_or_else(|| store.next_id());
+        self.next_id = Some(id + 1);
+        id
+    }
+
     fn get(&self, store: &Store, id: u64) -> Result<Option<Article>, StoreError> {
         match self.articles.get(&id) {
             Some(planned) => planned.as_deref().map(decode_article).transpose(),
@@ -515,6 +556,24 @@ pub fn decode_article(bytes: &[u8]) -> Result<Article, StoreError> {
         tree: "articles",
         reason: e.to_string(),
     })
+}
+
+/// The stored next id, or, in a store written before the counter existed, one more than the
+/// highest id ever used (live or withdrawn), so that every existing id is kept and none reused.
+fn next_id(data: &sled::Tree) -> Result<u64, StoreError> {
+    if let Some(v) = data.get(Space::Counters.key(space::NEXT_ID))? {
+        return decode_id(&v).ok_or_else(|| StoreError::Corrupt {
+            tree: Space::Counters.name(),
+            reason: "next_id is not 8 bytes".to_string(),
+        });
+    }
+    let mut highest = 0;
+    for space in [Space::Articles, Space::Tombstones] {
+        if let Some(entry) = space.iter(data).next_back() {
+            highest = highest.max(decode_id(&entry?.0).unwrap_or(0));
+        }
+    }
+    Ok(highest + 1)
 }
 
 fn decode_id(bytes: &[u8]) -> Option<u64> {

@@ -26,16 +26,29 @@ pub enum Space {
     ByExternal,
     /// Region code (or `*` for all) → generation, last change, article count.
     RegionMeta,
+    /// id → when it was deleted (microseconds, big-endian): a withdrawn article's page answers
+    /// 410 Gone rather than 404, for good (its id is never reused). Written in the batch that
+    /// deletes the article.
+    Tombstones,
+    /// Counters of the store; one key, [`NEXT_ID`] → the id the next new article gets. Written in
+    /// the batch that creates an article, so ids are dense (1, 2, 3, …) and survive crashes
+    /// exactly as the articles do. sled's own `generate_id` skips a million ids at every open.
+    Counters,
 }
+
+/// The [`Space::Counters`] key of the next article id.
+pub const NEXT_ID: &[u8] = b"next_id";
 
 impl Space {
     /// Every space.
-    pub const ALL: [Space; 5] = [
+    pub const ALL: [Space; 7] = [
         Space::Articles,
         Space::ByTime,
         Space::ByRegion,
         Space::ByExternal,
         Space::RegionMeta,
+        Space::Tombstones,
+        Space::Counters,
     ];
 
     fn prefix(self) -> u8 {
@@ -45,6 +58,8 @@ impl Space {
             Space::ByRegion => b'r',
             Space::ByExternal => b'x',
             Space::RegionMeta => b'm',
+            Space::Tombstones => b'd',
+            Space::Counters => b'c',
         }
     }
 
@@ -57,6 +72,8 @@ impl Space {
             Space::ByRegion => "by_region",
             Space::ByExternal => "by_external",
             Space::RegionMeta => "region_meta",
+            Space::Tombstones => "tombstones",
+            Space::Counters => "counters",
         }
     }
 
