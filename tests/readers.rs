@@ -278,6 +278,19 @@ async fn named_icons(server: &TestServer) -> [String; 5] {
     assert_eq!(text(image, None, "title"), text(channel, None, "title"));
     assert_eq!(text(image, None, "link"), text(channel, None, "link"));
     let rss_image = text(image, None, "url");
+    // RSS 2.0 limits: width at most 144, height at most 400; left out when the logo exceeds them.
+    let size = |name: &str| {
+        element(image, None, name)
+            .first()
+            .and_then(|n| n.text())
+            .map(str::to_string)
+    };
+    let (w, h) = (size("width"), size("height"));
+    assert_eq!(w.is_some(), h.is_some());
+    if let (Some(w), Some(h)) = (w, h) {
+        let (w, h): (u32, u32) = (w.parse().expect("width"), h.parse().expect("height"));
+        assert!(w <= 144 && h <= 400, "{w}x{h}");
+    }
 
     let atom = body(server, "/feed.atom").await;
     let parsed = feed_rs::parser::parse(atom.as_bytes()).expect("Atom parses");
@@ -372,6 +385,11 @@ async fn every_feed_names_the_icons_and_they_are_served_cacheably() {
         w == 2 * h && w <= 144,
         "logo is {w}x{h}: 2:1 (RFC 4287 §4.2.8), ≤144 wide (RSS 2.0)"
     );
+    let rss = body(&server, "/feed.rss").await;
+    assert!(
+        rss.contains("<width>144</width><height>72</height>"),
+        "RSS image size"
+    );
     // Icons are read-only.
     let res = server
         .client
@@ -444,6 +462,9 @@ async fn configured_icon_and_logo_replace_the_built_in_ones() {
     .await;
 
     let [rss_image, atom_icon, _, _, json_favicon] = named_icons(&server).await;
+    assert!(body(&server, "/feed.rss")
+        .await
+        .contains("<width>120</width><height>60</height>"));
     let (status, _, _, _, bytes) = fetch(&server, &atom_icon).await;
     assert_eq!((status, bytes.as_slice()), (200, icon.as_slice()));
     let (status, _, _, _, bytes) = fetch(&server, &rss_image).await;

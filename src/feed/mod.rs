@@ -111,6 +111,9 @@ pub struct Branding {
     pub favicon_url: String,
     /// The wide logo: Atom `logo`, RSS `image`.
     pub logo_url: String,
+    /// The logo's width and height when RSS 2.0 allows them in `image` (at most 144 wide and 400
+    /// high); readers assume 88x31 when they are absent.
+    pub rss_logo_size: Option<(u32, u32)>,
 }
 
 impl FeedContext<'_> {

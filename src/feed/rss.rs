@@ -17,7 +17,7 @@
 //!   that the item came from" (RSS 2.0, `<source>` sub-element), with its feed URL required; a news
 //!   agency credited by name is not that.
 //! - the channel `image` is the portal's logo, with the channel's title and link, as RSS 2.0 asks
-//!   (its width and height are left to the default: a configured logo's size is the operator's).
+//!   and its width and height when they are within RSS 2.0's limits (144 wide, 400 high).
 
 use std::collections::BTreeMap;
 
@@ -53,6 +53,8 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
             url: doc.branding.logo_url.clone(),
             title: owned(&doc.title),
             link: doc.html_url.clone(),
+            width: doc.branding.rss_logo_size.map(|(w, _)| w.to_string()),
+            height: doc.branding.rss_logo_size.map(|(_, h)| h.to_string()),
             ..Default::default()
         }),
         atom_ext: Some(AtomExtension { links: links(doc) }),

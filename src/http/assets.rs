@@ -190,6 +190,7 @@ impl Assets {
             icon_url: url(AssetKind::Icon),
             favicon_url: url(AssetKind::Favicon),
             logo_url: url(AssetKind::Logo),
+            rss_logo_size: png_size(&self.logo.bytes).filter(|(w, h)| *w <= 144 && *h <= 400),
         }
     }
 }
