@@ -9,7 +9,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
 use crate::feed::Format;
-use crate::feed::{FeedContext, Page};
+use crate::feed::{Branding, FeedContext, Page};
+use crate::http::assets::{AssetError, Assets};
 use crate::http::cache::RenderCache;
 use crate::http::pool::WorkPool;
 use crate::metrics::WriteKind;
@@ -29,6 +30,9 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An icon or logo file is unusable.
+    #[error(transparent)]
+    Assets(#[from] AssetError),
 }
 
 /// Everything a request handler can reach.
@@ -49,6 +53,10 @@ pub struct App {
     pub websub: OnceLock<Notifier>,
     /// Per-client-IP request rate limiter, when `--rate-limit` is set.
     pub rate_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The portal's icons (`/favicon.ico`, `/apple-touch-icon.png`, `/logo.png`).
+    pub assets: Assets,
+    /// Their URLs as feeds name them.
+    pub branding: Branding,
     /// Digest of every setting that changes rendered bytes, mixed into every ETag so that a new
     /// base URL or time zone never reuses an old validator.
     pub render_fingerprint: String,
@@ -70,8 +78,9 @@ impl App {
             Some(path) => RegionDirectory::from_file(path)?,
             None => RegionDirectory::builtin(),
         };
+        let assets = Assets::load(settings.icon_file.as_deref(), settings.logo_file.as_deref())?;
         let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?;
-        let render_fingerprint = fingerprint(&settings, &regions);
+        let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
             renders: WorkPool::new(settings.render_pool),
@@ -82,6 +91,8 @@ impl App {
                 .and_then(NonZeroU32::new)
                 .map(|per_second| RateLimiter::keyed(Quota::per_second(per_second))),
             render_fingerprint,
+            branding: assets.branding(&settings.base_url),
+            assets,
             regions,
             store,
             settings,
@@ -97,6 +108,7 @@ impl App {
             regions: &self.regions,
             tz: self.settings.tz,
             hub: self.settings.websub_hub.as_deref(),
+            branding: &self.branding,
         }
     }
 
@@ -213,7 +225,7 @@ impl App {
     }
 }
 
-fn fingerprint(settings: &Settings, regions: &RegionDirectory) -> String {
+fn fingerprint(settings: &Settings, regions: &RegionDirectory, assets: &Assets) -> String {
     let mut h = blake3::Hasher::new();
     for part in [
         env!("CARGO_PKG_VERSION"),
@@ -225,6 +237,8 @@ fn fingerprint(settings: &Settings, regions: &RegionDirectory) -> String {
         // The compressed bytes depend on the backend and its levels: a change of either must
         // not reuse a strong validator of other bytes (RFC 9110 §8.8.3).
         &crate::http::encoding::describe(&settings.compression),
+        // Feeds name the icons by versioned URLs: new files, new bytes.
+        assets.digest(),
     ] {
         h.update(part.as_bytes());
         h.update(b"\0");

@@ -156,6 +156,14 @@ struct ServeArgs {
     /// Largest request header section in bytes (431 above it; at least 8192).
     #[arg(long, env = "LENTA_MAX_HEADER_BYTES", default_value_t = 32 << 10)]
     max_header_bytes: usize,
+    /// The portal's icon: a square PNG of at least 180x180 (served as /apple-touch-icon.png and,
+    /// wrapped, /favicon.ico; named by every feed). Built-in icon when absent.
+    #[arg(long = "icon", env = "LENTA_ICON", value_name = "FILE")]
+    icon_file: Option<PathBuf>,
+    /// The portal's logo: a PNG, ideally twice as wide as tall and at most 144 wide (served as
+    /// /logo.png; Atom logo, RSS image). Built-in logo when absent.
+    #[arg(long = "logo", env = "LENTA_LOGO", value_name = "FILE")]
+    logo_file: Option<PathBuf>,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -270,6 +278,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_connections_per_ip = args.max_connections_per_ip.max(1);
     settings.max_batch_lines = args.max_batch_lines.max(1);
     settings.max_header_bytes = args.max_header_bytes.max(8192);
+    settings.icon_file = args.icon_file;
+    settings.logo_file = args.logo_file;
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;

@@ -84,6 +84,10 @@ pub struct Settings {
     /// Largest request header section (request line and every field), in bytes; hyper answers
     /// 431 above it.
     pub max_header_bytes: usize,
+    /// The portal's square icon (PNG, at least 180x180); the built-in one when absent.
+    pub icon_file: Option<PathBuf>,
+    /// The portal's logo (PNG); the built-in one when absent.
+    pub logo_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -125,6 +129,8 @@ impl Settings {
             max_connections_per_ip: 64,
             max_batch_lines: 100_000,
             max_header_bytes: 32 << 10,
+            icon_file: None,
+            logo_file: None,
         }
     }
 }

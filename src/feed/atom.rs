@@ -4,7 +4,13 @@
 //! has one) and `updated`; each entry has a permanent `id` (§4.2.6: a tag URI here, unchanged by
 //! edits or a move of host), `updated` and `published` with the article's own offset, an
 //! `alternate` link, `summary` as text and `content` as HTML. The lead image is a
-//! `rel="enclosure"` link (§4.2.7.2). Paging links follow RFC 5005.
+//! `rel="enclosure"` link (§4.2.7.2) with its `length` when known (§4.2.7.6 makes it advisory,
+//! so it is left out rather than written as 0). Each entry's author is an `author` with a `name`
+//! (§3.2.1). Each source with a URL is a `rel="via"` link titled with its name (§4.2.7.2: "via"
+//! is the source of the information in the entry); every source is also credited in the content
+//! ([`super::attribution`]), since readers do not show links. The feed's `icon` is the square icon
+//! (§4.2.5: SHOULD be square) and its `logo` the wide logo (§4.2.8: SHOULD be twice as wide as
+//! tall). Paging links follow RFC 5005.
 
 use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
 use chrono::SubsecRound;
@@ -33,6 +39,8 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         subtitle: Some(Text::plain(owned(&doc.description))),
         entries: doc.items.iter().map(entry).collect(),
         lang: Some(LANGUAGE.to_string()),
+        icon: Some(doc.branding.icon_url.clone()),
+        logo: Some(doc.branding.logo_url.clone()),
         ..Default::default()
     };
     // The writer emits the XML declaration itself.
@@ -74,6 +82,12 @@ fn entry(item: &Item) -> Entry {
             ..link("enclosure", &img.url, Some(&owned(&img.mime_type)))
         });
     }
+    links.extend(a.sources.iter().filter_map(|s| {
+        Some(Link {
+            title: Some(owned(&s.name)),
+            ..link("via", s.url.as_deref()?, None)
+        })
+    }));
     let mut categories: Vec<Category> = item
         .region_names
         .iter()
@@ -104,7 +118,7 @@ fn entry(item: &Item) -> Entry {
         categories,
         links,
         summary: a.summary.as_deref().map(|s| Text::plain(owned(s))),
-        content: a.content_html.as_deref().map(|html| Content {
+        content: item.content_html.as_deref().map(|html| Content {
             value: Some(owned(html)),
             content_type: Some("html".to_string()),
             ..Default::default()

@@ -2,7 +2,13 @@
 //!
 //! Items carry `content_html` when the article has a body and `content_text` otherwise (the spec
 //! requires one of them). Portal-specific data (region codes, sources, views) goes in the
-//! `_lenta` extension object, as §"Extensions" prescribes for custom fields.
+//! `_lenta` extension object, as §"Extensions" prescribes for custom fields; the sources are also
+//! credited in `content_html` ([`super::attribution`]), because readers show no extension.
+//!
+//! The lead image is the item's `image` ("the main image for the item") and also an attachment
+//! with its type and size, which readers that list attachments show. The byline is `authors`
+//! (1.1; the 1.0 `author` is deprecated). The feed's `icon` is the large square icon and
+//! `favicon` the small one, as §"Top-level" describes them.
 
 use chrono::SubsecRound;
 use serde::Serialize;
@@ -19,6 +25,8 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<&'a str>,
     description: &'a str,
+    icon: &'a str,
+    favicon: &'a str,
     language: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hubs: Vec<Hub<'a>>,
@@ -86,6 +94,8 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         feed_url: &doc.self_url,
         next_url: doc.next_url.as_deref(),
         description: &doc.description,
+        icon: &doc.branding.icon_url,
+        favicon: &doc.branding.favicon_url,
         language: LANGUAGE,
         hubs: doc
             .hub_url
@@ -109,8 +119,8 @@ fn item<'a>(item: &'a Item) -> JsonItem<'a> {
         url: &item.url,
         title: &a.title,
         summary: a.summary.as_deref(),
-        content_html: a.content_html.as_deref(),
-        content_text: match a.content_html {
+        content_html: item.content_html.as_deref(),
+        content_text: match item.content_html {
             Some(_) => None,
             None => Some(a.summary.as_deref().unwrap_or(&a.title)),
         },

@@ -6,7 +6,9 @@
 //! to the same bytes every time.
 
 pub mod atom;
+pub mod attribution;
 pub mod json;
+pub mod opml;
 pub mod rss;
 mod xml;
 
@@ -92,6 +94,26 @@ pub struct FeedContext<'a> {
     pub tz: Tz,
     /// WebSub hub, advertised with `rel="hub"` when set.
     pub hub: Option<&'a str>,
+    /// Where the portal's icons are served (Atom `icon`/`logo`, JSON Feed `icon`/`favicon`, RSS
+    /// `image`).
+    pub branding: &'a Branding,
+}
+
+/// Absolute URLs of the portal's icons, as feeds advertise them.
+///
+/// Each URL carries a version (`?v=` and a digest of the file), so a reader that cached an icon
+/// for a long time fetches the new one as soon as a feed names a changed file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Branding {
+    /// The square icon (at least 180x180): Atom `icon`, JSON Feed `icon`.
+    pub icon_url: String,
+    /// The small square icon (`/favicon.ico`): JSON Feed `favicon`.
+    pub favicon_url: String,
+    /// The wide logo: Atom `logo`, RSS `image`.
+    pub logo_url: String,
+    /// The logo's width and height when RSS 2.0 allows them in `image` (at most 144 wide and 400
+    /// high); readers assume 88x31 when they are absent.
+    pub rss_logo_size: Option<(u32, u32)>,
 }
 
 impl FeedContext<'_> {
@@ -147,6 +169,9 @@ pub struct Item<'a> {
     pub url: String,
     /// Names of its regions, for categories.
     pub region_names: Vec<(String, String)>,
+    /// The HTML every format shows as the item's content: the body with the sources appended
+    /// (see [`attribution`]); None when the article has neither.
+    pub content_html: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A feed document, independent of syntax.
@@ -172,6 +197,8 @@ pub struct FeedDoc<'a> {
     pub hub_url: Option<String>,
     /// Latest change of what the query can see.
     pub updated: DateTime<FixedOffset>,
+    /// The portal's icons.
+    pub branding: Branding,
     /// Items, newest first.
     pub items: Vec<Item<'a>>,
 }
@@ -187,7 +214,7 @@ impl<'a> FeedDoc<'a> {
     ) -> Self {
         let first = query.first_page();
         FeedDoc {
-            title: title(ctx, query),
+            title: feed_title(ctx, query),
             description: description(ctx, query),
             id: format!(
                 "tag:{}:feed:{}",
@@ -203,6 +230,7 @@ impl<'a> FeedDoc<'a> {
             first_url: query.is_paged().then(|| ctx.feed_url(&first, format)),
             hub_url: ctx.hub.map(str::to_string),
             updated: updated.trunc_subsecs(0).with_timezone(&ctx.tz).fixed_offset(),
+            branding: ctx.branding.clone(),
             items: page.articles.iter().map(|a| item(ctx, a)).collect(),
         }
     }
@@ -225,6 +253,7 @@ fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
                 (code.to_string(), name)
             })
             .collect(),
+        content_html: attribution::content_html(article),
     }
 }
 
@@ -236,7 +265,7 @@ fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
 /// region directory and the range from parsed dates, so nothing else in it is the requester's
 /// text. Checking categories against stored articles would need a store read for every title and
 /// would still let anyone show any category an article once had; the self link names the filter.
-fn title(ctx: &FeedContext, query: &FeedQuery) -> String {
+pub fn feed_title(ctx: &FeedContext, query: &FeedQuery) -> String {
     let mut title = String::from(ctx.portal_name);
     title.push_str(": ");
     if query.regions.is_empty() {
@@ -282,7 +311,7 @@ pub struct RenderError {
     pub reason: String,
 }
 
-/// Renders `doc` in `format`.
+/// Renders `doc` in `format` (OPML, a list of feeds rather than a feed, is [`opml::render`]).
 pub fn render(format: Format, doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
     match format {
         Format::Rss => rss::render(doc),

@@ -7,25 +7,41 @@
 //! - dates are RFC 822 (as RFC 2822) with the article's own numeric offset, never "UTC".
 //! - `description` is the plain-text lead, HTML-escaped, because readers treat `description` as
 //!   HTML; the full body goes in `content:encoded`.
-//! - at most one `enclosure` per item (the lead image), as the RSS Advisory Board recommends.
+//! - at most one `enclosure` per item (the lead image), as the RSS Advisory Board recommends,
+//!   with `length` 0 when the size is unknown (the RSS Best Practices Profile allows that; the
+//!   attribute itself is required). The same image is Media RSS `media:content` (`medium="image"`)
+//!   and `media:thumbnail`, which readers such as Miniflux pick before the enclosure.
+//! - the author is `dc:creator`: RSS `author` must be an e-mail address, which bylines are not.
+//! - sources are `dc:source`, one per source, and a paragraph appended to `content:encoded`
+//!   ([`super::attribution`]). RSS's own `<source url>` is single-valued and names "the RSS channel
+//!   that the item came from" (RSS 2.0, `<source>` sub-element), with its feed URL required; a news
+//!   agency credited by name is not that.
+//! - the channel `image` is the portal's logo, with the channel's title and link, as RSS 2.0 asks
+//!   and its width and height when they are within RSS 2.0's limits (144 wide, 400 high).
 
 use std::collections::BTreeMap;
 
 use atom_syndication::Link;
 use rss::extension::atom::AtomExtension;
 use rss::extension::dublincore::DublinCoreExtension;
-use rss::{Category, Channel, Enclosure, Guid, Item as RssItem};
+use rss::extension::{Extension, ExtensionMap};
+use rss::{Category, Channel, Enclosure, Guid, Image as RssImage, Item as RssItem};
 
 use super::xml::owned;
 use super::{FeedDoc, Item, RenderError, LANGUAGE};
+use crate::model::Article;
 
 /// The `domain` of region categories, so a reader can tell them from topic categories.
 const REGION_DOMAIN: &str = "urn:lenta:region";
+
+/// The Media RSS namespace (<https://www.rssboard.org/media-rss>).
+pub const MEDIA_NAMESPACE: &str = "http://search.yahoo.com/mrss/";
 
 /// Renders `doc` as RSS 2.0.
 pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
     let mut namespaces = BTreeMap::new();
     namespaces.insert("atom".to_string(), rss::extension::atom::NAMESPACE.to_string());
+    namespaces.insert("media".to_string(), MEDIA_NAMESPACE.to_string());
     let channel = Channel {
         title: owned(&doc.title),
         link: doc.html_url.clone(),
@@ -33,6 +49,14 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         language: Some(LANGUAGE.to_string()),
         last_build_date: Some(doc.updated.to_rfc2822()),
         generator: Some("lenta".to_string()),
+        image: Some(RssImage {
+            url: doc.branding.logo_url.clone(),
+            title: owned(&doc.title),
+            link: doc.html_url.clone(),
+            width: doc.branding.rss_logo_size.map(|(w, _)| w.to_string()),
+            height: doc.branding.rss_logo_size.map(|(_, h)| h.to_string()),
+            ..Default::default()
+        }),
         atom_ext: Some(AtomExtension { links: links(doc) }),
         items: doc.items.iter().map(item).collect(),
         namespaces,
@@ -79,7 +103,7 @@ fn item(item: &Item) -> RssItem {
         title: Some(owned(&a.title)),
         link: Some(item.url.clone()),
         description: a.summary.as_deref().map(|s| owned(&escape_html(s))),
-        content: a.content_html.as_deref().map(owned),
+        content: item.content_html.as_deref().map(owned),
         pub_date: Some(a.published_at.to_rfc2822()),
         guid: Some(Guid {
             value: item.id.clone(),
@@ -91,12 +115,57 @@ fn item(item: &Item) -> RssItem {
             length: img.length.unwrap_or(0).to_string(),
             mime_type: owned(&img.mime_type),
         }),
-        dublin_core_ext: a.author.as_deref().map(|author| DublinCoreExtension {
-            creators: vec![owned(author)],
-            ..Default::default()
-        }),
+        dublin_core_ext: dublin_core(a),
+        extensions: media(a),
         ..Default::default()
     }
+}
+
+/// `dc:creator` (the byline) and `dc:source` (each source: its URL when given, which is what
+/// Dublin Core recommends for identifying a related resource, otherwise its name).
+fn dublin_core(a: &Article) -> Option<DublinCoreExtension> {
+    if a.author.is_none() && a.sources.is_empty() {
+        return None;
+    }
+    Some(DublinCoreExtension {
+        creators: a.author.iter().map(|s| owned(s)).collect(),
+        sources: a
+            .sources
+            .iter()
+            .map(|s| owned(s.url.as_deref().unwrap_or(&s.name)))
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// Media RSS `media:content` and `media:thumbnail` for the lead image (empty without one).
+fn media(a: &Article) -> ExtensionMap {
+    let mut map = ExtensionMap::new();
+    let Some(img) = &a.image else {
+        return map;
+    };
+    let element = |name: &str, attrs: &[(&str, &str)]| Extension {
+        name: name.to_string(),
+        attrs: attrs.iter().map(|(k, v)| (k.to_string(), owned(v))).collect(),
+        ..Default::default()
+    };
+    let length = img.length.map(|l| l.to_string());
+    let mut content = vec![
+        ("url", img.url.as_str()),
+        ("type", &img.mime_type),
+        ("medium", "image"),
+    ];
+    if let Some(length) = &length {
+        content.push(("fileSize", length));
+    }
+    let mut elements = BTreeMap::new();
+    elements.insert("content".to_string(), vec![element("media:content", &content)]);
+    elements.insert(
+        "thumbnail".to_string(),
+        vec![element("media:thumbnail", &[("url", &img.url)])],
+    );
+    map.insert("media".to_string(), elements);
+    map
 }
 
 /// Escapes text for an HTML context (`&`, `<`, `>`, quotes).

@@ -8,11 +8,13 @@
 //! (`--body-timeout`, applied where they are read). On shutdown the listener is dropped first (no new
 //! connections), in-flight requests get a grace period, then the store is flushed.
 
+pub mod assets;
 pub mod cache;
 pub mod conditional;
 pub mod cors;
 pub mod encoding;
 pub mod feeds;
+pub mod opml;
 pub mod peers;
 pub mod pool;
 pub mod representation;

@@ -10,8 +10,10 @@ use std::time::Instant;
 use http::{header, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
+use super::assets::{self, AssetKind};
 use super::cors;
 use super::feeds;
+use super::opml;
 use super::response::{self, Body, Problem};
 use crate::api;
 use crate::app::App;
@@ -23,6 +25,8 @@ use crate::html;
 enum Route<'a> {
     Index,
     Feed(Format, Option<&'a str>),
+    Opml,
+    Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
     ArticlePage(u64),
@@ -53,7 +57,8 @@ impl<'a> Route<'a> {
                 Some(format) => Route::Feed(format, None),
                 None if *file == "healthz" => Route::Health,
                 None if *file == "metrics" => Route::Metrics,
-                None => return None,
+                None if *file == "feeds.opml" => Route::Opml,
+                None => Route::Asset(AssetKind::from_file_name(file)?),
             },
             ["regions", code, ""] => Route::RegionPage(code),
             ["calendar", month] => Route::CalendarPage(month),
@@ -91,9 +96,10 @@ impl<'a> Route<'a> {
             ],
             Route::Publishers => &[Method::GET, Method::HEAD, Method::POST],
             Route::Publisher(_) => &[Method::DELETE],
-            Route::Health | Route::Metrics => READ,
+            Route::Health | Route::Metrics | Route::Asset(_) => READ,
             Route::Index
             | Route::Feed(..)
+            | Route::Opml
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -116,6 +122,8 @@ impl<'a> Route<'a> {
         match self {
             Route::Index => "index",
             Route::Feed(..) => "feed",
+            Route::Opml => "opml",
+            Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
             Route::CalendarPage(_) => "calendar_page",
             Route::ArticlePage(_) => "article_page",
@@ -210,6 +218,8 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::ArticlePage(id), _) => html::article::page(app, &parts, id).await,
         (Route::DayPage(day), _) => html::day::page(app, &parts, day).await,
         (Route::Feed(format, region), _) => feeds::feed(app, &parts, format, region).await,
+        (Route::Opml, _) => opml::opml(app, &parts).await,
+        (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,
         (Route::ArticlesBatch, _) => api::write::batch(app, &parts, body).await,
@@ -370,6 +380,17 @@ mod tests {
         );
         assert_eq!(Route::parse("/api/articles/x"), None);
         assert_eq!(Route::parse("/feed.xml"), None);
+        assert_eq!(Route::parse("/feeds.opml"), Some(Route::Opml));
+        assert_eq!(
+            Route::parse("/favicon.ico"),
+            Some(Route::Asset(AssetKind::Favicon))
+        );
+        assert_eq!(
+            Route::parse("/apple-touch-icon.png"),
+            Some(Route::Asset(AssetKind::Icon))
+        );
+        assert_eq!(Route::parse("/logo.png"), Some(Route::Asset(AssetKind::Logo)));
+        assert_eq!(Route::parse("/regions/RU/logo.png"), None);
         assert_eq!(Route::parse("/regions/RU/feed.txt"), None);
     }
 

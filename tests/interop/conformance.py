@@ -11,7 +11,11 @@ below, in RSS and in Atom:
   ids are, by design, the same in every feed) stores every item with the same title, link, guid
   and date;
 - every Atom document validates against atom.rng (RFC 4287 Appendix B), and every RSS document
-  is well-formed for xmllint.
+  is well-formed for xmllint;
+- feedparser reads each item's lead image (enclosure; in RSS also media:content and
+  media:thumbnail), its author, and the content with the sources paragraph, and each feed's
+  icon (RSS image, Atom icon and logo), which is served;
+- /feeds.opml is well-formed OPML 2.0 listing every region's feed, and newsboat imports it.
 
 Readers reshape fields (feedparser sanitizes HTML and resolves relative URLs; RSS `description`
 is HTML), so HTML fields are compared by their text, while titles, links, ids and dates must be
@@ -38,6 +42,8 @@ import feedparser
 REGION_SCHEME = "urn:lenta:region"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 CONTENT_NS = "{http://purl.org/rss/1.0/modules/content/}"
+MEDIA_NS = "{http://search.yahoo.com/mrss/}"
+DC_NS = "{http://purl.org/dc/elements/1.1/}"
 
 # (label, query string). The tricky ones pin the fixtures of data/fixtures.json.
 QUERIES = [
@@ -207,6 +213,49 @@ def expected_categories(fmt, article, region_names):
     return [(code, REGION_SCHEME, name) for code, name in regions] + [(c, None, None) for c in cats]
 
 
+def sources_paragraph(sources):
+    """The credit line every format appends to the content: «Источник(и): name, name»."""
+    names = [f'<a href="{html.escape(s["url"])}">{html.escape(s["name"])}</a>' if s.get("url")
+             else html.escape(s["name"]) for s in sources]
+    label = "Источник" if len(names) == 1 else "Источники"
+    return f"<p>{label}: {', '.join(names)}</p>"
+
+
+def expected_content(a):
+    sources = a.get("sources") or []
+    if not sources:
+        return a.get("content_html")
+    body = a.get("content_html")
+    if body is None:
+        body = f"<p>{html.escape(a['summary'])}</p>" if a.get("summary") else ""
+    return body + sources_paragraph(sources)
+
+
+def check_media(what, fmt, e, a, raw_item):
+    """The lead image as readers that prefer Media RSS see it (Miniflux and others take the
+    thumbnail first): feedparser's media_content and media_thumbnail, and the raw attributes."""
+    img = a.get("image")
+    if fmt != "rss":
+        return
+    if not img:
+        T.check(f"{what} has no media:content or media:thumbnail",
+                not e.get("media_content") and not e.get("media_thumbnail"),
+                repr((e.get("media_content"), e.get("media_thumbnail"))))
+        return
+    thumbs = [t.get("url") for t in e.get("media_thumbnail", [])]
+    T.equal(f"{what} feedparser media_thumbnail", thumbs, [img["url"]])
+    contents = [(c.get("url"), c.get("type"), c.get("medium")) for c in e.get("media_content", [])]
+    T.equal(f"{what} feedparser media_content", contents, [(img["url"], img["type"], "image")])
+    if raw_item is not None:
+        raw = raw_item.findall(f"{MEDIA_NS}content")
+        T.check(f"{what} media:content fileSize is the image length",
+                len(raw) == 1 and raw[0].get("fileSize") == (str(img["length"]) if "length" in img else None),
+                [r.attrib for r in raw])
+        T.equal(f"{what} dc:source lists every source",
+                [n.text for n in raw_item.findall(f"{DC_NS}source")],
+                [s.get("url") or s["name"] for s in a.get("sources") or []])
+
+
 def check_entry(where, fmt, e, a, region_names, raw_item):
     """One feedparser entry against the API's article."""
     what = f"{where} item {a['id']}"
@@ -254,9 +303,10 @@ def check_entry(where, fmt, e, a, region_names, raw_item):
     else:
         T.check(f"{what} has no summary", not e.get("summary"), repr(e.get("summary")))
 
-    # Content: the stored, sanitized HTML; feedparser sanitizes again and resolves URLs, so
+    # Content: the stored, sanitized HTML followed by the sources paragraph (an article without a
+    # body but with sources gets its lead first); feedparser sanitizes again and resolves URLs, so
     # compare the text.
-    content = a.get("content_html")
+    content = expected_content(a)
     if content:
         got = e.get("content") or []
         T.check(f"{what} content is HTML", len(got) == 1 and got[0].get("type") == "text/html",
@@ -281,6 +331,8 @@ def check_entry(where, fmt, e, a, region_names, raw_item):
     else:
         T.equal(f"{what} enclosure", encl, [])
 
+    check_media(what, fmt, e, a, raw_item)
+
     # What feedparser smooths over, read from the raw XML.
     if fmt == "rss" and raw_item is not None:
         guids = raw_item.findall("guid")
@@ -295,6 +347,23 @@ def check_entry(where, fmt, e, a, region_names, raw_item):
         body = raw_item.findtext(f"{ATOM_NS}content") or ""
         T.check(f"{what} atom:content carries no script or event handler",
                 "<script" not in body.lower() and "onerror" not in body.lower(), body[:300])
+
+
+def check_icons(where, fmt, d, base):
+    """The portal's icons as feedparser reads them: RSS image, Atom icon and logo; each served."""
+    if fmt == "rss":
+        image = d.feed.get("image") or {}
+        urls = {"RSS image": image.get("href")}
+        T.equal(f"{where}: RSS image title is the channel's", image.get("title"), d.feed.get("title"))
+    else:
+        urls = {"Atom icon": d.feed.get("icon"), "Atom logo": d.feed.get("logo")}
+    for name, url in urls.items():
+        if not T.check(f"{where}: feedparser reads the {name}", bool(url) and url.startswith(base), repr(url)):
+            continue
+        status, headers, body = http_get(url)
+        T.check(f"{where}: {name} is served as a PNG",
+                status == 200 and headers.get("Content-Type") == "image/png" and body.startswith(b"\x89PNG"),
+                f"{status} {headers.get('Content-Type')}")
 
 
 class FeedResult:
@@ -335,6 +404,8 @@ def check_feed(base, fmt, label, query, rng, region_names, stats):
         _, _, self_body = http_get(self_url)
         T.check(f"{where}: rel=self serves this same document", self_body == body, self_url)
 
+    check_icons(where, fmt, d, base)
+
     api = get_json(f"{base}/api/articles" + (f"?{query}" if query else ""))
     items = api["items"]
     T.equal(f"{where}: item ids and order match /api/articles", [e.get("id") for e in d.entries],
@@ -370,6 +441,8 @@ def check_feed(base, fmt, label, query, rng, region_names, stats):
         stats["enclosures"] += bool(a.get("image"))
         stats["no_summary"] += not a.get("summary")
         stats["authors"] += bool(a.get("author"))
+        stats["sources"] += bool(a.get("sources"))
+        stats["thumbnails"] += bool(a.get("image")) and fmt == "rss"
         stats["offsets"].add(a["published_at"][19:])
     res.entries = d.entries
     res.api_items = items
@@ -460,13 +533,59 @@ def check_newsboat(work, results):
         print(f"  {where}: {len(rows)} items", flush=True)
 
 
+def check_opml(base, work, region_names):
+    """/feeds.opml: well-formed OPML 2.0 listing every region's feed, each of which feedparser
+    reads under the outline's title; newsboat imports it (`newsboat -i`)."""
+    print("== OPML", flush=True)
+    status, headers, body = http_get(f"{base}/feeds.opml")
+    T.equal("OPML: status", status, 200)
+    T.equal("OPML: Content-Type", headers.get("Content-Type"), "text/x-opml; charset=utf-8")
+    rc, err = xmllint([], body)
+    T.check("OPML: well-formed XML (xmllint)", rc == 0, err.strip()[-600:])
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as err:
+        T.check("OPML: parses with ElementTree", False, str(err))
+        return
+    T.equal("OPML: version", root.get("version"), "2.0")
+    subs = [o for o in root.iter("outline") if o.get("type") == "rss"]
+    T.equal("OPML: one outline per region", len(subs), len(region_names))
+    want = {f"{base}/feed.rss?region={code}" for code in region_names}
+    T.equal("OPML: the xmlUrls are the region feeds", {o.get("xmlUrl") for o in subs}, want)
+    for o in subs[:3] + subs[-2:]:
+        d = feedparser.parse(o.get("xmlUrl"))
+        T.check(f"OPML: {o.get('xmlUrl')} parses (bozo 0)", not d.get("bozo"), repr(d.get("bozo_exception")))
+        T.equal(f"OPML: {o.get('xmlUrl')} title is the outline's text", d.feed.get("title"), o.get("text"))
+    _, _, chosen = http_get(f"{base}/feeds.opml?region=RU-NIZ,RU-MOW&format=atom")
+    T.equal("OPML: ?region= and ?format=atom choose the feeds",
+            sorted(o.get("xmlUrl") for o in ET.fromstring(chosen).iter("outline") if o.get("type") == "rss"),
+            [f"{base}/feed.atom?region=RU-MOW", f"{base}/feed.atom?region=RU-NIZ"])
+
+    home = os.path.join(work, "newsboat-opml")
+    os.makedirs(home, exist_ok=True)
+    opml_file, urls = os.path.join(home, "feeds.opml"), os.path.join(home, "urls")
+    with open(opml_file, "wb") as f:
+        f.write(body)
+    open(urls, "w").close()
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=home, XDG_DATA_HOME=home, TERM="dumb")
+    proc = subprocess.run(["newsboat", "-u", urls, "-c", os.path.join(home, "cache.db"),
+                           "-C", os.path.join(home, "config"), "-i", opml_file],
+                          capture_output=True, env=env, timeout=60, cwd=home)
+    T.check("OPML: newsboat -i exits 0", proc.returncode == 0,
+            (proc.stdout + proc.stderr).decode("utf-8", "replace")[-500:])
+    with open(urls, encoding="utf-8") as f:
+        imported = {line.split()[0] for line in f if line.strip() and not line.startswith("#")}
+    T.equal("OPML: newsboat imports every region feed", imported, want)
+
+
 def main():
     base, work, import_log, rng = sys.argv[1:5]
     schema_selftest(rng)
     check_import(import_log)
 
     region_names = {r["code"]: r["name_ru"] for r in get_json(f"{base}/api/regions")}
-    stats = {"items": 0, "enclosures": 0, "no_summary": 0, "authors": 0, "offsets": set()}
+    stats = {"items": 0, "enclosures": 0, "no_summary": 0, "authors": 0, "sources": 0, "thumbnails": 0,
+             "offsets": set()}
     results = []
     print("== feedparser, xmllint and the JSON API", flush=True)
     for label, query in QUERIES:
@@ -492,10 +611,13 @@ def main():
     T.check("coverage: items with an enclosure were checked", stats["enclosures"] > 0, stats)
     T.check("coverage: items without summary were checked", stats["no_summary"] > 0, stats)
     T.check("coverage: items with an author were checked", stats["authors"] > 0, stats)
+    T.check("coverage: items with sources were checked", stats["sources"] > 0, stats)
+    T.check("coverage: RSS items with a thumbnail were checked", stats["thumbnails"] > 0, stats)
     T.check("coverage: several UTC offsets were checked", len(stats["offsets"]) >= 3, stats)
     print(f"  checked {stats['items']} items, offsets {sorted(stats['offsets'])}", flush=True)
 
     check_newsboat(work, results)
+    check_opml(base, work, region_names)
 
     print(f"conformance: {T.passed} passed, {T.failed} failed", flush=True)
     return 1 if T.failed else 0
