@@ -598,6 +598,8 @@ async fn odd_paths_and_queries() {
         "/feed.rss?region=",
         "/api/articles?region=",
         "/feed.json?region=,",
+        "/api/calendar?month=2024-05&region=",
+        "/days/2024-05-17?region=",
     ] {
         assert_problem_response(server.get(path).await, 400, "needs a region code").await;
     }

@@ -129,9 +129,18 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
 }
 
 /// Adds the region codes of one `region=` value (comma-separated) to `regions`, and an error
-/// per unknown code to `errors`. Shared with the day pages.
+/// per unknown code to `errors`. Shared with the day pages. An empty value is an error, as in the
+/// feed queries ([`crate::query`]): leaving `region` out is how to ask for all regions.
 pub fn parse_regions(value: &str, app: &App, regions: &mut Vec<RegionCode>, errors: &mut Vec<FieldError>) {
-    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+    let mut codes = value.split(',').map(str::trim).filter(|c| !c.is_empty()).peekable();
+    if codes.peek().is_none() {
+        errors.push(FieldError::new(
+            "region",
+            "needs a region code, e.g. region=RU-NIZ (several comma-separated); leave region out \
+             for all regions",
+        ));
+    }
+    for code in codes {
         match app.regions.lookup(code) {
             Some(r) => regions.push(r.code.clone()),
             None => errors.push(FieldError::new(
