@@ -12,6 +12,12 @@
 //! Article `i` depends only on the seed and on the articles before it, so a
 //! shorter corpus is always a prefix of a longer one with the same seed.
 //!
+//! Modification times (`modified_at`) are drawn from a second stream of the
+//! same seed ([`EDIT_STREAM`]), so adding them left every other field of every
+//! article as it was: most articles are never edited (no `modified_at`, so
+//! the server takes `published_at`), some are corrected minutes later, a few
+//! updated hours later, as a newsroom does.
+//!
 //! Speed matters for the million-article benchmark corpus: every line is
 //! built in buffers that are reused from one article to the next, serialized
 //! once into a reusable byte buffer and handed to the writer with a single
@@ -125,6 +131,7 @@ pub fn write_corpus<W: io::Write>(
     let offsets = Offsets::new()?;
     let mut generator = Generator {
         rng: ChaCha8Rng::seed_from_u64(opts.seed),
+        edits: edit_stream(opts.seed),
         seed: opts.seed,
         forms,
         offsets,
@@ -150,6 +157,8 @@ struct Article<'a> {
     summary: &'a str,
     content_html: &'a str,
     published_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modified_at: Option<&'a str>,
     regions: &'a [&'a str],
     categories: &'a [&'static str],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +244,27 @@ const RANGE_START: i64 = 1_640_984_400;
 const RANGE_END: i64 = 1_793_480_399;
 /// Number of whole minutes that start inside the range.
 const RANGE_MINUTES: u32 = ((RANGE_END - RANGE_START) / 60 + 1) as u32;
+
+/// The ChaCha stream of a seed that decides modification times; stream 0 decides everything else.
+const EDIT_STREAM: u64 = 1;
+
+fn edit_stream(seed: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(EDIT_STREAM);
+    rng
+}
+
+/// Seconds after publication at which an article was last edited, if it was: 80% never, 15%
+/// a correction 1–59 minutes later, 5% an update 1–12 hours later (seconds random in both).
+fn edit_delay(rng: &mut ChaCha8Rng) -> Option<i64> {
+    let roll = rng.random_range(0..100u32);
+    let seconds = i64::from(rng.random_range(0..60u32));
+    match roll {
+        0..80 => None,
+        80..95 => Some(i64::from(rng.random_range(1..60u32)) * 60 + seconds),
+        _ => Some(i64::from(rng.random_range(1..=12u32)) * 3600 + seconds),
+    }
+}
 
 /// UTC offsets (seconds east) used for `published_at`, Moscow first; 0 is
 /// written as `Z`.
@@ -882,6 +912,8 @@ struct Buffers {
 
 struct Generator<'a> {
     rng: ChaCha8Rng,
+    /// The [`EDIT_STREAM`] of the seed: when articles were last edited.
+    edits: ChaCha8Rng,
     seed: u64,
     forms: Vec<RegionForms<'a>>,
     offsets: Offsets,
@@ -1017,10 +1049,13 @@ impl Generator<'_> {
 
         let minute = rng.random_range(0..RANGE_MINUTES);
         let offset = self.offsets.pick(rng);
-        let published_at = DateTime::from_timestamp(RANGE_START + i64::from(minute) * 60, 0)
+        let published = DateTime::from_timestamp(RANGE_START + i64::from(minute) * 60, 0)
             .ok_or_else(|| io::Error::other("generated timestamp out of range"))?
-            .with_timezone(&offset)
-            .to_rfc3339_opts(SecondsFormat::Secs, true);
+            .with_timezone(&offset);
+        let published_at = published.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let modified_at = edit_delay(&mut self.edits).map(|delay| {
+            (published + chrono::TimeDelta::seconds(delay)).to_rfc3339_opts(SecondsFormat::Secs, true)
+        });
 
         let mut categories: [&str; 2] = [CATEGORIES[primary], ""];
         let mut category_count = 1;
@@ -1084,6 +1119,7 @@ impl Generator<'_> {
             summary: &bufs.summary,
             content_html: &bufs.content,
             published_at: &published_at,
+            modified_at: modified_at.as_deref(),
             regions: &region_codes[..region_count],
             categories: &categories[..category_count],
             author,
@@ -1494,7 +1530,11 @@ RU\tРоссия";
             "sources",
             "views",
         ];
-        let allowed: HashSet<&str> = required.iter().copied().chain(["author", "image"]).collect();
+        let allowed: HashSet<&str> = required
+            .iter()
+            .copied()
+            .chain(["author", "image", "modified_at"])
+            .collect();
         let codes: HashSet<&str> = regions().iter().map(|r| r.code).collect();
         let source_names: HashSet<&str> = SOURCES.iter().map(|s| s.name).collect();
         let text = corpus(5000, 2024);
@@ -1587,6 +1627,76 @@ RU\tРоссия";
         // Spread over the whole range, not bunched.
         assert!(min < DateTime::parse_from_rfc3339("2022-02-01T00:00:00+03:00").unwrap());
         assert!(max > DateTime::parse_from_rfc3339("2026-10-01T00:00:00+03:00").unwrap());
+    }
+
+    #[test]
+    fn some_articles_were_edited_minutes_or_hours_later() {
+        let text = corpus(5000, 11);
+        let (mut minutes, mut hours) = (0, 0);
+        for line in text.lines().skip(1) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let Some(m) = v.get("modified_at") else { continue };
+            let p = v["published_at"].as_str().unwrap();
+            let m = m.as_str().unwrap();
+            let (p, m) = (
+                DateTime::parse_from_rfc3339(p).unwrap(),
+                DateTime::parse_from_rfc3339(m).unwrap(),
+            );
+            let delay = m - p;
+            assert!(
+                delay.num_seconds() >= 60 && delay.num_seconds() < 13 * 3600,
+                "{p} {m}"
+            );
+            assert_eq!(p.offset(), m.offset(), "the article's own offset: {p} {m}");
+            if delay.num_hours() == 0 {
+                minutes += 1;
+            } else {
+                hours += 1;
+            }
+        }
+        assert!((600..900).contains(&minutes), "{minutes}");
+        assert!((170..330).contains(&hours), "{hours}");
+    }
+
+    #[test]
+    fn edit_times_do_not_disturb_the_other_fields() {
+        // Modification times come from their own stream: with another edit stream, every
+        // other field of every article is the same.
+        let regs = regions();
+        let generate = |edit_seed: u64| {
+            let mut g = Generator {
+                rng: ChaCha8Rng::seed_from_u64(42),
+                edits: edit_stream(edit_seed),
+                seed: 42,
+                forms: regs.iter().map(RegionForms::new).collect(),
+                offsets: Offsets::new().unwrap(),
+                bufs: Buffers::default(),
+            };
+            let mut lines = Vec::new();
+            let mut line = Vec::new();
+            for index in 1..200 {
+                g.article(index, &mut line).unwrap();
+                let mut v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                let edited = v.as_object_mut().unwrap().remove("modified_at").is_some();
+                lines.push((v, edited));
+            }
+            lines
+        };
+        let (a, b) = (generate(42), generate(7));
+        let fields = |l: &[(serde_json::Value, bool)]| l.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>();
+        assert_eq!(fields(&a), fields(&b));
+        assert_ne!(a, b, "the edit streams differ");
+        let c = corpus(200, 42);
+        let from_corpus: Vec<serde_json::Value> = c
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("modified_at");
+                v
+            })
+            .collect();
+        assert_eq!(from_corpus, fields(&a));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, SubsecRound, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -41,6 +41,12 @@ pub const LATEST_PUBLISHED_AT: DateTime<Utc> = match DateTime::from_timestamp(25
     Some(t) => t,
     None => panic!("9999-12-30 is a valid timestamp"),
 };
+
+/// How far ahead of the server's clock a publisher-supplied `modified_at` may be: five minutes,
+/// the clock skew Kerberos tolerates by default (RFC 4120 §1.7 leaves it to the realm; MIT and
+/// Active Directory ship 5 min). A publisher's clock that runs a little fast must not get edits
+/// refused, but an edit dated in the future would show as "updated" before it happened.
+pub const MODIFIED_AT_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// Characters RFC 3986 never allows unencoded in a URI (they are outside its `reserved` and
 /// `unreserved` sets, §2.2–2.3; appendix C names space, `"`, `<`, `>` as the usual delimiters
@@ -97,8 +103,15 @@ pub struct Article {
     pub link: Option<String>,
     /// Publication time with the offset the publisher gave.
     pub published_at: DateTime<FixedOffset>,
-    /// Last change, set by the server.
+    /// When lenta last stored a change, set by the server: what the API's own validators
+    /// follow. Readers are shown [`Article::modified_at`] instead.
     pub updated_at: DateTime<Utc>,
+    /// When the content last changed as the publisher sees it: the publisher's `modified_at`,
+    /// `published_at` for a new article without one, the time of the change for a content change
+    /// without one. `None` only in articles stored before the field existed; they read as they
+    /// did, with `updated_at` (see [`Article::modified`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<DateTime<FixedOffset>>,
     /// One or more known regions, sorted, no duplicates.
     pub regions: Vec<RegionCode>,
     /// Categories, as given (order kept).
@@ -127,9 +140,18 @@ impl Article {
         }
     }
 
-    /// Builds the stored article from validated input.
+    /// When the content last changed, as feeds (Atom `updated`, JSON Feed `date_modified`) and
+    /// pages (`article:modified_time`, `dateModified`) show it: [`Article::modified_at`], or for
+    /// an article stored before that field existed, `updated_at` as before.
+    pub fn modified(&self) -> DateTime<FixedOffset> {
+        self.modified_at.unwrap_or_else(|| self.updated_at.fixed_offset())
+    }
+
+    /// Builds the stored article from validated input, as created: `modified_at` is the one
+    /// given, else `published_at` (a new article has not been edited yet).
     pub fn from_new(id: u64, publisher: &str, new: NewArticle, updated_at: DateTime<Utc>) -> Self {
         Article {
+            modified_at: Some(new.modified_at.unwrap_or(new.published_at)),
             id,
             external_id: new.external_id,
             publisher: publisher.to_string(),
@@ -146,6 +168,74 @@ impl Article {
             image: new.image,
             views: new.views,
         }
+    }
+
+    /// `modified_at` of `self`, the new version of `old`, written at `now`: the publisher's
+    /// `supplied` one if given; else unchanged when the content is (a re-send, or a change of the
+    /// view count only, which is not an edit); else the time of the change, to the second, in the
+    /// article's own offset, never before `published_at` (an edit of a scheduled article) nor
+    /// before the stored `modified_at` (a clock that stepped back).
+    pub fn modified_after(
+        &self,
+        old: &Article,
+        supplied: Option<DateTime<FixedOffset>>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<FixedOffset>> {
+        if supplied.is_some() {
+            return supplied;
+        }
+        if self.same_content(old) {
+            return old.modified_at;
+        }
+        let changed = now.trunc_subsecs(0).with_timezone(self.published_at.offset());
+        Some(
+            changed
+                .max(self.published_at)
+                .max(old.modified_at.unwrap_or(changed)),
+        )
+    }
+
+    /// Whether two versions differ in nothing a reader sees as content: everything but the
+    /// server's `updated_at`, the `modified_at` under decision and the `views` count. Written as
+    /// a full destructuring so that a new field must be placed on one side or the other.
+    fn same_content(&self, other: &Article) -> bool {
+        let Article {
+            id,
+            external_id,
+            publisher,
+            title,
+            summary,
+            content_html,
+            link,
+            published_at,
+            updated_at: _,
+            modified_at: _,
+            regions,
+            categories,
+            author,
+            sources,
+            image,
+            views: _,
+        } = self;
+        (id, external_id, publisher, title, summary, content_html, link)
+            == (
+                &other.id,
+                &other.external_id,
+                &other.publisher,
+                &other.title,
+                &other.summary,
+                &other.content_html,
+                &other.link,
+            )
+            && (published_at, regions, categories, author, sources, image)
+                == (
+                    &other.published_at,
+                    &other.regions,
+                    &other.categories,
+                    &other.author,
+                    &other.sources,
+                    &other.image,
+                )
     }
 }
 
@@ -183,6 +273,9 @@ pub struct NewArticle {
     pub link: Option<String>,
     /// Publication time.
     pub published_at: DateTime<FixedOffset>,
+    /// The publisher's time of the last content change, if given: not before `published_at`,
+    /// at most [`MODIFIED_AT_SKEW`] ahead of the server's clock.
+    pub modified_at: Option<DateTime<FixedOffset>>,
     /// Known regions, sorted, deduplicated.
     pub regions: Vec<RegionCode>,
     /// Categories.
@@ -213,6 +306,7 @@ const FIELDS: &[&str] = &[
     "content_html",
     "link",
     "published_at",
+    "modified_at",
     "regions",
     "categories",
     "author",
@@ -227,10 +321,21 @@ pub struct ArticleInput;
 impl ArticleInput {
     /// Validates one JSON value as an article, listing every invalid field (never an empty
     /// list). A required field that is `null` is missing; an optional one is absent.
+    /// `modified_at` is judged against the server's clock now.
     pub fn from_json(
         value: &Value,
         regions: &RegionDirectory,
         external_id: ExternalId,
+    ) -> Result<NewArticle, Vec<FieldError>> {
+        Self::from_json_at(value, regions, external_id, Utc::now())
+    }
+
+    /// [`ArticleInput::from_json`] with the clock given: `now` bounds `modified_at`.
+    pub fn from_json_at(
+        value: &Value,
+        regions: &RegionDirectory,
+        external_id: ExternalId,
+        now: DateTime<Utc>,
     ) -> Result<NewArticle, Vec<FieldError>> {
         let Some(obj) = value.as_object() else {
             return Err(vec![FieldError::new(
@@ -250,6 +355,7 @@ impl ArticleInput {
         let content_html = v.html(obj, "content_html");
         let link = v.url(obj, "link");
         let published_at = v.datetime(obj, "published_at");
+        let modified_at = v.modified_at(obj, published_at, now);
         let regions = v.regions(obj, regions);
         let categories = v.categories(obj);
         let author = v.text(obj, "author", 1, MAX_SHORT_TEXT);
@@ -267,6 +373,7 @@ impl ArticleInput {
                 content_html,
                 link,
                 published_at,
+                modified_at,
                 regions,
                 categories,
                 author,
@@ -446,18 +553,59 @@ impl Checker {
         }
     }
 
-    /// An RFC 3339 date-time with offset, between [`EARLIEST_PUBLISHED_AT`] and
-    /// [`LATEST_PUBLISHED_AT`], without a leap second.
+    /// A required RFC 3339 date-time ([`Checker::datetime_value`]).
     fn datetime(&mut self, obj: &Map<String, Value>, field: &str) -> Option<DateTime<FixedOffset>> {
-        let Some(s) = self.text(obj, field, 1, 64) else {
-            if missing(obj, field) {
-                self.fail(
-                    field,
-                    "required: an RFC 3339 date-time with offset, e.g. 2024-05-17T09:00:00+03:00",
-                );
-            }
+        if missing(obj, field) {
+            self.fail(
+                field,
+                "required: an RFC 3339 date-time with offset, e.g. 2024-05-17T09:00:00+03:00",
+            );
             return None;
-        };
+        }
+        self.datetime_value(obj, field)
+    }
+
+    /// The optional `modified_at`: a date-time by the same rules as `published_at`, not before
+    /// it (an article cannot change before it appears) and not after `now` plus
+    /// [`MODIFIED_AT_SKEW`] (a change cannot be dated in the future).
+    fn modified_at(
+        &mut self,
+        obj: &Map<String, Value>,
+        published_at: Option<DateTime<FixedOffset>>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<FixedOffset>> {
+        const FIELD: &str = "modified_at";
+        let t = self.datetime_value(obj, FIELD)?;
+        let latest = now + MODIFIED_AT_SKEW;
+        let secs = chrono::SecondsFormat::Secs;
+        if published_at.is_some_and(|p| t < p) {
+            self.fail(
+                FIELD,
+                "must not be before published_at: an article cannot change before it is \
+                 published; give a time from published_at to now, or omit modified_at \
+                 (a new article then takes published_at, an edit the time of the change)",
+            );
+            return None;
+        }
+        if t > latest {
+            self.fail(
+                FIELD,
+                format!(
+                    "must not be in the future: at most {} min ahead of the server's clock, i.e. \
+                     not after {}; give the time the content last changed, or omit modified_at",
+                    MODIFIED_AT_SKEW.num_minutes(),
+                    latest.to_rfc3339_opts(secs, true)
+                ),
+            );
+            return None;
+        }
+        Some(t)
+    }
+
+    /// An RFC 3339 date-time with offset, between [`EARLIEST_PUBLISHED_AT`] and
+    /// [`LATEST_PUBLISHED_AT`], without a leap second. Absent or null → None.
+    fn datetime_value(&mut self, obj: &Map<String, Value>, field: &str) -> Option<DateTime<FixedOffset>> {
+        let s = self.text(obj, field, 1, 64)?;
         match DateTime::parse_from_rfc3339(&s) {
             Ok(t) if t.nanosecond() >= 1_000_000_000 => {
                 // chrono represents a leap second as nanoseconds past 1e9 and prints it back as
@@ -920,6 +1068,104 @@ mod tests {
             };
             assert!(errs[0].1.contains(says), "{bad}: {}", errs[0].1);
         }
+    }
+
+    #[test]
+    fn modified_at_lies_between_published_at_and_now_plus_the_skew() {
+        let now = DateTime::parse_from_rfc3339("2024-05-18T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |m: Value| {
+            ArticleInput::from_json_at(
+                &set(base(), &["modified_at"], m),
+                &RegionDirectory::builtin(),
+                ExternalId::Required,
+                now,
+            )
+        };
+        let given = |s: &str| at(json!(s)).unwrap().modified_at.unwrap().to_rfc3339();
+        assert_eq!(given("2024-05-17T09:00:00+03:00"), "2024-05-17T09:00:00+03:00");
+        assert_eq!(given("2024-05-18T15:05:00+03:00"), "2024-05-18T15:05:00+03:00");
+        assert_eq!(at(Value::Null).unwrap().modified_at, None);
+        for (bad, says) in [
+            ("2024-05-17T08:59:59+03:00", "not be before published_at"),
+            ("2024-05-18T12:05:01Z", "2024-05-18T12:05:00Z"),
+            ("2024-05-18T12:00:60Z", ":60"),
+            ("yesterday", "RFC 3339"),
+        ] {
+            let errs = at(json!(bad)).unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].field, "modified_at", "{bad}");
+            assert!(errs[0].reason.contains(says), "{bad}: {}", errs[0].reason);
+        }
+    }
+
+    fn stored(modified_at: Option<&str>) -> Article {
+        let new = parse(base()).unwrap();
+        let at = DateTime::parse_from_rfc3339("2024-05-18T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut a = Article::from_new(1, "p", new, at);
+        a.modified_at = modified_at.map(|m| DateTime::parse_from_rfc3339(m).unwrap());
+        a
+    }
+
+    #[test]
+    fn a_new_article_is_modified_when_published_unless_told() {
+        assert_eq!(stored(None).modified(), stored(None).updated_at.fixed_offset());
+        let mut new = parse(base()).unwrap();
+        let a = Article::from_new(1, "p", new.clone(), Utc::now());
+        assert_eq!(a.modified_at, Some(new.published_at));
+        new.modified_at = Some(DateTime::parse_from_rfc3339("2024-05-17T10:00:00+03:00").unwrap());
+        assert_eq!(
+            Article::from_new(1, "p", new.clone(), Utc::now()).modified_at,
+            new.modified_at
+        );
+    }
+
+    #[test]
+    fn only_a_content_change_moves_modified_at() {
+        let old = stored(Some("2024-05-17T09:30:00+03:00"));
+        let now = DateTime::parse_from_rfc3339("2024-05-19T08:00:00.75Z")
+            .unwrap()
+            .to_utc();
+        let mut same = old.clone();
+        same.views = Some(5);
+        same.updated_at = now;
+        assert_eq!(
+            same.modified_after(&old, None, now),
+            old.modified_at,
+            "views are not content"
+        );
+        let mut edited = same.clone();
+        edited.title = "Новый".into();
+        let changed = edited.modified_after(&old, None, now).unwrap();
+        assert_eq!(
+            changed.to_rfc3339(),
+            "2024-05-19T11:00:00+03:00",
+            "now, to the second, own offset"
+        );
+        let told = DateTime::parse_from_rfc3339("2024-05-18T00:00:00Z").unwrap();
+        assert_eq!(edited.modified_after(&old, Some(told), now), Some(told));
+        // Never before the stored modified_at (a clock that stepped back) or published_at.
+        let early = DateTime::parse_from_rfc3339("2024-05-17T06:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(edited.modified_after(&old, None, early), old.modified_at);
+        // An article stored before modified_at existed keeps reading as before until edited.
+        let legacy = stored(None);
+        let mut resent = legacy.clone();
+        resent.updated_at = now;
+        assert_eq!(resent.modified_after(&legacy, None, now), None);
+    }
+
+    #[test]
+    fn stored_articles_without_modified_at_still_decode() {
+        let mut v = serde_json::to_value(stored(Some("2024-05-17T09:30:00+03:00"))).unwrap();
+        v.as_object_mut().unwrap().remove("modified_at");
+        let a: Article = serde_json::from_value(v).unwrap();
+        assert_eq!(a.modified_at, None);
+        assert_eq!(a.modified().to_rfc3339(), "2024-05-18T10:00:00+00:00");
     }
 
     #[test]

@@ -413,6 +413,7 @@ fn as_input(a: &NewArticle) -> Value {
         ("summary", a.summary.clone().map(Value::from)),
         ("content_html", a.content_html.clone().map(Value::from)),
         ("link", a.link.clone().map(Value::from)),
+        ("modified_at", a.modified_at.map(|m| Value::from(m.to_rfc3339()))),
         ("author", a.author.clone().map(Value::from)),
         (
             "image",

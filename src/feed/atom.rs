@@ -2,7 +2,10 @@
 //!
 //! RFC 4287 rules this follows: the feed has an `author` (§4.1.1: required unless every entry
 //! has one) and `updated`; each entry has a permanent `id` (§4.2.6: a tag URI here, unchanged by
-//! edits or a move of host), `updated` and `published` with the article's own offset, an
+//! edits or a move of host), `updated` and `published` with the article's own offset (`updated`
+//! is when the content last changed as the publisher sees it, §4.2.15 "the most recent instant
+//! in time when an entry … was modified in a way the publisher considers significant": the
+//! article's `modified_at`, never the time lenta stored it), an
 //! `alternate` link, `summary` as text and `content` as HTML. The lead image is a
 //! `rel="enclosure"` link (§4.2.7.2) with its `length` when known (§4.2.7.6 makes it advisory,
 //! so it is left out rather than written as 0). Each entry's author is an `author` with a `name`
@@ -105,7 +108,7 @@ fn entry(item: &Item) -> Entry {
     Entry {
         title: Text::plain(owned(&a.title)),
         id: item.id.clone(),
-        updated: a.updated_at.trunc_subsecs(0).fixed_offset(),
+        updated: a.modified().trunc_subsecs(0),
         published: Some(a.published_at),
         authors: a
             .author

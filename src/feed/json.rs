@@ -4,6 +4,8 @@
 //! requires one of them). Portal-specific data (region codes, sources, views) goes in the
 //! `_lenta` extension object, as §"Extensions" prescribes for custom fields; the sources are also
 //! credited in `content_html` ([`super::attribution`]), because readers show no extension.
+//! `date_modified` is the article's `modified_at` (when the publisher last changed it), not the
+//! time lenta stored it, so a bulk import does not mark every item updated at the same second.
 //!
 //! The lead image is the item's `image` ("the main image for the item") and also an attachment
 //! with its type and size, which readers that list attachments show. The byline is `authors`
@@ -126,7 +128,7 @@ fn item<'a>(item: &'a Item) -> JsonItem<'a> {
         },
         image: a.image.as_ref().map(|i| i.url.as_str()),
         date_published: a.published_at.to_rfc3339(),
-        date_modified: a.updated_at.trunc_subsecs(0).to_rfc3339(),
+        date_modified: a.modified().trunc_subsecs(0).to_rfc3339(),
         authors: a.author.iter().map(|name| Author { name }).collect(),
         tags,
         attachments: a

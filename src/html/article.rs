@@ -36,6 +36,9 @@ struct ArticlePage {
     image: Option<Image>,
     published: String,
     modified: String,
+    /// The local time of the last change in the portal's style, when it is a later minute than
+    /// the publication ("обновлено 18:05 20.07.2023").
+    edited: Option<String>,
     section: Option<String>,
     categories: Vec<String>,
     json_ld: String,
@@ -133,14 +136,14 @@ fn article_page(app: &App, a: &Article) -> Result<ArticlePage, Problem> {
         description: a.summary.clone().unwrap_or_default(),
         image: a.image.clone(),
         published: a.published_at.to_rfc3339(),
-        modified: a.updated_at.to_rfc3339(),
+        modified: a.modified().to_rfc3339(),
+        edited: edited_label(a, &ctx.tz),
         section: a.categories.first().cloned(),
         categories: a.categories.clone(),
         json_ld: json_ld(app, a, &url),
         url,
         title: a.title.clone(),
-        // The portal's style: time first, then the date ("17:26 20.07.2023").
-        local: local.format("%H:%M %d.%m.%Y").to_string(),
+        local: local.format(PORTAL_TIME).to_string(),
         summary: a.summary.clone(),
         body: a.content_html.clone(),
         author: a.author.clone(),
@@ -156,6 +159,18 @@ fn article_page(app: &App, a: &Article) -> Result<ArticlePage, Problem> {
         day_label: date.format("%d.%m.%Y").to_string(),
         grid: month_grid(app, date, &a.regions)?,
     })
+}
+
+/// The portal's style of a time: time first, then the date ("17:26 20.07.2023").
+const PORTAL_TIME: &str = "%H:%M %d.%m.%Y";
+
+/// When the article was last changed, in the portal's style and time zone, if that shows as a
+/// later time than its publication (a correction seconds later is not news to a reader).
+fn edited_label(a: &Article, tz: &chrono_tz::Tz) -> Option<String> {
+    let shown =
+        |t: chrono::DateTime<chrono::FixedOffset>| t.with_timezone(tz).format(PORTAL_TIME).to_string();
+    let (published, modified) = (shown(a.published_at), shown(a.modified()));
+    (a.modified() > a.published_at && modified != published).then_some(modified)
 }
 
 /// A view count in Russian, with the noun in the case its number takes (CLDR plural rules for
@@ -181,7 +196,7 @@ fn json_ld(app: &App, a: &Article, url: &str) -> String {
         "mainEntityOfPage": url,
         "headline": a.title,
         "datePublished": a.published_at.to_rfc3339(),
-        "dateModified": a.updated_at.to_rfc3339(),
+        "dateModified": a.modified().to_rfc3339(),
         "author": author,
         "publisher": {"@type": "Organization", "name": app.settings.portal_name},
     });

@@ -34,7 +34,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use sled::{Batch, IVec};
 
 use crate::model::{Article, NewArticle};
@@ -364,7 +364,9 @@ impl Store {
                     pending.record(None, Some(&new))?;
                     return Ok(Committed::Created(new));
                 };
-                Ok(pending.update(old, Article::from_new(0, &publisher, article, now))?)
+                let supplied = article.modified_at;
+                let new = Article::from_new(0, &publisher, article, now);
+                Ok(pending.update(old, new, supplied)?)
             }
             WriteOp::Replace { id, mut article } => {
                 let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
@@ -377,7 +379,9 @@ impl Store {
                     }
                 }
                 let publisher = old.publisher.clone();
-                Ok(pending.update(old, Article::from_new(id, &publisher, article, now))?)
+                let supplied = article.modified_at;
+                let new = Article::from_new(id, &publisher, article, now);
+                Ok(pending.update(old, new, supplied)?)
             }
             WriteOp::Delete { id } => {
                 let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
@@ -485,11 +489,18 @@ impl Pending {
     }
 
     /// Records `old` becoming `new`, unless nothing but `updated_at` would change: re-sending
-    /// an article as it is must not move its `updated_at`, its ETag or any feed's validators.
-    /// `new.id` is taken from `old`.
-    fn update(&mut self, old: Article, mut new: Article) -> Result<Committed, StoreError> {
+    /// an article as it is must not move its `updated_at`, its `modified_at`, its ETag or any
+    /// feed's validators. `new.id` is taken from `old`; `new.modified_at` is decided by
+    /// [`Article::modified_after`] from the publisher's `supplied` one.
+    fn update(
+        &mut self,
+        old: Article,
+        mut new: Article,
+        supplied: Option<DateTime<FixedOffset>>,
+    ) -> Result<Committed, StoreError> {
         new.id = old.id;
         let now = new.updated_at;
+        new.modified_at = new.modified_after(&old, supplied, now);
         new.updated_at = old.updated_at;
         if new == old {
             return Ok(Committed::Unchanged(old));

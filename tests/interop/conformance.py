@@ -287,10 +287,13 @@ def check_entry(where, fmt, e, a, region_names, raw_item):
         if m:
             T.equal(f"{what} raw pubDate offset is the article's own", m.group(3), rfc822_offset(want))
     else:
-        # Atom updated: the article's updated_at to the second (RFC 3339).
-        upd = parse_instant(e.get("updated", "1970-01-01T00:00:00Z"))
-        want_upd = parse_instant(a["updated_at"][:19] + "+00:00")
-        T.equal(f"{what} updated", upd.astimezone(dt.timezone.utc), want_upd)
+        # Atom updated: the article's modified_at (when the publisher last changed it), to the
+        # second (RFC 3339), in the article's own offset; not the time lenta stored it.
+        raw_upd = e.get("updated", "1970-01-01T00:00:00Z")
+        upd = parse_instant(raw_upd)
+        want_upd = parse_instant(a["modified_at"]).replace(microsecond=0)
+        T.equal(f"{what} updated", upd.astimezone(dt.timezone.utc), want_upd.astimezone(dt.timezone.utc))
+        T.equal(f"{what} updated offset", upd.utcoffset(), want_upd.utcoffset())
 
     # Summary: RSS description is HTML (escaped text), Atom summary is type text.
     summary = a.get("summary")
