@@ -180,7 +180,10 @@ mod tests {
     #[test]
     fn add_is_one_bounded_positive_integer() {
         assert_eq!(parse_add(&serde_json::json!({"add": 1})).ok(), Some(1));
-        assert_eq!(parse_add(&serde_json::json!({"add": MAX_ADD})).ok(), Some(MAX_ADD));
+        assert_eq!(
+            parse_add(&serde_json::json!({"add": MAX_ADD})).ok(),
+            Some(MAX_ADD)
+        );
         for bad in [
             serde_json::json!({"add": 0}),
             serde_json::json!({"add": -1}),

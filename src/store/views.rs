@@ -110,7 +110,9 @@ impl Store {
             match (decode_id(&k), v.len()) {
                 (None, _) => problems.push("views: key is not an id".to_string()),
                 (Some(id), 8) if ids.binary_search(&id).is_ok() => {}
-                (Some(id), 8) => problems.push(format!("views: counter of article {id}, which does not exist")),
+                (Some(id), 8) => {
+                    problems.push(format!("views: counter of article {id}, which does not exist"))
+                }
                 (Some(id), n) => problems.push(format!("views of article {id}: {n} bytes, not 8")),
             }
         }
