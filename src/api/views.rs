@@ -134,7 +134,7 @@ fn parse_add(value: &Value) -> Result<u64, Problem> {
     match object.get("add").and_then(Value::as_u64) {
         Some(n @ 1..=MAX_ADD) => Ok(n),
         _ => Err(invalid(format!(
-            "add must be an integer from 1 to {MAX_ADD} (views to add to the count)"
+            "must be an integer from 1 to {MAX_ADD}, the views to add to the count"
         ))),
     }
 }
