@@ -79,6 +79,12 @@ async fn add(server: &TestServer, token: &str, id: u64, n: u64) -> Value {
 async fn views(server: &TestServer, id: u64) -> Value {
     let res = server.get(&format!("/api/articles/{id}/views")).await;
     assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "no-store",
+        "a live count is not cached"
+    );
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
     res.json().await.expect("json")
 }
 

@@ -96,7 +96,11 @@ pub async fn add(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Respon
 pub async fn get(app: &Arc<App>, id: u64) -> Response<Body> {
     let result = || -> Result<Response<Body>, Problem> {
         let article = app.store.get(id)?.ok_or_else(|| missing(app, id))?;
-        Ok(answer(&ViewsBody::of(&article, app.store.views(id)?)))
+        let mut res = answer(&ViewsBody::of(&article, app.store.views(id)?));
+        // Public, like the article it counts: the portal's pages may read it cross-origin.
+        res.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        Ok(res)
     };
     result().unwrap_or_else(Problem::into_response)
 }
