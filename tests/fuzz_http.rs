@@ -960,6 +960,33 @@ enum WriteCase {
     Batch(Vec<Mutated>),
     /// `n` copies of one short bad line (hole 1: the answer must stay bounded).
     BatchJunk(usize, &'static str),
+    /// A views body for alice's article (or, when true, bob's: counting views of it must leave
+    /// `GET /api/articles/{bob_id}` byte-identical).
+    Views(bool, Vec<u8>),
+}
+
+/// Views bodies: in and out of range, of the wrong type, duplicate keys, junk bytes.
+fn views_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| format!("{{\"add\": {n}}}").into_bytes()),
+        (0u64..2_000_000).prop_map(|n| format!("{{\"add\":{n}}}").into_bytes()),
+        odd_string().prop_map(|s| json!({ "add": s }).to_string().into_bytes()),
+        odd_string().prop_map(|s| format!("{{\"add\": 1, {}: 2}}", json!(s)).into_bytes()),
+        prop::collection::vec(any::<u8>(), 0..64),
+        Just(br#"{"add": 1, "add": 2}"#.to_vec()),
+        Just(br#"{"add": 1e3}"#.to_vec()),
+    ]
+}
+
+/// The `add` a views body validly asks for, if any.
+fn valid_add(body: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(body).ok()?;
+    if text.matches("\"add\"").count() != 1 {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object().filter(|o| o.len() == 1)?;
+    object["add"].as_u64().filter(|n| (1..=1_000_000).contains(n))
 }
 
 fn write_case() -> impl Strategy<Value = WriteCase> {
@@ -970,6 +997,7 @@ fn write_case() -> impl Strategy<Value = WriteCase> {
         2 => prop::collection::vec(mutated(), 1..5).prop_map(WriteCase::Batch),
         1 => (1usize..2000, prop::sample::select(vec!["x", "{}", "null", "[]", "{\"title\":null}"]))
             .prop_map(|(n, l)| WriteCase::BatchJunk(n, l)),
+        2 => (any::<bool>(), views_body()).prop_map(|(bob, body)| WriteCase::Views(bob, body)),
     ]
 }
 
@@ -1001,6 +1029,10 @@ impl Case for WriteCase {
                 batch(w, body)
             }
             WriteCase::BatchJunk(n, line) => batch(w, format!("{line}\n").repeat(*n).into_bytes()),
+            WriteCase::Views(bob, body) => {
+                let id = if *bob { w.bob_id } else { w.alice_id };
+                self.json(w, Method::POST, format!("/api/articles/{id}/views"), body.clone())
+            }
         }
     }
 
@@ -1011,6 +1043,7 @@ impl Case for WriteCase {
             WriteCase::PutOthers(_) => "PUT other's".into(),
             WriteCase::Batch(_) => "batch".into(),
             WriteCase::BatchJunk(_, line) => format!("batch of {line:?} lines"),
+            WriteCase::Views(..) => "views".into(),
         }
     }
 
@@ -1021,6 +1054,15 @@ impl Case for WriteCase {
                 "refused-write-changes-nothing",
                 format!("alice replaced bob's article: {}", resp.summary()),
             )),
+            WriteCase::Views(_, body) => {
+                let valid = valid_add(body).is_some();
+                if valid != (resp.status == 200) {
+                    out.push(Violation::new(
+                        "views-body-checked",
+                        format!("a views body valid={valid} got {}", resp.summary()),
+                    ));
+                }
+            }
             WriteCase::Post(m) | WriteCase::PutOwn(m) => {
                 // Hole 3: null counts as missing, so it is refused naming the field.
                 if let Some(p) = m.nulled_required() {

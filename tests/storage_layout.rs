@@ -18,9 +18,9 @@ const SPACES: [(u8, &str); 5] = [
     (b'm', "region_meta"),
 ];
 
-/// Key spaces added after the one-tree layout (the id counter, tombstones): the earlier layout
+/// Key spaces added after the one-tree layout (the id counter, tombstones, view counts): the earlier layout
 /// had nothing like them, so a downgrade drops them.
-const NEWER_SPACES: [u8; 2] = [b'c', b'd'];
+const NEWER_SPACES: [u8; 3] = [b'c', b'd', b'v'];
 
 /// Rewrites a data directory into the earlier layout, record for record.
 fn downgrade(dir: &Path) {

@@ -132,7 +132,11 @@ pub async fn calendar(app: &Arc<App>, req: &Parts) -> Response<Body> {
 /// per unknown code to `errors`. Shared with the day pages. An empty value is an error, as in the
 /// feed queries ([`crate::query`]): leaving `region` out is how to ask for all regions.
 pub fn parse_regions(value: &str, app: &App, regions: &mut Vec<RegionCode>, errors: &mut Vec<FieldError>) {
-    let mut codes = value.split(',').map(str::trim).filter(|c| !c.is_empty()).peekable();
+    let mut codes = value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .peekable();
     if codes.peek().is_none() {
         errors.push(FieldError::new(
             "region",

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod json;
 pub mod publishers;
 pub mod regions;
+pub mod views;
 pub mod write;
 
 use serde::Serialize;

@@ -448,7 +448,7 @@ fn not_written(status: u16, detail: &str) -> Problem {
 }
 
 /// The publisher named by a valid `Authorization: Bearer` token (RFC 6750), or 401.
-fn authenticate(app: &App, req: &Parts) -> Result<Publisher, Problem> {
+pub(crate) fn authenticate(app: &App, req: &Parts) -> Result<Publisher, Problem> {
     let token = bearer_token(req, PUBLISHER_REALM, "a publisher token")?;
     match auth::authenticate(&app.store, token) {
         Ok(Some(publisher)) => Ok(publisher),
@@ -773,12 +773,7 @@ async fn commit(
     guard: impl FnOnce(Option<&Article>) -> Result<(), Problem> + Send + 'static,
 ) -> Result<Committed, Problem> {
     let submitted = app.store.submit(op, guard);
-    if submitted.lead {
-        let app2 = Arc::clone(app);
-        // Not awaited: the leader also commits every write queued meanwhile, possibly long
-        // after ours; our answer comes through `submitted.result`.
-        drop(tokio::task::spawn_blocking(move || app2.store.lead()));
-    }
+    start_leader(app, submitted.lead);
     let committed = submitted
         .result
         .await
@@ -788,7 +783,17 @@ async fn commit(
     Ok(committed)
 }
 
-fn write_problem(e: WriteError<Problem>) -> Problem {
+/// Runs the group commit's leader on a blocking thread when the store says it is needed
+/// ([`crate::store::Submitted::lead`]). Not awaited: the leader also commits every write queued
+/// meanwhile, possibly long after ours; the writer's answer comes through its `result`.
+pub(crate) fn start_leader(app: &Arc<App>, lead: bool) {
+    if lead {
+        let app2 = Arc::clone(app);
+        drop(tokio::task::spawn_blocking(move || app2.store.lead()));
+    }
+}
+
+pub(crate) fn write_problem(e: WriteError<Problem>) -> Problem {
     match e {
         WriteError::Refused(p) => p,
         WriteError::NotFound(id) => Problem::not_found(format!("no article with id {id}")),
@@ -808,7 +813,7 @@ fn write_problem(e: WriteError<Problem>) -> Problem {
 }
 
 /// Counts a refused write request (for `/metrics`) and answers with its problem.
-fn refused(app: &App, problem: Problem) -> Response<Body> {
+pub(crate) fn refused(app: &App, problem: Problem) -> Response<Body> {
     app.metrics.writes_refused.fetch_add(1, Ordering::Relaxed);
     problem.into_response()
 }

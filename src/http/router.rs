@@ -34,6 +34,7 @@ enum Route<'a> {
     Articles,
     ArticlesBatch,
     Article(u64),
+    ArticleViews(u64),
     Publishers,
     Publisher(&'a str),
     Regions,
@@ -71,6 +72,7 @@ impl<'a> Route<'a> {
             ["api", "articles"] => Route::Articles,
             ["api", "articles", "batch"] => Route::ArticlesBatch,
             ["api", "articles", id] => Route::Article(canonical_id(id)?),
+            ["api", "articles", id, "views"] => Route::ArticleViews(canonical_id(id)?),
             ["api", "publishers"] => Route::Publishers,
             ["api", "publishers", name] if !name.is_empty() => Route::Publisher(name),
             ["api", "regions"] => Route::Regions,
@@ -94,6 +96,7 @@ impl<'a> Route<'a> {
                 Method::DELETE,
                 Method::OPTIONS,
             ],
+            Route::ArticleViews(_) => &[Method::GET, Method::HEAD, Method::POST],
             Route::Publishers => &[Method::GET, Method::HEAD, Method::POST],
             Route::Publisher(_) => &[Method::DELETE],
             Route::Health | Route::Metrics | Route::Asset(_) => READ,
@@ -131,6 +134,7 @@ impl<'a> Route<'a> {
             Route::Articles => "articles",
             Route::ArticlesBatch => "articles_batch",
             Route::Article(_) => "article",
+            Route::ArticleViews(_) => "article_views",
             Route::Publishers => "publishers",
             Route::Publisher(_) => "publisher",
             Route::Regions => "regions",
@@ -226,6 +230,8 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::Article(id), &Method::PUT) => api::write::replace(app, &parts, body, id).await,
         (Route::Article(id), &Method::DELETE) => api::write::delete(app, &parts, id).await,
         (Route::Article(id), _) => api::articles::get(app, &parts, id).await,
+        (Route::ArticleViews(id), &Method::POST) => api::views::add(app, &parts, body, id).await,
+        (Route::ArticleViews(id), _) => api::views::get(app, id).await,
         (Route::Publishers, &Method::POST) => api::publishers::create(app, &parts, body).await,
         (Route::Publishers, _) => api::publishers::list(app, &parts).await,
         (Route::Publisher(name), _) => api::publishers::revoke(app, &parts, name).await,
@@ -373,6 +379,11 @@ mod tests {
         );
         assert_eq!(Route::parse("/api/articles/17"), Some(Route::Article(17)));
         assert_eq!(Route::parse("/articles/17"), Some(Route::ArticlePage(17)));
+        assert_eq!(
+            Route::parse("/api/articles/17/views"),
+            Some(Route::ArticleViews(17))
+        );
+        assert_eq!(Route::parse("/api/articles/017/views"), None);
         assert_eq!(Route::parse("/articles/017"), None);
         assert_eq!(
             Route::parse("/days/2024-05-17"),

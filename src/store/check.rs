@@ -149,6 +149,7 @@ impl Store {
         self.check_meta(&expected.counts, &expected.newest, &mut problems)?;
         self.check_publishers(&mut problems)?;
         self.check_ids(&expected.ids, &mut problems)?;
+        self.check_views(&expected.ids, &mut problems)?;
         Ok(problems)
     }
 
@@ -374,6 +375,15 @@ mod tests {
             .data
             .insert(Space::ByExternal.key(&external), &42_u64.to_be_bytes()[..])
             .expect("insert");
+        // A counter of an article that does not exist, and one that is not 8 bytes.
+        store
+            .data
+            .insert(Space::Views.key(&keys::id_key(999_999)), &5_u64.to_be_bytes()[..])
+            .expect("insert");
+        store
+            .data
+            .insert(Space::Views.key(&keys::id_key(a.id)), &[1u8, 2][..])
+            .expect("insert");
         let mut problems = store.check(&regions).expect("check");
         problems.sort();
         let id = a.id;
@@ -382,6 +392,8 @@ mod tests {
             format!("region index {region}: dangling entry for missing article 999999"),
             format!("time index: entry for article {id} has a stale date"),
             format!("article {id}: its external id maps to Some(42) instead"),
+            "views: counter of article 999999, which does not exist".to_string(),
+            format!("views of article {id}: 2 bytes, not 8"),
         ];
         want.sort();
         assert_eq!(problems, want);

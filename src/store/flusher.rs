@@ -30,20 +30,21 @@ use crate::model::Article;
 /// (readers wait), so a burst is committed in a few groups rather than one long one.
 pub const GROUP_MAX: usize = 256;
 
-/// A write queued by [`Store::submit`].
-pub struct Submitted<R> {
+/// A write queued by [`Store::submit`] (or a view count by [`Store::submit_views`], whose
+/// outcome `T` is the new count).
+pub struct Submitted<R, T = Committed> {
     /// The outcome, once durable or failed.
-    pub result: oneshot::Receiver<Result<Committed, WriteError<R>>>,
+    pub result: oneshot::Receiver<Result<T, WriteError<R>>>,
     /// Whether the caller must run [`Store::lead`] (no leader was at work).
     pub lead: bool,
 }
 
 /// A queued write: plans itself into the group's pending changes and returns what delivers its
 /// outcome once the group is committed and flushed.
-type Job = Box<dyn FnOnce(&Store, &mut Pending, DateTime<Utc>) -> Completion + Send>;
+pub(super) type Job = Box<dyn FnOnce(&Store, &mut Pending, DateTime<Utc>) -> Completion + Send>;
 
 /// Delivers a job's outcome: `Ok` when its group's batch and flush succeeded.
-type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+pub(super) type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
 /// The group-commit queue.
 #[derive(Default)]
@@ -90,11 +91,19 @@ impl Store {
                 let _ = tx.send(result);
             })
         });
+        Submitted {
+            result: rx,
+            lead: self.enqueue(job),
+        }
+    }
+
+    /// Queues `job` for the next group commit; true when the caller must run [`Store::lead`].
+    pub(super) fn enqueue(&self, job: Job) -> bool {
         let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
         group.jobs.push_back(job);
         let lead = !group.leading;
         group.leading = true;
-        Submitted { result: rx, lead }
+        lead
     }
 
     /// Commits queued writes, [`GROUP_MAX`] at a time: one batch and one flush per group,

@@ -10,6 +10,7 @@
 //! - region_meta: region (or `*` for all) → generation, last change, article count
 //! - tombstones: id → deletion instant                 410 Gone for withdrawn articles
 //! - counters: `next_id` → the next article id         dense ids, in the article's batch
+//! - views: id → views counted by lenta                 apart from the article ([`views`])
 //!
 //! and the `publishers` tree maps a name to its publisher record (see [`crate::auth`]).
 //!
@@ -28,6 +29,7 @@ pub mod flusher;
 pub mod keys;
 mod scan;
 mod space;
+pub mod views;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -387,6 +389,7 @@ impl Store {
                 let old = pending.get(self, id)?.ok_or(WriteError::NotFound(id))?;
                 guard(Some(&old)).map_err(WriteError::Refused)?;
                 pending.record(Some(&old), None)?;
+                pending.forget_views(old.id);
                 pending.batch.insert(
                     Space::Tombstones.key(&keys::id_key(old.id)),
                     &(now.timestamp_micros() as u64).to_be_bytes()[..],
@@ -399,7 +402,7 @@ impl Store {
     /// Commits every change in `pending`, with the region metadata it implies, in one atomic
     /// batch (nothing to do when it is empty).
     fn apply(&self, pending: Pending, now: DateTime<Utc>) -> Result<(), StoreError> {
-        if pending.changes == 0 {
+        if pending.changes == 0 && pending.views.is_empty() {
             return Ok(());
         }
         let meta_changes = self.meta_changes(&pending.deltas, now.timestamp_micros());
@@ -410,6 +413,7 @@ impl Store {
         if let Some(next) = pending.next_id {
             batch.insert(Space::Counters.key(space::NEXT_ID), &next.to_be_bytes()[..]);
         }
+        views::write(&pending.views, &mut batch);
         self.data.apply_batch(batch)?;
         if let Some(next) = pending.next_id {
             self.next_id.store(next, Ordering::Release);
@@ -459,6 +463,8 @@ struct Pending {
     external: HashMap<Vec<u8>, Option<u64>>,
     /// The next id after the articles this batch creates (None = it creates none).
     next_id: Option<u64>,
+    /// New counted views by article id ([`views`]): written with the batch, never an article.
+    views: HashMap<u64, u64>,
 }
 
 impl Pending {
