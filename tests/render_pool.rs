@@ -19,17 +19,24 @@ fn miss(i: usize) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn misses_beyond_the_queue_get_503_while_cached_pages_are_served() {
-    let server = TestServer::start_with(|s| {
+/// A server whose render pool has one worker, `queue` places and a long wait, with `articles`
+/// generated articles.
+async fn one_worker(queue: usize, articles: usize) -> TestServer {
+    let server = TestServer::start_with(move |s| {
         s.render_pool = PoolLimits {
             workers: 1,
-            queue: 1,
-            wait: Duration::from_secs(30),
+            queue,
+            wait: Duration::from_secs(60),
         };
     })
     .await;
-    server.import(&corpus(1500, 7));
+    server.import(&corpus(articles, 7));
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_beyond_the_queue_get_503_while_cached_pages_are_served() {
+    let server = one_worker(1, 1500).await;
     // Warm one page into the render cache.
     let (status, cached_etag, cached_body) = server.get_tagged("/feed.json?limit=5").await;
     assert_eq!(status, 200);
@@ -93,15 +100,7 @@ async fn misses_beyond_the_queue_get_503_while_cached_pages_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misses_within_the_queue_all_get_their_page() {
-    let server = TestServer::start_with(|s| {
-        s.render_pool = PoolLimits {
-            workers: 1,
-            queue: 64,
-            wait: Duration::from_secs(60),
-        };
-    })
-    .await;
-    server.import(&corpus(600, 3));
+    let server = one_worker(64, 600).await;
     let answers: Vec<_> = (0..16)
         .map(|i| {
             let (client, url) = (server.client.clone(), server.url(&miss(i)));

@@ -137,6 +137,24 @@ mod tests {
         }))
     }
 
+    /// Occupies one worker until the returned barrier is passed.
+    async fn occupy(
+        pool: &Arc<WorkPool>,
+    ) -> (
+        Arc<Barrier>,
+        tokio::task::JoinHandle<Result<std::sync::BarrierWaitResult, Busy>>,
+    ) {
+        let gate = Arc::new(Barrier::new(2));
+        let hold = {
+            let (pool, gate) = (Arc::clone(pool), Arc::clone(&gate));
+            tokio::spawn(async move { pool.run(move || gate.wait()).await })
+        };
+        while pool.running() == 0 {
+            tokio::task::yield_now().await;
+        }
+        (gate, hold)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_jobs_and_returns_their_values() {
         let pool = pool(2, 4, 1000);
@@ -147,15 +165,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once_and_recovers() {
         let pool = pool(1, 1, 10_000);
-        // Occupy the only worker until released.
-        let gate = Arc::new(Barrier::new(2));
-        let hold = {
-            let (pool, gate) = (Arc::clone(&pool), Arc::clone(&gate));
-            tokio::spawn(async move { pool.run(move || gate.wait()).await })
-        };
-        while pool.running() == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (gate, hold) = occupy(&pool).await;
         // One may wait ...
         let queued = {
             let pool = Arc::clone(&pool);
@@ -179,14 +189,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_long_wait_times_out_and_frees_its_queue_place() {
         let pool = pool(1, 4, 50);
-        let gate = Arc::new(Barrier::new(2));
-        let hold = {
-            let (pool, gate) = (Arc::clone(&pool), Arc::clone(&gate));
-            tokio::spawn(async move { pool.run(move || gate.wait()).await })
-        };
-        while pool.running() == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (gate, hold) = occupy(&pool).await;
         assert_eq!(
             pool.run(|| ()).await,
             Err(Busy::Timeout(Duration::from_millis(50)))
