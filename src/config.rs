@@ -88,6 +88,10 @@ pub struct Settings {
     pub icon_file: Option<PathBuf>,
     /// The portal's logo (PNG); the built-in one when absent.
     pub logo_file: Option<PathBuf>,
+    /// Most URLs in one monthly sitemap before the month is split into parts: the protocol's
+    /// 50,000 ([`crate::feed::sitemap::MAX_URLS`], also the ceiling); lower only in tests, which
+    /// cannot write 50,000 articles to see a split.
+    pub sitemap_max_urls: usize,
 }
 
 impl Settings {
@@ -131,6 +135,7 @@ impl Settings {
             max_header_bytes: 32 << 10,
             icon_file: None,
             logo_file: None,
+            sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
         }
     }
 }

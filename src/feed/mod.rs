@@ -10,6 +10,7 @@ pub mod attribution;
 pub mod json;
 pub mod opml;
 pub mod rss;
+pub mod sitemap;
 mod xml;
 
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};

@@ -20,6 +20,7 @@ pub mod pool;
 pub mod representation;
 pub mod response;
 pub mod router;
+pub mod sitemaps;
 
 use std::future::Future;
 use std::net::SocketAddr;

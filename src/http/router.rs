@@ -15,6 +15,7 @@ use super::cors;
 use super::feeds;
 use super::opml;
 use super::response::{self, Body, Problem};
+use super::sitemaps;
 use crate::api;
 use crate::app::App;
 use crate::feed::Format;
@@ -26,6 +27,9 @@ enum Route<'a> {
     Index,
     Feed(Format, Option<&'a str>),
     Opml,
+    SitemapIndex,
+    Sitemap(&'a str),
+    Robots,
     Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
@@ -58,6 +62,11 @@ impl<'a> Route<'a> {
                 None if *file == "healthz" => Route::Health,
                 None if *file == "metrics" => Route::Metrics,
                 None if *file == "feeds.opml" => Route::Opml,
+                None if *file == "sitemap.xml" => Route::SitemapIndex,
+                None if *file == "robots.txt" => Route::Robots,
+                None if file.starts_with(crate::feed::sitemap::PREFIX) => {
+                    Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
+                }
                 None => Route::Asset(AssetKind::from_file_name(file)?),
             },
             ["regions", code, ""] => Route::RegionPage(code),
@@ -100,6 +109,9 @@ impl<'a> Route<'a> {
             Route::Index
             | Route::Feed(..)
             | Route::Opml
+            | Route::SitemapIndex
+            | Route::Sitemap(_)
+            | Route::Robots
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -123,6 +135,8 @@ impl<'a> Route<'a> {
             Route::Index => "index",
             Route::Feed(..) => "feed",
             Route::Opml => "opml",
+            Route::SitemapIndex | Route::Sitemap(_) => "sitemap",
+            Route::Robots => "robots",
             Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
             Route::CalendarPage(_) => "calendar_page",
@@ -219,6 +233,9 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::DayPage(day), _) => html::day::page(app, &parts, day).await,
         (Route::Feed(format, region), _) => feeds::feed(app, &parts, format, region).await,
         (Route::Opml, _) => opml::opml(app, &parts).await,
+        (Route::SitemapIndex, _) => sitemaps::index(app, &parts).await,
+        (Route::Sitemap(file), _) => sitemaps::month(app, &parts, file).await,
+        (Route::Robots, _) => sitemaps::robots(app, &parts).await,
         (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,

@@ -1,0 +1,221 @@
+//! What aggregators and search engines read (issue 11): sitemaps and `robots.txt`, over HTTP
+//! against the real server and a real store.
+
+mod common;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use common::{strict_xml, TestServer};
+use serde_json::json;
+
+const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
+
+/// One NDJSON article line published at `at`, optionally with a publisher `link`.
+fn line(external_id: &str, at: &str, link: Option<&str>) -> String {
+    let mut v = json!({
+        "external_id": external_id,
+        "title": format!("Заголовок <{external_id}> & «кавычки»"),
+        "published_at": at,
+        "regions": ["RU-NIZ"],
+    });
+    if let Some(link) = link {
+        v["link"] = json!(link);
+    }
+    format!("{v}\n")
+}
+
+/// The stored id of the portal's article `external_id`.
+fn id_of(server: &TestServer, external_id: &str) -> u64 {
+    server
+        .app()
+        .store
+        .id_by_external("portal", external_id)
+        .expect("store")
+        .expect("imported")
+}
+
+/// The stored `updated_at` of `id`, as a sitemap writes it.
+fn lastmod_of(server: &TestServer, id: u64) -> String {
+    let article = server.app().store.get(id).expect("store").expect("article");
+    w3c(article.updated_at)
+}
+
+fn w3c(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `(loc, lastmod)` of every entry (`sitemap` or `url`) of a sitemap document, checking that
+/// the root is `root` in the sitemaps namespace and the document well-formed.
+fn entries(body: &str, root: &str, entry: &str) -> Vec<(String, String)> {
+    let doc = strict_xml(body);
+    let top = doc.root_element();
+    assert_eq!(top.tag_name().name(), root, "{body}");
+    assert_eq!(top.tag_name().namespace(), Some(SITEMAP_NS), "{body}");
+    top.children()
+        .filter(|n| n.is_element())
+        .map(|n| {
+            assert_eq!(n.tag_name().name(), entry);
+            let text = |name: &str| {
+                n.children()
+                    .find(|c| c.tag_name().name() == name)
+                    .and_then(|c| c.text())
+                    .unwrap_or_else(|| panic!("{entry} without {name}: {body}"))
+                    .to_string()
+            };
+            (text("loc"), text("lastmod"))
+        })
+        .collect()
+}
+
+/// A store with three portal pages in March 2026 (Moscow time), one just after midnight of
+/// 1 April in Moscow (still 31 March in UTC), and one May article with a publisher link (its
+/// canonical page is elsewhere, so it is not listed); months split after two URLs. The base URL
+/// has a path with `&` and `'`, which every `loc` must carry escaped.
+async fn archive() -> TestServer {
+    let server = TestServer::start_with(|s| {
+        s.sitemap_max_urls = 2;
+        s.base_url = format!("http://{}/a&b'c", s.addr);
+    })
+    .await;
+    let ndjson = [
+        line("m1", "2026-03-01T00:00:00+03:00", None),
+        line("m2", "2026-03-15T12:00:00+03:00", None),
+        line("m3", "2026-03-31T23:59:59+03:00", None),
+        line("a1", "2026-03-31T21:30:00Z", None),
+        line(
+            "linked",
+            "2026-05-02T10:00:00+03:00",
+            Some("https://other.example/x"),
+        ),
+    ]
+    .concat();
+    let report = server.import(&ndjson);
+    assert_eq!((report.created, report.rejected.len()), (5, 0), "{report:?}");
+    server
+}
+
+#[tokio::test]
+async fn the_index_lists_every_month_split_at_the_cap_with_lastmod_from_the_data() {
+    let server = archive().await;
+    let base = server.app().settings.base_url.clone();
+    let res = server.get("/sitemap.xml").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/xml; charset=utf-8");
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("/a&amp;b&#39;c/sitemap-2026"),
+        "escaped base URL: {body}"
+    );
+    let (m1, m2, m3, a1) = (
+        id_of(&server, "m1"),
+        id_of(&server, "m2"),
+        id_of(&server, "m3"),
+        id_of(&server, "a1"),
+    );
+    let newest = |ids: &[u64]| ids.iter().map(|id| lastmod_of(&server, *id)).max().expect("ids");
+    assert_eq!(
+        entries(&body, "sitemapindex", "sitemap"),
+        vec![
+            (format!("{base}/sitemap-2026-04.xml"), newest(&[a1])),
+            (format!("{base}/sitemap-2026-03.2.xml"), newest(&[m3])),
+            (format!("{base}/sitemap-2026-03.xml"), newest(&[m1, m2])),
+        ],
+        "newest month first, March split after two pages, no May (only a linked article)"
+    );
+
+    let urls = |ids: &[u64]| -> Vec<(String, String)> {
+        ids.iter()
+            .map(|id| (format!("{base}/articles/{id}"), lastmod_of(&server, *id)))
+            .collect()
+    };
+    for (file, ids) in [
+        ("2026-03.xml", vec![m1, m2]),
+        ("2026-03.2.xml", vec![m3]),
+        ("2026-04.xml", vec![a1]),
+    ] {
+        let (status, body) = server.get_text(&format!("/sitemap-{file}")).await;
+        assert_eq!(status, 200, "{file}: {body}");
+        assert_eq!(entries(&body, "urlset", "url"), urls(&ids), "{file}");
+    }
+    // Every listed page exists (the base URL's path is only in the links; pages are at the root).
+    for id in [m1, m2, m3, a1] {
+        assert_eq!(server.get(&format!("/articles/{id}")).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn names_that_are_no_sitemap_are_404_and_queries_400() {
+    let server = archive().await;
+    for path in [
+        "/sitemap-2026-05.xml",
+        "/sitemap-2026-03.3.xml",
+        "/sitemap-2026-03.1.xml",
+        "/sitemap-2026-3.xml",
+        "/sitemap-2026-13.xml",
+        "/sitemap-2026-03.02.xml",
+        "/sitemap-2026-03",
+        "/sitemap-",
+        "/sitemaps/2026-03.xml",
+    ] {
+        let res = server.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    for path in ["/sitemap.xml?x=1", "/robots.txt?a", "/sitemap-2026-03.xml?page=2"] {
+        let (status, body) = server.get_text(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(body.contains("takes no query parameters"), "{path}: {body}");
+    }
+    assert_eq!(server.get("/sitemap.xml").await.status(), 200, "still serving");
+}
+
+#[tokio::test]
+async fn robots_txt_names_the_sitemap_index() {
+    let server = archive().await;
+    let base = server.app().settings.base_url.clone();
+    let res = server.get("/robots.txt").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    let body = res.text().await.expect("body");
+    assert!(body.starts_with("User-agent: *\n"), "{body}");
+    let sitemaps: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("Sitemap: ")).collect();
+    assert_eq!(sitemaps, vec![format!("{base}/sitemap.xml")]);
+}
+
+#[tokio::test]
+async fn sitemaps_revalidate_until_a_write_changes_them() {
+    let server = archive().await;
+    for path in ["/sitemap.xml", "/sitemap-2026-03.xml", "/robots.txt"] {
+        let first = server.get(path).await;
+        assert_eq!(first.status(), 200, "{path}");
+        let etag = first.headers()["etag"].to_str().expect("etag").to_string();
+        let again = server
+            .client
+            .get(server.url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"].to_str().expect("etag"), etag, "{path}");
+    }
+    let (_, before, old) = server.get_tagged("/sitemap.xml").await;
+    server.import(&line("j1", "2026-01-10T10:00:00+03:00", None));
+    let (status, after, new) = server.get_tagged("/sitemap.xml").await;
+    assert_eq!(status, 200);
+    assert_ne!(before, after, "a write changes the validator");
+    let new = String::from_utf8(new).expect("utf-8");
+    assert!(new.contains("/sitemap-2026-01.xml"), "{new}");
+    assert!(!String::from_utf8(old).expect("utf-8").contains("2026-01.xml"));
+    let gz = server
+        .client
+        .get(server.url("/sitemap.xml"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+}
