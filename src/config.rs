@@ -92,6 +92,9 @@ pub struct Settings {
     /// 50,000 ([`crate::feed::sitemap::MAX_URLS`], also the ceiling); lower only in tests, which
     /// cannot write 50,000 articles to see a split.
     pub sitemap_max_urls: usize,
+    /// How far back `/sitemap-news.xml` reaches from the time of the request: Google's two days;
+    /// shorter only in tests, which cannot wait two days to see an article leave.
+    pub news_window: Duration,
 }
 
 impl Settings {
@@ -136,6 +139,7 @@ impl Settings {
             icon_file: None,
             logo_file: None,
             sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
+            news_window: Duration::from_secs(2 * 24 * 3600),
         }
     }
 }

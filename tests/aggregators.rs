@@ -3,11 +3,14 @@
 
 mod common;
 
+use std::time::Duration;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use common::{strict_xml, TestServer};
 use serde_json::json;
 
 const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
+const NEWS_NS: &str = "http://www.google.com/schemas/sitemap-news/0.9";
 
 /// One NDJSON article line published at `at`, optionally with a publisher `link`.
 fn line(external_id: &str, at: &str, link: Option<&str>) -> String {
@@ -182,7 +185,10 @@ async fn robots_txt_names_the_sitemap_index() {
     let body = res.text().await.expect("body");
     assert!(body.starts_with("User-agent: *\n"), "{body}");
     let sitemaps: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("Sitemap: ")).collect();
-    assert_eq!(sitemaps, vec![format!("{base}/sitemap.xml")]);
+    assert_eq!(
+        sitemaps,
+        vec![format!("{base}/sitemap.xml"), format!("{base}/sitemap-news.xml")]
+    );
 }
 
 #[tokio::test]
@@ -218,4 +224,135 @@ async fn sitemaps_revalidate_until_a_write_changes_them() {
         .await
         .expect("GET");
     assert_eq!(gz.headers()["content-encoding"], "gzip");
+}
+
+/// An RFC 3339 instant `secs` seconds from now, in Moscow time, to the second.
+fn from_now(secs: i64) -> String {
+    let at = Utc::now() + chrono::Duration::seconds(secs);
+    at.with_timezone(&chrono_tz::Europe::Moscow)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// What each `url` of a news sitemap says: `(loc, name, language, publication_date, title)`.
+fn news_entries(body: &str) -> Vec<(String, String, String, String, String)> {
+    let doc = strict_xml(body);
+    let top = doc.root_element();
+    assert_eq!(top.tag_name().name(), "urlset", "{body}");
+    assert_eq!(top.tag_name().namespace(), Some(SITEMAP_NS), "{body}");
+    let text = |node: roxmltree::Node, ns: &str, name: &str| -> String {
+        node.descendants()
+            .find(|c| c.tag_name().name() == name && c.tag_name().namespace() == Some(ns))
+            .and_then(|c| c.text())
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .to_string()
+    };
+    top.children()
+        .filter(|n| n.is_element())
+        .map(|url| {
+            (
+                text(url, SITEMAP_NS, "loc"),
+                text(url, NEWS_NS, "name"),
+                text(url, NEWS_NS, "language"),
+                text(url, NEWS_NS, "publication_date"),
+                text(url, NEWS_NS, "title"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_news_sitemap_lists_the_window_and_its_validators_change_only_when_an_item_leaves() {
+    // A 10-second window: `leaving` is 1 s old and leaves 9 s from now.
+    let server = TestServer::start_with(|s| s.news_window = Duration::from_secs(10)).await;
+    let base = server.base.clone();
+    let (old, leaving, future) = (from_now(-60), from_now(-1), from_now(3600));
+    let ndjson = [
+        line("old", &old, None),
+        line("leaving", &leaving, None),
+        line("future", &future, None),
+        line("linked", &from_now(-1), Some("https://other.example/x")),
+    ]
+    .concat();
+    assert_eq!(server.import(&ndjson).created, 4);
+    let started = std::time::Instant::now();
+    let (leaving_id, future_id) = (id_of(&server, "leaving"), id_of(&server, "future"));
+    let portal = server.app().settings.portal_name.clone();
+    let entry = |id: u64, at: &str, ext: &str| {
+        (
+            format!("{base}/articles/{id}"),
+            portal.clone(),
+            "ru".to_string(),
+            at.to_string(),
+            format!("Заголовок <{ext}> & «кавычки»"),
+        )
+    };
+
+    let res = server.get("/sitemap-news.xml").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/xml; charset=utf-8");
+    let etag = res.headers()["etag"].to_str().expect("etag").to_string();
+    let modified = res.headers()["last-modified"].to_str().expect("lm").to_string();
+    let body = res.text().await.expect("body");
+    assert_eq!(
+        news_entries(&body),
+        vec![
+            entry(future_id, &future, "future"),
+            entry(leaving_id, &leaving, "leaving")
+        ],
+        "newest first, the old and the linked article left out"
+    );
+
+    // The clock moved, nothing left the window: still 304 (checked only while `leaving` is
+    // surely inside, so a slow machine cannot make this assertion lie).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = server
+        .client
+        .get(server.url("/sitemap-news.xml"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    if started.elapsed() < Duration::from_secs(7) {
+        assert_eq!(again.status(), 304, "the clock alone changes nothing");
+    }
+
+    // Once `leaving` has left, the validators change and the sitemap drops it.
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(started.elapsed())).await;
+    for (name, value) in [("if-none-match", &etag), ("if-modified-since", &modified)] {
+        let res = server
+            .client
+            .get(server.url("/sitemap-news.xml"))
+            .header(name, value.as_str())
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(res.status(), 200, "{name} after an item left");
+        assert_ne!(res.headers()["etag"].to_str().expect("etag"), etag);
+        let body = res.text().await.expect("body");
+        assert_eq!(news_entries(&body), vec![entry(future_id, &future, "future")]);
+    }
+}
+
+#[tokio::test]
+async fn the_news_sitemap_lists_at_most_1000_and_may_be_empty() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get_text("/sitemap-news.xml").await;
+    assert_eq!(status, 200);
+    assert!(news_entries(&body).is_empty(), "{body}");
+
+    let ndjson: String = (0..1001)
+        .map(|i| line(&format!("n{i}"), &from_now(-3600 - i), None))
+        .collect();
+    assert_eq!(server.import(&ndjson).created, 1001);
+    let (status, body) = server.get_text("/sitemap-news.xml").await;
+    assert_eq!(status, 200);
+    let listed = news_entries(&body);
+    assert_eq!(listed.len(), 1000);
+    let newest = id_of(&server, "n0");
+    assert_eq!(listed[0].0, format!("{}/articles/{newest}", server.base));
+    let oldest = id_of(&server, "n1000");
+    assert!(
+        !body.contains(&format!("/articles/{oldest}<")),
+        "the oldest is cut"
+    );
 }

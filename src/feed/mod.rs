@@ -8,6 +8,7 @@
 pub mod atom;
 pub mod attribution;
 pub mod json;
+pub mod news_sitemap;
 pub mod opml;
 pub mod rss;
 pub mod sitemap;

@@ -48,7 +48,7 @@ pub const ROBOTS_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 pub const PREFIX: &str = "sitemap-";
 
 /// The `urlset` namespace.
-const NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
+pub const NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 
 /// One monthly sitemap file: a month of the portal's calendar and a part of it (1 for the first
 /// [`MAX_URLS`] pages published that month, 2 for the next, …).
@@ -209,7 +209,8 @@ pub fn w3c(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn escape(s: &str) -> String {
+/// Text for XML: characters XML cannot carry dropped, markup entity-escaped.
+pub fn escape(s: &str) -> String {
     escape_html(&xml_safe(s))
 }
 

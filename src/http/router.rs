@@ -30,6 +30,7 @@ enum Route<'a> {
     SitemapIndex,
     Sitemap(&'a str),
     Robots,
+    NewsSitemap,
     Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
@@ -64,6 +65,7 @@ impl<'a> Route<'a> {
                 None if *file == "feeds.opml" => Route::Opml,
                 None if *file == "sitemap.xml" => Route::SitemapIndex,
                 None if *file == "robots.txt" => Route::Robots,
+                None if *file == "sitemap-news.xml" => Route::NewsSitemap,
                 None if file.starts_with(crate::feed::sitemap::PREFIX) => {
                     Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
                 }
@@ -112,6 +114,7 @@ impl<'a> Route<'a> {
             | Route::SitemapIndex
             | Route::Sitemap(_)
             | Route::Robots
+            | Route::NewsSitemap
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -136,6 +139,7 @@ impl<'a> Route<'a> {
             Route::Feed(..) => "feed",
             Route::Opml => "opml",
             Route::SitemapIndex | Route::Sitemap(_) => "sitemap",
+            Route::NewsSitemap => "news_sitemap",
             Route::Robots => "robots",
             Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
@@ -236,6 +240,7 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::SitemapIndex, _) => sitemaps::index(app, &parts).await,
         (Route::Sitemap(file), _) => sitemaps::month(app, &parts, file).await,
         (Route::Robots, _) => sitemaps::robots(app, &parts).await,
+        (Route::NewsSitemap, _) => sitemaps::news(app, &parts).await,
         (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,
