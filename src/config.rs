@@ -95,6 +95,9 @@ pub struct Settings {
     /// How far back `/sitemap-news.xml` reaches from the time of the request: Google's two days;
     /// shorter only in tests, which cannot wait two days to see an article leave.
     pub news_window: Duration,
+    /// How far back `/yandex.rss` reaches from the time of the request: Yandex's 8 days;
+    /// shorter only in tests.
+    pub yandex_window: Duration,
 }
 
 impl Settings {
@@ -140,6 +143,7 @@ impl Settings {
             logo_file: None,
             sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
             news_window: Duration::from_secs(2 * 24 * 3600),
+            yandex_window: Duration::from_secs(8 * 24 * 3600),
         }
     }
 }

@@ -356,3 +356,116 @@ async fn the_news_sitemap_lists_at_most_1000_and_may_be_empty() {
         "the oldest is cut"
     );
 }
+
+#[tokio::test]
+async fn the_yandex_feed_carries_full_text_and_the_window_per_region() {
+    let server = TestServer::start_with(|s| s.yandex_window = Duration::from_secs(3600)).await;
+    let full = json!({
+        "external_id": "full",
+        "title": "Мост <открыт> & «готов»",
+        "summary": "Лид & подробности",
+        "content_html": "<p>Первый &amp; абзац <b>жирный</b> &lt;тег&gt;</p><script>alert(1)</script><p>Второй <a href=\"https://example.org/\">абзац</a></p>",
+        "published_at": from_now(-600),
+        "regions": ["RU-NIZ"],
+        "categories": ["Транспорт"],
+        "author": "Иван Петров",
+        "image": {"url": "https://img.example.org/a.jpg?w=1&h=2", "type": "image/jpeg", "length": 1234},
+    });
+    let ndjson = [
+        format!("{full}\n"),
+        line("moscow", &from_now(-300), None),
+        line("old", &from_now(-7200), None),
+    ]
+    .concat();
+    assert_eq!(server.import(&ndjson).created, 3);
+    let (full_id, moscow_id) = (id_of(&server, "full"), id_of(&server, "moscow"));
+
+    let res = server.get("/yandex.rss").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/rss+xml; charset=utf-8"
+    );
+    let etag = res.headers()["etag"].to_str().expect("etag").to_string();
+    let body = res.text().await.expect("body");
+    let doc = strict_xml(&body);
+    let yandex = "http://news.yandex.ru";
+    let channel = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("channel"))
+        .expect("channel");
+    let logos: Vec<Option<&str>> = channel
+        .children()
+        .filter(|n| n.has_tag_name((yandex, "logo")))
+        .map(|n| n.attribute("type"))
+        .collect();
+    assert_eq!(logos, vec![None, Some("square")], "{body}");
+    let items: Vec<roxmltree::Node> = channel.children().filter(|n| n.has_tag_name("item")).collect();
+    assert_eq!(items.len(), 2, "{body}");
+    let text = |item: &roxmltree::Node, (ns, local): (&str, &str)| -> Option<String> {
+        let ns = (!ns.is_empty()).then_some(ns);
+        item.children()
+            .find(|n| n.tag_name().name() == local && n.tag_name().namespace() == ns)
+            .map(|n| n.text().unwrap_or("").to_string())
+    };
+    let links: Vec<String> = items.iter().filter_map(|i| text(i, ("", "link"))).collect();
+    assert_eq!(
+        links,
+        vec![
+            format!("{}/articles/{moscow_id}", server.base),
+            format!("{}/articles/{full_id}", server.base)
+        ],
+        "newest first, the 2-hour-old article outside the 1-hour window (both are RU-NIZ)"
+    );
+    let item = &items[1];
+    assert_eq!(
+        text(item, ("", "title")).as_deref(),
+        Some("Мост <открыт> & «готов»")
+    );
+    assert_eq!(
+        text(item, ("", "description")).as_deref(),
+        Some("Лид & подробности")
+    );
+    assert_eq!(text(item, ("", "author")).as_deref(), Some("Иван Петров"));
+    let pub_date = text(item, ("", "pubDate")).expect("pubDate");
+    assert!(pub_date.ends_with(" +0300"), "numeric offset: {pub_date}");
+    assert!(DateTime::parse_from_rfc2822(&pub_date).is_ok(), "{pub_date}");
+    let categories: Vec<String> = item
+        .children()
+        .filter(|n| n.has_tag_name("category"))
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(categories, vec!["Нижегородская область", "Транспорт"]);
+    let enclosure = item
+        .children()
+        .find(|n| n.has_tag_name("enclosure"))
+        .expect("enclosure");
+    assert_eq!(
+        enclosure.attribute("url"),
+        Some("https://img.example.org/a.jpg?w=1&h=2")
+    );
+    assert_eq!(enclosure.attribute("type"), Some("image/jpeg"));
+    assert_eq!(
+        text(item, (yandex, "full-text")).as_deref(),
+        Some("Первый & абзац жирный <тег>\nВторой абзац"),
+        "plain text, scripts dropped, entities decoded once"
+    );
+
+    let (status, body) = server.get_text("/regions/RU-MOW/yandex.rss").await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("<item>"), "no Moscow article: {body}");
+    let (status, body) = server.get_text("/regions/RU-NIZ/yandex.rss").await;
+    assert_eq!(status, 200);
+    assert_eq!(body.matches("<item>").count(), 2, "{body}");
+    assert_eq!(server.get("/regions/XX-NOPE/yandex.rss").await.status(), 404);
+
+    let again = server
+        .client
+        .get(server.url("/yandex.rss"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(again.status(), 304);
+}

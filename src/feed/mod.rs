@@ -12,7 +12,9 @@ pub mod news_sitemap;
 pub mod opml;
 pub mod rss;
 pub mod sitemap;
+pub mod text;
 mod xml;
+pub mod yandex;
 
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use chrono_tz::Tz;

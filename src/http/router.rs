@@ -10,6 +10,7 @@ use std::time::Instant;
 use http::{header, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
+use super::aggregators;
 use super::assets::{self, AssetKind};
 use super::cors;
 use super::feeds;
@@ -31,6 +32,7 @@ enum Route<'a> {
     Sitemap(&'a str),
     Robots,
     NewsSitemap,
+    Yandex(Option<&'a str>),
     Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
@@ -66,6 +68,7 @@ impl<'a> Route<'a> {
                 None if *file == "sitemap.xml" => Route::SitemapIndex,
                 None if *file == "robots.txt" => Route::Robots,
                 None if *file == "sitemap-news.xml" => Route::NewsSitemap,
+                None if *file == "yandex.rss" => Route::Yandex(None),
                 None if file.starts_with(crate::feed::sitemap::PREFIX) => {
                     Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
                 }
@@ -75,6 +78,7 @@ impl<'a> Route<'a> {
             ["calendar", month] => Route::CalendarPage(month),
             ["articles", id] => Route::ArticlePage(canonical_id(id)?),
             ["days", day] => Route::DayPage(day),
+            ["regions", code, "yandex.rss"] => Route::Yandex(Some(code)),
             ["regions", code, file] => Route::Feed(
                 file.strip_prefix("feed.").and_then(Format::from_extension)?,
                 Some(code),
@@ -115,6 +119,7 @@ impl<'a> Route<'a> {
             | Route::Sitemap(_)
             | Route::Robots
             | Route::NewsSitemap
+            | Route::Yandex(_)
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -127,7 +132,7 @@ impl<'a> Route<'a> {
     /// The region code in the path (`/regions/{code}/…`), if any.
     fn path_region(self) -> Option<&'a str> {
         match self {
-            Route::RegionPage(code) | Route::Feed(_, Some(code)) => Some(code),
+            Route::RegionPage(code) | Route::Feed(_, Some(code)) | Route::Yandex(Some(code)) => Some(code),
             _ => None,
         }
     }
@@ -140,6 +145,7 @@ impl<'a> Route<'a> {
             Route::Opml => "opml",
             Route::SitemapIndex | Route::Sitemap(_) => "sitemap",
             Route::NewsSitemap => "news_sitemap",
+            Route::Yandex(_) => "yandex",
             Route::Robots => "robots",
             Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
@@ -240,7 +246,8 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::SitemapIndex, _) => sitemaps::index(app, &parts).await,
         (Route::Sitemap(file), _) => sitemaps::month(app, &parts, file).await,
         (Route::Robots, _) => sitemaps::robots(app, &parts).await,
-        (Route::NewsSitemap, _) => sitemaps::news(app, &parts).await,
+        (Route::NewsSitemap, _) => aggregators::news(app, &parts).await,
+        (Route::Yandex(region), _) => aggregators::yandex(app, &parts, region).await,
         (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,

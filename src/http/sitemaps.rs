@@ -7,14 +7,12 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use http::request::Parts;
 use http::Response;
 
 use super::representation::{self, Representation};
 use super::response::{Body, Problem};
 use crate::app::App;
-use crate::feed::news_sitemap::{self, NewsEntry};
 use crate::feed::sitemap::{self, IndexEntry, SitemapFile, UrlEntry};
 use crate::model::{Article, FieldError};
 use crate::store::keys::Position;
@@ -78,101 +76,9 @@ pub async fn robots(app: &Arc<App>, req: &Parts) -> Response<Body> {
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
 
-/// Answers `/sitemap-news.xml`: the portal's own article pages published since the request
-/// time less `news_window`, newest first, at most [`news_sitemap::MAX_URLS`].
-///
-/// The window moves with the clock, yet the validators must change only when the listed set
-/// does (a crawler revalidating every few minutes should get 304s until an article leaves). With
-/// the store unchanged (same generation), the listed set is a function of the oldest position
-/// still inside the window, so that position (one index key, no article read) is part of the
-/// ETag, and the render lists from it rather than from the clock. `Last-Modified` is the later of
-/// the last write and the instant the newest article outside the window left it, so
-/// `If-Modified-Since` alone also sees an article leave (RFC 9110 §13.1.3). Articles dated in the
-/// future are listed like the feeds list them; only leaving the window is driven by the clock.
-pub async fn news(app: &Arc<App>, req: &Parts) -> Response<Body> {
-    if let Some(refusal) = no_query(req) {
-        return refusal;
-    }
-    let window = i64::try_from(app.settings.news_window.as_micros()).unwrap_or(i64::MAX);
-    let cutoff = Utc::now().timestamp_micros().saturating_sub(window);
-    let edge = match window_edge(app, cutoff) {
-        Ok(edge) => edge,
-        Err(e) => return Problem::internal(e.to_string()).into_response(),
-    };
-    let canonical = match edge.first_in {
-        Some(p) => format!("from={}.{}", p.micros, p.id),
-        None => "from=none".to_string(),
-    };
-    let mut repr = Representation::new(app, "sitemap-news", sitemap::CONTENT_TYPE, canonical, &[]);
-    if let Some(left) = edge
-        .last_out
-        .and_then(|p| DateTime::<Utc>::from_timestamp_micros(p.micros.saturating_add(window)))
-    {
-        repr.visible.last_modified = repr.visible.last_modified.max(left);
-    }
-    let first_in = edge.first_in;
-    let render = Box::new(move |app: &App| {
-        let entries = news_entries(app, first_in).map_err(|e| Problem::internal(e.to_string()))?;
-        Ok(news_sitemap::render(&app.settings.portal_name, &entries))
-    });
-    representation::serve(app, &req.method, &req.headers, repr, render).await
-}
-
-/// Where the news window meets the archive.
-struct WindowEdge {
-    /// The oldest position published at or after the cutoff.
-    first_in: Option<Position>,
-    /// The newest position published before it: the last article to have left the window.
-    last_out: Option<Position>,
-}
-
-fn window_edge(app: &App, cutoff: i64) -> Result<WindowEdge, StoreError> {
-    let start = Position {
-        micros: i64::MIN,
-        id: 0,
-    };
-    let first_in = app
-        .store
-        .scan(&[])
-        .oldest(Some(cutoff))
-        .after(Some(start))
-        .positions()
-        .next()
-        .transpose()?;
-    let last_out = app
-        .store
-        .scan(&[])
-        .newest(Some(cutoff.saturating_sub(1)))
-        .positions()
-        .next()
-        .transpose()?;
-    Ok(WindowEdge { first_in, last_out })
-}
-
-/// The listed articles from `first_in` on, newest first (none when nothing is in the window).
-fn news_entries(app: &App, first_in: Option<Position>) -> Result<Vec<NewsEntry>, StoreError> {
-    let Some(first_in) = first_in else {
-        return Ok(Vec::new());
-    };
-    let base = &app.settings.base_url;
-    let articles = app
-        .store
-        .scan(&[])
-        .oldest(Some(first_in.micros))
-        .articles(news_sitemap::MAX_URLS, |a| a.link.is_none())?;
-    Ok(articles
-        .into_iter()
-        .map(|a| NewsEntry {
-            loc: format!("{base}/articles/{}", a.id),
-            title: a.title,
-            published_at: a.published_at,
-        })
-        .collect())
-}
-
 /// These documents take no parameters: a query is refused (400) rather than cached as another
 /// copy of the same document.
-fn no_query(req: &Parts) -> Option<Response<Body>> {
+pub(super) fn no_query(req: &Parts) -> Option<Response<Body>> {
     let query = req.uri.query().filter(|q| !q.is_empty())?;
     let shown = crate::http::response::truncate_chars(query, 64);
     Some(
