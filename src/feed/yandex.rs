@@ -10,9 +10,13 @@
 //! reader), `category` (regions and topics), `enclosure` for the lead image, `yandex:full-text`.
 //! Channel: `yandex:logo` (the wide logo) and `yandex:logo type="square"` (the square icon).
 //!
-//! Verified: only what the issue quotes from Yandex's documentation; the primary Yandex
-//! Webmaster help pages were not found with the search tool, so the element list above follows
-//! the issue, and `yandex:genre` (optional) is not written.
+//! Verified with the search tool (stored copies of Yandex's pages): the Webmaster help page
+//! "fresh content" (the feed is RSS registered in Yandex Webmaster; each item's URL must lead to
+//! its own page with the full text, never to a list or the home page), and the Turbo RSS markup
+//! page (the `yandex` namespace URI, `pubDate` in the `+0300` style, `author` as a person's
+//! name). Not verified from a primary page: the exact item list of the fresh-content feed
+//! (`yandex:full-text`, `yandex:logo` and its `square` variant) and the 8-day window, which follow
+//! the issue and a third-party summary; `yandex:genre` (optional) is not written.
 //!
 //! The 8-day window is relative to the request; the caller chooses the articles (see
 //! `crate::http::sitemaps`), this renderer writes the ones it is given.
