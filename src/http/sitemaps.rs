@@ -128,6 +128,19 @@ fn month_entries(app: &App, file: SitemapFile) -> Result<Vec<UrlEntry>, StoreErr
     let cap = app.settings.sitemap_max_urls.clamp(1, sitemap::MAX_URLS);
     let skip = (file.part() as usize - 1).saturating_mul(cap);
     let (oldest, newest) = file.bounds(app.settings.tz);
+    // A part past the month's end (`…99999.xml`) is refused from the index keys alone, before any
+    // article is read: such names are free to ask for, the articles are not.
+    let published = app
+        .store
+        .scan(&[])
+        .oldest(Some(oldest))
+        .newest(Some(newest))
+        .positions()
+        .take(skip.saturating_add(1))
+        .count();
+    if published <= skip {
+        return Ok(Vec::new());
+    }
     let base = &app.settings.base_url;
     let mut seen = 0usize;
     let mut out = Vec::new();
