@@ -469,3 +469,73 @@ async fn the_yandex_feed_carries_full_text_and_the_window_per_region() {
         .expect("GET");
     assert_eq!(again.status(), 304);
 }
+
+/// Imports one line as `publisher` (an accredited outside publisher writes through the API in
+/// production; the import is the same write path).
+fn import_as(server: &TestServer, publisher: &str, ndjson: &str) {
+    let app = server.app();
+    let report = lenta::import::import(&app.store, &app.regions, publisher, ndjson.as_bytes(), |_| {})
+        .expect("import");
+    assert_eq!(report.created, 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn outside_publishers_stay_out_of_the_yandex_feed_unless_allowed() {
+    let server = TestServer::start_with(|s| s.admin_token = Some("admin-secret".into())).await;
+    server.import(&line("own", &from_now(-60), None));
+    server.add_publisher("agency", "");
+    let allowed = server
+        .client
+        .post(server.url("/api/publishers"))
+        .bearer_auth("admin-secret")
+        .json(&json!({"name": "partner", "syndicate": true}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(allowed.status(), 201);
+    import_as(&server, "agency", &line("from-agency", &from_now(-30), None));
+    import_as(&server, "partner", &line("from-partner", &from_now(-20), None));
+    let shown = |body: &str| -> Vec<String> {
+        [
+            ("portal", "own"),
+            ("agency", "from-agency"),
+            ("partner", "from-partner"),
+        ]
+        .into_iter()
+        .filter(|(publisher, ext)| {
+            let id = server.app().store.id_by_external(publisher, ext).expect("store");
+            body.contains(&format!("/articles/{}<", id.expect("imported")))
+        })
+        .map(|(_, ext)| ext.to_string())
+        .collect()
+    };
+    let (status, etag, body) = server.get_tagged("/yandex.rss").await;
+    assert_eq!(status, 200);
+    let body = String::from_utf8(body).expect("utf-8");
+    assert_eq!(shown(&body), vec!["own", "from-partner"], "{body}");
+
+    // Allowing the agency changes the feed (and its ETag) without any article write.
+    let app = server.app();
+    lenta::auth::revoke(&app.store, "agency").expect("revoke");
+    lenta::auth::add(&app.store, "agency", None, true).expect("re-accredit");
+    let (_, etag_after, body) = server.get_tagged("/yandex.rss").await;
+    assert_ne!(etag, etag_after);
+    let body = String::from_utf8(body).expect("utf-8");
+    assert_eq!(shown(&body), vec!["own", "from-agency", "from-partner"], "{body}");
+
+    let refused = server
+        .client
+        .post(server.url("/api/publishers"))
+        .bearer_auth("admin-secret")
+        .json(&json!({"name": "other", "syndicate": "yes"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        refused.status(),
+        422,
+        "invalid field, as the API answers every invalid field"
+    );
+    let problem: serde_json::Value = refused.json().await.expect("problem");
+    assert!(problem.to_string().contains("expected true"), "{problem}");
+}

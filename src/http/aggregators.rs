@@ -49,7 +49,9 @@ pub async fn news(app: &Arc<App>, req: &Parts) -> Response<Body> {
 }
 
 /// Answers `/yandex.rss` and `/regions/{code}/yandex.rss` (the router has checked the code):
-/// the articles of the last `yandex_window`, newest first, at most [`MAX_LIMIT`].
+/// the articles of the last `yandex_window`, newest first, at most [`MAX_LIMIT`], without those of
+/// accredited outside publishers not marked `syndicate` (Yandex shows them under the portal's
+/// name, and publishing someone else's content so needs the operator's say).
 pub async fn yandex(app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> Response<Body> {
     if let Some(refusal) = no_query(req) {
         return refusal;
@@ -60,10 +62,17 @@ pub async fn yandex(app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> R
         .unwrap_or_default();
     let window = app.settings.yandex_window;
     let content_type = Format::Rss.content_type();
-    let (repr, first_in) = match windowed(app, "yandex", content_type, regions.clone(), window) {
+    let outside = match crate::auth::outside_publishers(&app.store) {
+        Ok(outside) => outside,
+        Err(e) => return Problem::internal(e.to_string()).into_response(),
+    };
+    let (mut repr, first_in) = match windowed(app, "yandex", content_type, regions.clone(), window) {
         Ok(w) => w,
         Err(problem) => return problem.into_response(),
     };
+    // Allowing or accrediting a publisher changes what is shown without a write to any article.
+    repr.canonical
+        .push_str(&format!("&outside={}", outside.join(",")));
     let updated = repr.visible.last_modified;
     let render = Box::new(move |app: &App| {
         let articles = match first_in {
@@ -71,7 +80,7 @@ pub async fn yandex(app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> R
                 .store
                 .scan(&regions)
                 .oldest(Some(first.micros))
-                .articles(MAX_LIMIT, |_| true)
+                .articles(MAX_LIMIT, |a| outside.binary_search(&a.publisher).is_err())
                 .map_err(|e| Problem::internal(e.to_string()))?,
             None => Vec::new(),
         };
