@@ -31,6 +31,12 @@ pub struct Publisher {
     /// When its token was revoked, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether the operator allows the portal to republish its articles in the aggregator feeds
+    /// (Yandex, Dzen): those forbid publishing someone else's content under the portal's brand,
+    /// so an accredited outside publisher's articles are left out of them unless this is set.
+    /// Records written before the flag existed read as not allowed.
+    #[serde(default)]
+    pub syndicate: bool,
 }
 
 impl Publisher {
@@ -76,6 +82,17 @@ impl From<sled::Error> for AuthError {
     }
 }
 
+/// The accredited publishers whose articles the aggregator feeds leave out (every record, active
+/// or revoked, without [`Publisher::syndicate`]), sorted. Articles of names with no record (the
+/// portal's own imports) are the portal's and always shown.
+pub fn outside_publishers(store: &Store) -> Result<Vec<String>, AuthError> {
+    Ok(list(store)?
+        .into_iter()
+        .filter(|p| !p.syndicate)
+        .map(|p| p.name)
+        .collect())
+}
+
 /// Checks a publisher name.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -108,6 +125,7 @@ pub fn add(
     store: &Store,
     name: &str,
     regions: Option<Vec<RegionCode>>,
+    syndicate: bool,
 ) -> Result<(Publisher, String), AuthError> {
     if !valid_name(name) {
         return Err(AuthError::BadName(name.to_string()));
@@ -128,6 +146,7 @@ pub fn add(
         regions,
         created_at: Utc::now(),
         revoked_at: None,
+        syndicate,
     };
     if tree
         .compare_and_swap(name.as_bytes(), current, Some(encode(&publisher)?))?

@@ -208,6 +208,10 @@ enum PublisherCommand {
         /// Comma-separated region codes it may publish in (default: all regions).
         #[arg(long = "regions", value_name = "CODES")]
         regions: Option<String>,
+        /// Allow its articles in the aggregator feeds (/yandex.rss), which otherwise leave out
+        /// outside publishers' articles.
+        #[arg(long)]
+        syndicate: bool,
     },
     /// List publishers.
     List {
@@ -457,13 +461,14 @@ fn publisher(cmd: PublisherCommand) -> Result<()> {
             region_file,
             name,
             regions,
+            syndicate,
         } => {
             let store = StoreArgs {
                 data_dir,
                 regions_file: region_file,
             };
             let regions = auth::parse_regions(regions.as_deref().unwrap_or(""), &store.regions()?)?;
-            let (publisher, token) = auth::add(&store.open()?, &name, regions)?;
+            let (publisher, token) = auth::add(&store.open()?, &name, regions, syndicate)?;
             println!("{token}");
             eprintln!(
                 "publisher {} accredited for {}; the token above is shown only once",

@@ -88,6 +88,16 @@ pub struct Settings {
     pub icon_file: Option<PathBuf>,
     /// The portal's logo (PNG); the built-in one when absent.
     pub logo_file: Option<PathBuf>,
+    /// Most URLs in one monthly sitemap before the month is split into parts: the protocol's
+    /// 50,000 ([`crate::feed::sitemap::MAX_URLS`], also the ceiling); lower only in tests, which
+    /// cannot write 50,000 articles to see a split.
+    pub sitemap_max_urls: usize,
+    /// How far back `/sitemap-news.xml` reaches from the time of the request: Google's two days;
+    /// shorter only in tests, which cannot wait two days to see an article leave.
+    pub news_window: Duration,
+    /// How far back `/yandex.rss` reaches from the time of the request: Yandex's 8 days;
+    /// shorter only in tests.
+    pub yandex_window: Duration,
 }
 
 impl Settings {
@@ -131,6 +141,9 @@ impl Settings {
             max_header_bytes: 32 << 10,
             icon_file: None,
             logo_file: None,
+            sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
+            news_window: Duration::from_secs(2 * 24 * 3600),
+            yandex_window: Duration::from_secs(8 * 24 * 3600),
         }
     }
 }

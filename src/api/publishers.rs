@@ -7,7 +7,8 @@
 //! - `POST /api/publishers` with `{"name": "...", "regions": ["RU-NIZ"]}` (`regions` absent = all
 //!   regions; `null` and `[]` are refused, as the article API treats `null` as missing: an
 //!   all-regions accreditation must be asked for by leaving the field out, never by accident):
-//!   201 with the new token, shown this once and never again;
+//!   201 with the new token, shown this once and never again; `"syndicate": true` allows its
+//!   articles in the aggregator feeds (`/yandex.rss`), which leave outside publishers out;
 //! - `DELETE /api/publishers/{name}`: revoke the token (204); the articles stay.
 //!
 //! Every call needs `Authorization: Bearer <admin token>`, the secret the server was started with
@@ -37,7 +38,7 @@ use crate::regions::RegionCode;
 const ADMIN_REALM: &str = "lenta-admin";
 
 /// Fields a `POST /api/publishers` body may have.
-const FIELDS: &[&str] = &["name", "regions"];
+const FIELDS: &[&str] = &["name", "regions", "syndicate"];
 
 #[derive(Serialize)]
 struct Listing {
@@ -69,9 +70,9 @@ pub async fn create(app: &Arc<App>, req: &Parts, body: Incoming) -> Response<Bod
         require_admin(app, req)?;
         require_content_type(req, &["application/json"])?;
         let value = parse_json(&read_body(app, req, body, app.settings.max_body_bytes).await?)?;
-        let (name, regions) = parse_request(app, &value)?;
+        let (name, regions, syndicate) = parse_request(app, &value)?;
         let (publisher, token) = blocking(app, move |app| {
-            auth::add(&app.store, &name, regions).map_err(auth_problem)
+            auth::add(&app.store, &name, regions, syndicate).map_err(auth_problem)
         })
         .await?;
         tracing::info!(publisher = %publisher.name, "publisher accredited through the admin API");
@@ -133,7 +134,11 @@ fn require_admin(app: &App, req: &Parts) -> Result<(), Problem> {
 }
 
 /// Checks a `POST` body, listing every bad field (422) as the article API does.
-fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionCode>>), Problem> {
+/// A parsed accreditation: name, regions (None = all), and whether its articles may be
+/// syndicated to the aggregator feeds.
+type Accreditation = (String, Option<Vec<RegionCode>>, bool);
+
+fn parse_request(app: &App, value: &Value) -> Result<Accreditation, Problem> {
     let Some(obj) = value.as_object() else {
         return Err(invalid(vec![FieldError::new(
             "",
@@ -220,8 +225,19 @@ fn parse_request(app: &App, value: &Value) -> Result<(String, Option<Vec<RegionC
             None
         }
     };
+    let syndicate = match obj.get("syndicate") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "syndicate",
+                "expected true (its articles may appear in the aggregator feeds) or false (the default)",
+            ));
+            false
+        }
+    };
     match name {
-        Some(name) if errors.is_empty() => Ok((name, regions)),
+        Some(name) if errors.is_empty() => Ok((name, regions, syndicate)),
         _ => Err(invalid(errors)),
     }
 }

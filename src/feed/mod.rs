@@ -8,9 +8,13 @@
 pub mod atom;
 pub mod attribution;
 pub mod json;
+pub mod news_sitemap;
 pub mod opml;
 pub mod rss;
+pub mod sitemap;
+pub mod text;
 mod xml;
+pub mod yandex;
 
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use chrono_tz::Tz;

@@ -8,6 +8,7 @@
 //! (`--body-timeout`, applied where they are read). On shutdown the listener is dropped first (no new
 //! connections), in-flight requests get a grace period, then the store is flushed.
 
+pub mod aggregators;
 pub mod assets;
 pub mod cache;
 pub mod conditional;
@@ -20,6 +21,7 @@ pub mod pool;
 pub mod representation;
 pub mod response;
 pub mod router;
+pub mod sitemaps;
 
 use std::future::Future;
 use std::net::SocketAddr;

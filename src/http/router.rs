@@ -10,11 +10,13 @@ use std::time::Instant;
 use http::{header, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
+use super::aggregators;
 use super::assets::{self, AssetKind};
 use super::cors;
 use super::feeds;
 use super::opml;
 use super::response::{self, Body, Problem};
+use super::sitemaps;
 use crate::api;
 use crate::app::App;
 use crate::feed::Format;
@@ -26,6 +28,11 @@ enum Route<'a> {
     Index,
     Feed(Format, Option<&'a str>),
     Opml,
+    SitemapIndex,
+    Sitemap(&'a str),
+    Robots,
+    NewsSitemap,
+    Yandex(Option<&'a str>),
     Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
@@ -59,12 +66,20 @@ impl<'a> Route<'a> {
                 None if *file == "healthz" => Route::Health,
                 None if *file == "metrics" => Route::Metrics,
                 None if *file == "feeds.opml" => Route::Opml,
+                None if *file == "sitemap.xml" => Route::SitemapIndex,
+                None if *file == "robots.txt" => Route::Robots,
+                None if *file == "sitemap-news.xml" => Route::NewsSitemap,
+                None if *file == "yandex.rss" => Route::Yandex(None),
+                None if file.starts_with(crate::feed::sitemap::PREFIX) => {
+                    Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
+                }
                 None => Route::Asset(AssetKind::from_file_name(file)?),
             },
             ["regions", code, ""] => Route::RegionPage(code),
             ["calendar", month] => Route::CalendarPage(month),
             ["articles", id] => Route::ArticlePage(canonical_id(id)?),
             ["days", day] => Route::DayPage(day),
+            ["regions", code, "yandex.rss"] => Route::Yandex(Some(code)),
             ["regions", code, file] => Route::Feed(
                 file.strip_prefix("feed.").and_then(Format::from_extension)?,
                 Some(code),
@@ -103,6 +118,11 @@ impl<'a> Route<'a> {
             Route::Index
             | Route::Feed(..)
             | Route::Opml
+            | Route::SitemapIndex
+            | Route::Sitemap(_)
+            | Route::Robots
+            | Route::NewsSitemap
+            | Route::Yandex(_)
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -115,7 +135,7 @@ impl<'a> Route<'a> {
     /// The region code in the path (`/regions/{code}/…`), if any.
     fn path_region(self) -> Option<&'a str> {
         match self {
-            Route::RegionPage(code) | Route::Feed(_, Some(code)) => Some(code),
+            Route::RegionPage(code) | Route::Feed(_, Some(code)) | Route::Yandex(Some(code)) => Some(code),
             _ => None,
         }
     }
@@ -126,6 +146,10 @@ impl<'a> Route<'a> {
             Route::Index => "index",
             Route::Feed(..) => "feed",
             Route::Opml => "opml",
+            Route::SitemapIndex | Route::Sitemap(_) => "sitemap",
+            Route::NewsSitemap => "news_sitemap",
+            Route::Yandex(_) => "yandex",
+            Route::Robots => "robots",
             Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
             Route::CalendarPage(_) => "calendar_page",
@@ -223,6 +247,11 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::DayPage(day), _) => html::day::page(app, &parts, day).await,
         (Route::Feed(format, region), _) => feeds::feed(app, &parts, format, region).await,
         (Route::Opml, _) => opml::opml(app, &parts).await,
+        (Route::SitemapIndex, _) => sitemaps::index(app, &parts).await,
+        (Route::Sitemap(file), _) => sitemaps::month(app, &parts, file).await,
+        (Route::Robots, _) => sitemaps::robots(app, &parts).await,
+        (Route::NewsSitemap, _) => aggregators::news(app, &parts).await,
+        (Route::Yandex(region), _) => aggregators::yandex(app, &parts, region).await,
         (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,

@@ -129,7 +129,7 @@ impl TestServer {
     pub fn add_publisher(&self, name: &str, regions: &str) -> String {
         let app = self.app();
         let regions = lenta::auth::parse_regions(regions, &app.regions).expect("regions");
-        lenta::auth::add(&app.store, name, regions)
+        lenta::auth::add(&app.store, name, regions, false)
             .expect("add publisher")
             .1
     }

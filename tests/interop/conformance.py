@@ -16,6 +16,9 @@ below, in RSS and in Atom:
   media:thumbnail), its author, and the content with the sources paragraph, and each feed's
   icon (RSS image, Atom icon and logo), which is served;
 - /feeds.opml is well-formed OPML 2.0 listing every region's feed, and newsboat imports it.
+- /robots.txt, /sitemap.xml, every monthly sitemap and /sitemap-news.xml validate against
+  sitemap.rng (written from the sitemaps.org protocol and Google's news tags); /yandex.rss is
+  well-formed and feedparser reads it.
 
 Readers reshape fields (feedparser sanitizes HTML and resolves relative URLs; RSS `description`
 is HTML), so HTML fields are compared by their text, while titles, links, ids and dates must be
@@ -581,6 +584,69 @@ def check_opml(base, work, region_names):
     T.equal("OPML: newsboat imports every region feed", imported, want)
 
 
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+NEWS_URL = ('<url><loc>http://x/articles/1</loc><news:news><news:publication><news:name>L</news:name>'
+            '<news:language>ru</news:language></news:publication>'
+            '<news:publication_date>2026-11-30T12:00:00+03:00</news:publication_date>'
+            '<news:title>T</news:title></news:news></url>')
+NEWS_SITEMAP = ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+                'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + NEWS_URL + '</urlset>')
+SITEMAP_CASES = [
+    ("a news sitemap", NEWS_SITEMAP, True),
+    ("an index", '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap>'
+                 '<loc>http://x/sitemap-2026-03.xml</loc><lastmod>2026-03-01T00:00:00Z</lastmod>'
+                 '</sitemap></sitemapindex>', True),
+    ("news without language", NEWS_SITEMAP.replace("<news:language>ru</news:language>", ""), False),
+    ("a date that is not W3C", NEWS_SITEMAP.replace("2026-11-30T12:00:00+03:00", "30.11.2026"), False),
+    ("a relative loc", NEWS_SITEMAP.replace("http://x/articles/1", "/articles/1"), False),
+    ("an index entry without loc", '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                   '<sitemap><lastmod>2026-03-01</lastmod></sitemap></sitemapindex>', False),
+]
+
+
+def check_sitemaps(base, rng):
+    """/robots.txt, /sitemap.xml, every monthly sitemap and /sitemap-news.xml validate against
+    sitemap.rng (sitemaps.org protocol and Google's news tags); together the monthly sitemaps
+    list each article page once; /yandex.rss is well-formed and feedparser reads it."""
+    print("== sitemaps, robots.txt and the Yandex feed", flush=True)
+    for name, doc, valid in SITEMAP_CASES:
+        rc, err = xmllint(["--relaxng", rng], doc.encode())
+        T.check(f"sitemap.rng: {name} {'validates' if valid else 'is rejected'}", (rc == 0) == valid,
+                err.strip()[-400:] or f"xmllint exit {rc}")
+    status, _, robots = http_get(f"{base}/robots.txt")
+    T.equal("robots.txt: status", status, 200)
+    named = [l.split(": ", 1)[1] for l in robots.decode().splitlines() if l.startswith("Sitemap: ")]
+    T.equal("robots.txt: names the sitemaps", named, [f"{base}/sitemap.xml", f"{base}/sitemap-news.xml"])
+
+    status, _, index = http_get(f"{base}/sitemap.xml")
+    T.equal("sitemap.xml: status", status, 200)
+    rc, err = xmllint(["--relaxng", rng], index)
+    T.check("sitemap.xml: validates against sitemap.rng", rc == 0, err.strip()[-600:])
+    files = [e.text for e in ET.fromstring(index).iter(f"{SITEMAP_NS}loc")]
+    T.check("sitemap.xml: lists monthly sitemaps", len(files) > 0, files)
+    pages = []
+    for url in files:
+        status, _, body = http_get(url)
+        rc, err = xmllint(["--relaxng", rng], body)
+        T.check(f"{url}: 200 and validates against sitemap.rng", status == 200 and rc == 0, err.strip()[-600:])
+        pages += [e.text for e in ET.fromstring(body).iter(f"{SITEMAP_NS}loc")]
+    T.equal("sitemaps: each article page listed once", len(pages), len(set(pages)))
+    for url in pages[:2] + pages[-2:]:
+        T.equal(f"sitemaps: {url} resolves", http_get(url)[0], 200)
+
+    status, _, news = http_get(f"{base}/sitemap-news.xml")
+    rc, err = xmllint(["--relaxng", rng], news)
+    T.check("sitemap-news.xml: 200 and validates against sitemap.rng", status == 200 and rc == 0,
+            err.strip()[-600:])
+
+    for path in ("/yandex.rss", "/regions/RU-NIZ/yandex.rss"):
+        status, _, body = http_get(f"{base}{path}")
+        rc, err = xmllint([], body)
+        T.check(f"{path}: 200 and well-formed (xmllint)", status == 200 and rc == 0, err.strip()[-600:])
+        d = feedparser.parse(body)
+        T.check(f"{path}: feedparser reads it (bozo 0)", not d.get("bozo"), repr(d.get("bozo_exception")))
+
+
 def main():
     base, work, import_log, rng = sys.argv[1:5]
     schema_selftest(rng)
@@ -621,6 +687,7 @@ def main():
 
     check_newsboat(work, results)
     check_opml(base, work, region_names)
+    check_sitemaps(base, os.path.join(os.path.dirname(rng), "sitemap.rng"))
 
     print(f"conformance: {T.passed} passed, {T.failed} failed", flush=True)
     return 1 if T.failed else 0
