@@ -539,3 +539,25 @@ async fn outside_publishers_stay_out_of_the_yandex_feed_unless_allowed() {
     let problem: serde_json::Value = refused.json().await.expect("problem");
     assert!(problem.to_string().contains("expected true"), "{problem}");
 }
+
+/// The home page points aggregators and search engines at their documents, and each answers.
+#[tokio::test]
+async fn the_home_page_links_every_aggregator_document() {
+    let server = TestServer::start().await;
+    let (status, page) = server.get_text("/").await;
+    assert_eq!(status, 200);
+    let doc = scraper::Html::parse_document(&page);
+    let links = scraper::Selector::parse("a[href]").expect("selector");
+    let hrefs: Vec<String> = doc
+        .select(&links)
+        .filter_map(|a| a.value().attr("href").map(str::to_string))
+        .collect();
+    for path in ["/yandex.rss", "/sitemap-news.xml", "/sitemap.xml", "/robots.txt"] {
+        let href = hrefs
+            .iter()
+            .find(|h| h.ends_with(path))
+            .unwrap_or_else(|| panic!("no link to {path} in {hrefs:?}"));
+        let res = server.client.get(href).send().await.expect("GET");
+        assert_eq!(res.status(), 200, "{href}");
+    }
+}
