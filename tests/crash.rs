@@ -50,7 +50,7 @@ fn article(external_id: &str) -> Value {
         "title": format!("Crash {external_id}"),
         "content_html": format!("<p>Body of {external_id}.</p>"),
         "published_at": "2024-05-17T09:00:00+03:00",
-        "regions": [if external_id.len() % 2 == 0 { "RU-NIZ" } else { "RU-MOW" }],
+        "regions": [if external_id.len().is_multiple_of(2) { "RU-NIZ" } else { "RU-MOW" }],
         "categories": ["Тест"],
     })
 }

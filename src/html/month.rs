@@ -59,7 +59,7 @@ impl MonthGrid {
             });
             day = d.succ_opt();
         }
-        while cells.len() % 7 != 0 {
+        while !cells.len().is_multiple_of(7) {
             cells.push(Cell::blank());
         }
         let mut weeks = Vec::with_capacity(6);

@@ -129,7 +129,7 @@ pub fn migrate_from_trees(db: &sled::Db, data: &sled::Tree) -> Result<(), StoreE
             let (key, value) = entry?;
             batch.insert(space.key(&key), value);
             moved += 1;
-            if moved % 10_000 == 0 {
+            if moved.is_multiple_of(10_000) {
                 data.apply_batch(std::mem::take(&mut batch))?;
             }
         }

@@ -76,7 +76,20 @@ impl TestServer {
     pub async fn restart_after(mut self, between: impl FnOnce(&Path)) -> Self {
         let port = self.addr.port();
         if let Some(server) = self.server.take() {
+            let app = Arc::downgrade(&server.app);
             server.shutdown().await;
+            // Work spawned by requests (a group-commit leader, a render job) may still hold the
+            // app, and with it sled's lock on the directory, for a moment after the last answer.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while app.strong_count() > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert_eq!(
+                app.strong_count(),
+                0,
+                "the stopped server's state was not released in 10 s"
+            );
+            wait_for_unlock(&self.dir.path().join("data").join("db"), deadline).await;
         }
         between(&self.dir.path().join("data"));
         Self::launch(Arc::clone(&self.dir), Arc::clone(&self.configure), Some(port)).await
@@ -132,6 +145,18 @@ impl TestServer {
         lenta::auth::add(&app.store, name, regions, false)
             .expect("add publisher")
             .1
+    }
+}
+
+/// Waits until no process or thread holds sled's lock on `db`: sled's background threads may
+/// keep it for a moment after the last handle to the store is dropped.
+async fn wait_for_unlock(db: &Path, deadline: std::time::Instant) {
+    loop {
+        let free = std::fs::File::open(db).is_ok_and(|f| f.try_lock().is_ok());
+        if free || std::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
