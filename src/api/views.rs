@@ -93,9 +93,10 @@ pub async fn add(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Respon
 }
 
 /// `GET /api/articles/{id}/views`: exact and uncached (a count is no content worth a validator).
+/// Public, so a scheduled article is unknown here (404) until released.
 pub async fn get(app: &Arc<App>, id: u64) -> Response<Body> {
     let result = || -> Result<Response<Body>, Problem> {
-        let article = app.store.get(id)?.ok_or_else(|| missing(app, id))?;
+        let article = app.store.get_public(id)?.ok_or_else(|| missing(app, id))?;
         let mut res = answer(&ViewsBody::of(&article, app.store.views(id)?));
         // Public, like the article it counts: the portal's pages may read it cross-origin.
         res.headers_mut()

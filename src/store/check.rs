@@ -28,6 +28,8 @@ struct Expected {
     time: Vec<(Vec<u8>, u64)>,
     region: Vec<(Vec<u8>, u64)>,
     external: Vec<(Vec<u8>, u64)>,
+    /// Scheduled articles' positions: in [`Space::Scheduled`] and in no public index.
+    scheduled: Vec<(Vec<u8>, u64)>,
     /// Articles per region (and `*`).
     counts: BTreeMap<String, u64>,
     /// Newest `updated_at` per region (and `*`): a region's Last-Modified may not be older.
@@ -35,16 +37,22 @@ struct Expected {
 }
 
 impl Expected {
-    fn add(&mut self, article: &Article) {
+    /// Records the entries `article` implies; a `scheduled` one has exactly a scheduled entry
+    /// and its external id, and counts in no region.
+    fn add(&mut self, article: &Article, scheduled: bool) {
         let id = article.id;
         self.ids.push(id);
         let pos = Position::of(&article.published_at, id);
+        let external = keys::external_key(&article.publisher, &article.external_id);
+        self.external.push((external, id));
+        if scheduled {
+            self.scheduled.push((pos.to_bytes().to_vec(), id));
+            return;
+        }
         self.time.push((pos.to_bytes().to_vec(), id));
         for region in &article.regions {
             self.region.push((keys::region_key(region.as_str(), pos), id));
         }
-        let external = keys::external_key(&article.publisher, &article.external_id);
-        self.external.push((external, id));
         let updated = article.updated_at.timestamp_micros();
         for code in article.regions.iter().map(|r| r.as_str()).chain([ALL_REGIONS]) {
             *self.counts.entry(code.to_string()).or_default() += 1;
@@ -54,7 +62,12 @@ impl Expected {
     }
 
     fn sort(&mut self) {
-        for list in [&mut self.time, &mut self.region, &mut self.external] {
+        for list in [
+            &mut self.time,
+            &mut self.region,
+            &mut self.external,
+            &mut self.scheduled,
+        ] {
             list.sort_unstable();
         }
     }
@@ -138,7 +151,7 @@ impl Store {
                             ));
                         }
                     }
-                    expected.add(&a);
+                    expected.add(&a, self.is_scheduled(&a));
                 }
                 Ok(a) => problems.push(format!("article {id}: stored under id {id} but says id {}", a.id)),
                 Err(e) => problems.push(format!("article {id}: {e}")),
@@ -217,6 +230,24 @@ impl Store {
                         _ => "region index: malformed key".to_string(),
                     })
                 }
+            },
+        )?;
+        merge(
+            Space::Scheduled.iter(&self.data),
+            &expected.scheduled,
+            |step| match step {
+                Merged::Both(..) => {}
+                Merged::Missing(_, id) => problems.push(format!(
+                    "article {id}: scheduled but missing from the scheduled index"
+                )),
+                Merged::Extra(key, _) => problems.push(match Position::from_key_suffix(&key) {
+                    Some(pos) if expected.has_article(pos.id) => format!(
+                        "scheduled index: entry for article {}, which is public or dated otherwise",
+                        pos.id
+                    ),
+                    Some(pos) => format!("scheduled index: dangling entry for missing article {}", pos.id),
+                    None => "scheduled index: malformed key".to_string(),
+                }),
             },
         )?;
         merge(
