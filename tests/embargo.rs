@@ -42,6 +42,25 @@ async fn post(server: &TestServer, token: &str, body: &Value) -> Value {
     res.json().await.expect("json")
 }
 
+/// A public article in RU-NIZ, so its feeds exist before anything is scheduled.
+async fn publish_one(server: &TestServer, token: &str) {
+    post(
+        server,
+        token,
+        &article("now", "Уже вышла", "2024-05-17T09:00:00+03:00"),
+    )
+    .await;
+}
+
+/// Schedules the article titled [`TITLE`] about `ahead` seconds from now (see [`due_in`]);
+/// returns its id and due instant.
+async fn schedule(server: &TestServer, token: &str, ahead: i64) -> (u64, DateTime<Utc>) {
+    let due = due_in(ahead);
+    let published_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let created = post(server, token, &article("later", TITLE, &published_at)).await;
+    (created["id"].as_u64().expect("id"), due)
+}
+
 async fn json_get(server: &TestServer, path: &str) -> Value {
     let res = server.get(path).await;
     assert_eq!(res.status(), 200, "{path}");
@@ -155,12 +174,7 @@ async fn a_scheduled_article_appears_when_due_with_new_validators_and_a_websub_p
     let server = TestServer::start_with(move |s| s.websub_hub = Some(hub.clone())).await;
     let token = server.add_publisher("newsroom", "");
     let other = server.add_publisher("rival", "");
-    post(
-        &server,
-        &token,
-        &article("now", "Уже вышла", "2024-05-17T09:00:00+03:00"),
-    )
-    .await;
+    publish_one(&server, &token).await;
     let feed_pings: HashSet<String> = ["/feed", "/feed"]
         .iter()
         .zip(["", "?region=RU-NIZ"])
@@ -169,10 +183,7 @@ async fn a_scheduled_article_appears_when_due_with_new_validators_and_a_websub_p
     assert_eq!(pings(&seen, 6).await.len(), 6, "the public write pings its feeds");
     let etag = etag_of(&server, FEED).await;
 
-    let due = due_in(3);
-    let published_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let created = post(&server, &token, &article("later", TITLE, &published_at)).await;
-    let id = created["id"].as_u64().expect("id");
+    let (id, due) = schedule(&server, &token, 3).await;
     assert!(
         Utc::now() < due,
         "the test machine was too slow to schedule ahead"
@@ -204,6 +215,22 @@ async fn a_scheduled_article_appears_when_due_with_new_validators_and_a_websub_p
     assert_eq!(res.headers()["cache-control"], "private, no-store");
     let owned: Value = res.json().await.expect("json");
     assert_eq!(owned["title"], TITLE);
+    let mut edited = article("later", TITLE, &due.to_rfc3339_opts(SecondsFormat::Secs, true));
+    edited["summary"] = json!("правка до выхода");
+    let res = server
+        .client
+        .put(server.url(&format!("/api/articles/{id}")))
+        .bearer_auth(&token)
+        .json(&edited)
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(res.status(), 200, "its publisher edits it");
+    assert_eq!(
+        etag_of(&server, FEED).await,
+        etag,
+        "an edit while scheduled changes no feed"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         Utc::now() < due,
@@ -232,17 +259,8 @@ async fn a_scheduled_article_appears_when_due_with_new_validators_and_a_websub_p
 async fn a_scheduled_article_survives_a_restart_before_it_is_due() {
     let server = TestServer::start().await;
     let token = server.add_publisher("newsroom", "");
-    post(
-        &server,
-        &token,
-        &article("now", "Уже вышла", "2024-05-17T09:00:00+03:00"),
-    )
-    .await;
-    let due = due_in(3);
-    let published_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let id = post(&server, &token, &article("later", TITLE, &published_at)).await["id"]
-        .as_u64()
-        .expect("id");
+    publish_one(&server, &token).await;
+    let (id, due) = schedule(&server, &token, 3).await;
     let etag = etag_of(&server, FEED).await;
     let server = server.restart().await;
     assert!(
@@ -259,17 +277,8 @@ async fn a_scheduled_article_survives_a_restart_before_it_is_due() {
 async fn an_article_that_came_due_while_the_server_was_down_is_released_at_start() {
     let server = TestServer::start().await;
     let token = server.add_publisher("newsroom", "");
-    post(
-        &server,
-        &token,
-        &article("now", "Уже вышла", "2024-05-17T09:00:00+03:00"),
-    )
-    .await;
-    let due = due_in(2);
-    let published_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let id = post(&server, &token, &article("later", TITLE, &published_at)).await["id"]
-        .as_u64()
-        .expect("id");
+    publish_one(&server, &token).await;
+    let (id, due) = schedule(&server, &token, 2).await;
     assert_all(&public_views(&server, id, due).await, false);
     let server = server
         .restart_after(|_| {

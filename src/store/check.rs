@@ -367,6 +367,75 @@ mod tests {
         decode_article(&value).expect("decode")
     }
 
+    /// Imports one article dated `at` into `store`, returning its id.
+    fn import_at(store: &Store, regions: &RegionDirectory, at: &str) -> u64 {
+        let line = serde_json::json!({
+            "external_id": format!("at-{at}"), "title": "t", "published_at": at, "regions": ["RU-MOW"]
+        });
+        let report = crate::import::import(store, regions, "portal", line.to_string().as_bytes(), |_| {})
+            .expect("import");
+        assert_eq!(report.created, 1);
+        store.next_id() - 1
+    }
+
+    #[test]
+    fn a_scheduled_article_has_exactly_its_scheduled_entry() {
+        let (_dir, store, regions) = store(50);
+        let count = store.article_count();
+        let id = import_at(&store, &regions, "2999-01-01T00:00:00Z");
+        let a = store.get(id).expect("get").expect("stored");
+        assert!(store.is_scheduled(&a));
+        assert_eq!(store.article_count(), count, "a scheduled article counts nowhere");
+        assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
+        let pos = Position::of(&a.published_at, id).to_bytes();
+        store
+            .data
+            .insert(Space::ByTime.key(&pos), &[][..])
+            .expect("insert");
+        store.data.remove(Space::Scheduled.key(&pos)).expect("remove");
+        let problems = store.check(&regions).expect("check").join("\n");
+        assert!(
+            problems.contains(&format!("article {id}: scheduled but missing")),
+            "{problems}"
+        );
+        assert!(
+            problems.contains(&format!("entry for article {id}")),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn a_store_without_a_release_mark_keeps_every_article_public() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let regions = RegionDirectory::builtin();
+        let mark = Space::Counters.key(super::super::space::RELEASED_UNTIL);
+        {
+            // A mark far ahead files a future-dated article as public, as stores written
+            // before scheduling existed did.
+            let store = Store::open(dir.path(), 16 << 20).expect("open");
+            store
+                .data
+                .insert(&mark, &i64::MAX.to_be_bytes()[..])
+                .expect("insert");
+        }
+        let id = {
+            let store = Store::open(dir.path(), 16 << 20).expect("open");
+            let id = import_at(&store, &regions, "2999-01-01T00:00:00Z");
+            store.data.remove(&mark).expect("remove");
+            store.flush_blocking().expect("flush");
+            id
+        };
+        let store = Store::open(dir.path(), 16 << 20).expect("open");
+        let a = store.get(id).expect("get").expect("stored");
+        assert!(!store.is_scheduled(&a), "an article public before stays public");
+        assert_eq!(store.article_count(), 1);
+        assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
+        assert!(
+            store.data.get(&mark).expect("get").is_some(),
+            "the mark is written at open"
+        );
+    }
+
     #[test]
     fn a_healthy_store_has_no_problems() {
         let (_dir, store, regions) = store(300);
