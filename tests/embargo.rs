@@ -204,6 +204,31 @@ async fn a_scheduled_article_appears_when_due_with_new_validators_and_a_websub_p
         .await
         .expect("GET");
     assert_eq!(res.status(), 404, "another publisher does not see it");
+    let probe = |method: reqwest::Method, path: String, body: Value| {
+        server
+            .client
+            .request(method, server.url(&path))
+            .bearer_auth(&other)
+            .json(&body)
+            .send()
+    };
+    let published_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            format!("/api/articles/{id}"),
+            article("x", "x", &published_at),
+        ),
+        (reqwest::Method::DELETE, format!("/api/articles/{id}"), json!({})),
+        (
+            reqwest::Method::POST,
+            format!("/api/articles/{id}/views"),
+            json!({"add": 1}),
+        ),
+    ] {
+        let res = probe(method.clone(), path.clone(), body).await.expect("request");
+        assert_eq!(res.status(), 404, "{method} {path} by another publisher");
+    }
     let res = server
         .client
         .get(server.url(&format!("/api/articles/{id}")))
@@ -215,7 +240,7 @@ async fn a_scheduled_article_appears_when_due_with_new_validators_and_a_websub_p
     assert_eq!(res.headers()["cache-control"], "private, no-store");
     let owned: Value = res.json().await.expect("json");
     assert_eq!(owned["title"], TITLE);
-    let mut edited = article("later", TITLE, &due.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let mut edited = article("later", TITLE, &published_at);
     edited["summary"] = json!("правка до выхода");
     let res = server
         .client
