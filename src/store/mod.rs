@@ -525,7 +525,9 @@ impl Store {
         if let Some(next) = pending.next_id {
             batch.insert(Space::Counters.key(space::NEXT_ID), &next.to_be_bytes()[..]);
         }
-        let mark_moved = pending.mark > self.released_until.load(Ordering::Acquire);
+        // Only a batch that files or releases articles needs its mark kept; a batch of view
+        // counts alone stays 8 bytes per article.
+        let mark_moved = pending.changes > 0 && pending.mark > self.released_until.load(Ordering::Acquire);
         if mark_moved {
             batch.insert(
                 Space::Counters.key(space::RELEASED_UNTIL),
