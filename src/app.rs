@@ -176,16 +176,19 @@ impl App {
 
     /// Everything that follows a durable write: counting it, and pinging the WebSub hub for
     /// every feed whose content it changed (the all-regions feed and each region it touched, in
-    /// every format).
+    /// every format), and for the feeds of every scheduled article its batch (or an earlier one)
+    /// released.
     pub fn committed(&self, committed: &Committed) {
         self.committed_all(std::slice::from_ref(committed));
     }
 
     /// [`App::committed`] for many writes at once (a batch): each is counted, and the hub gets one
     /// notification for the union of the feeds they changed rather than one per article, which
-    /// would overflow the notifier's queue.
+    /// would overflow the notifier's queue. With no writes, it announces releases only (the
+    /// release task's empty batches, see [`crate::http::release`]).
     pub fn committed_all(&self, all: &[Committed]) {
         let mut touched = std::collections::BTreeSet::new();
+        let mut changed = false;
         for committed in all {
             self.metrics.write(match committed {
                 Committed::Created(_) => WriteKind::Created,
@@ -193,9 +196,16 @@ impl App {
                 Committed::Deleted(_) => WriteKind::Deleted,
                 Committed::Unchanged(_) => continue,
             });
-            touched.extend(committed.touched_regions());
+            if let Some(regions) = committed.touched_regions(|a| self.store.is_scheduled(a)) {
+                touched.extend(regions);
+                changed = true;
+            }
         }
-        if all.iter().all(|c| matches!(c, Committed::Unchanged(_))) {
+        for released in self.store.take_released() {
+            touched.extend(released.regions);
+            changed = true;
+        }
+        if !changed {
             return;
         }
         if let Some(notifier) = self.websub.get() {

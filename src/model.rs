@@ -175,6 +175,10 @@ impl Article {
     /// view count only, which is not an edit); else the time of the change, to the second, in the
     /// article's own offset, never before `published_at` (an edit of a scheduled article) nor
     /// before the stored `modified_at` (a clock that stepped back).
+    ///
+    /// A scheduled article (`published_at` ahead, see [`crate::store`]) so keeps `modified_at` =
+    /// `published_at` through edits before its release: no reader saw an earlier version, so
+    /// there is no modification to show, and the entry appears as new, not as updated.
     pub fn modified_after(
         &self,
         old: &Article,

@@ -6,7 +6,6 @@ mod common;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::TestServer;
@@ -271,61 +270,9 @@ async fn html_pages_are_html5_with_autodiscovery_in_head() {
     );
 }
 
-/// Records WebSub publish pings: (hub.mode, hub.url).
-async fn hub_stub() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind hub");
-    let url = format!("http://{}/hub", listener.local_addr().expect("addr"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let record = Arc::clone(&record);
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let record = Arc::clone(&record);
-                        async move {
-                            use http_body_util::BodyExt;
-                            let body = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                                .collect();
-                            let get = |k: &str| {
-                                pairs
-                                    .iter()
-                                    .find(|(key, _)| key == k)
-                                    .map(|(_, v)| v.clone())
-                                    .unwrap_or_default()
-                            };
-                            record
-                                .lock()
-                                .expect("lock")
-                                .push((get("hub.mode"), get("hub.url")));
-                            let mut res =
-                                hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-                            *res.status_mut() = hyper::StatusCode::NO_CONTENT;
-                            Ok::<_, std::convert::Infallible>(res)
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn websub_pings_each_changed_feed_once_per_write() {
-    let (hub, seen) = hub_stub().await;
+    let (hub, seen) = common::hub_stub().await;
     let hub_for_settings = hub.clone();
     let server = TestServer::start_with(move |s| s.websub_hub = Some(hub_for_settings.clone())).await;
     let (_, rss) = server.get_text("/regions/RU-NIZ/feed.rss").await;

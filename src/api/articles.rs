@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::Response;
+use http::{header, HeaderValue, Response};
 use serde::Serialize;
 
+use super::write::authenticate;
 use super::ApiArticle;
 use crate::app::{App, Visible};
 use crate::feed::with_query;
@@ -48,16 +49,38 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
 }
 
 /// `GET /api/articles/{id}`.
+///
+/// A scheduled article does not exist for the public (404, like an unknown id, so that its
+/// existence does not leak before it is published); its own publisher, sending its token, reads
+/// it, with `Cache-Control: private, no-store` so no shared cache keeps it (RFC 9111 §5.2.2).
 pub async fn get(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
+    let not_found = || Problem::not_found(format!("no article with id {id}")).into_response();
     let article = match app.store.get(id) {
         Ok(Some(a)) => a,
-        Ok(None) => return Problem::not_found(format!("no article with id {id}")).into_response(),
+        Ok(None) => return not_found(),
         Err(e) => return Problem::internal(e.to_string()).into_response(),
     };
+    let scheduled = app.store.is_scheduled(&article);
+    if scheduled && !is_owner(app, req, &article.publisher) {
+        return not_found();
+    }
     let repr = article_representation(&article);
     let render =
         Box::new(move |app: &App| response::encode_json(&ApiArticle::new(&app.feed_context(), &article)));
-    representation::serve(app, &req.method, &req.headers, repr, render).await
+    let mut res = representation::serve(app, &req.method, &req.headers, repr, render).await;
+    if scheduled {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    res
+}
+
+/// Whether the request carries the valid token of `publisher`.
+fn is_owner(app: &App, req: &Parts, publisher: &str) -> bool {
+    req.headers.contains_key(header::AUTHORIZATION)
+        && authenticate(app, req).is_ok_and(|p| p.name == publisher)
 }
 
 /// The representation of one article: its validators follow its own `updated_at` only.

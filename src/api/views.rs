@@ -74,9 +74,14 @@ pub async fn add(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Respon
         require_content_type(req, &["application/json"])?;
         let bytes = read_body(app, req, body, MAX_BODY.min(app.settings.max_body_bytes)).await?;
         let add = parse_add(&parse_json(&bytes)?)?;
-        let submitted = app
-            .store
-            .submit_views(id, add, move |article| may_count(&publisher, article));
+        let shared = Arc::clone(app);
+        let submitted = app.store.submit_views(id, add, move |article| {
+            // A scheduled article has no readers yet, and the public must not learn of it.
+            if shared.store.is_scheduled(article) {
+                return Err(Problem::not_found(format!("no article with id {}", article.id)));
+            }
+            may_count(&publisher, article)
+        });
         start_leader(app, submitted.lead);
         let counted = submitted
             .result
@@ -93,9 +98,10 @@ pub async fn add(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Respon
 }
 
 /// `GET /api/articles/{id}/views`: exact and uncached (a count is no content worth a validator).
+/// Public, so a scheduled article is unknown here (404) until released.
 pub async fn get(app: &Arc<App>, id: u64) -> Response<Body> {
     let result = || -> Result<Response<Body>, Problem> {
-        let article = app.store.get(id)?.ok_or_else(|| missing(app, id))?;
+        let article = app.store.get_public(id)?.ok_or_else(|| missing(app, id))?;
         let mut res = answer(&ViewsBody::of(&article, app.store.views(id)?));
         // Public, like the article it counts: the portal's pages may read it cross-origin.
         res.headers_mut()

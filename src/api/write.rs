@@ -72,6 +72,7 @@ pub async fn replace(app: &Arc<App>, req: &Parts, body: Incoming, id: u64) -> Re
         let op = WriteOp::Replace { id, article };
         let shared = Arc::clone(app);
         let committed = commit(app, op, move |current| {
+            hide_scheduled(&shared, &publisher, current)?;
             authorize(&publisher, current, &regions)?;
             check_if_match(&shared, if_match.as_deref(), current)
         })
@@ -88,6 +89,7 @@ pub async fn delete(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
         let if_match = if_match(req);
         let shared = Arc::clone(app);
         let committed = commit(app, WriteOp::Delete { id }, move |current| {
+            hide_scheduled(&shared, &publisher, current)?;
             authorize(&publisher, current, &[])?;
             check_if_match(&shared, if_match.as_deref(), current)
         })
@@ -691,6 +693,18 @@ fn validate(app: &App, value: &Value, external_id: ExternalId) -> Result<NewArti
 
 /// Ownership (403 for someone else's article) and accreditation (403 naming the region), for
 /// the regions the article has now and `new_regions`, the ones it would have.
+/// 404, as for an unknown id, when `current` is another publisher's scheduled article: until it
+/// is published nobody but its publisher may learn of it, not even by a refused write (the
+/// README's "Scheduling").
+fn hide_scheduled(app: &App, publisher: &Publisher, current: Option<&Article>) -> Result<(), Problem> {
+    match current {
+        Some(a) if a.publisher != publisher.name && app.store.is_scheduled(a) => {
+            Err(Problem::not_found(format!("no article with id {}", a.id)))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn authorize(
     publisher: &Publisher,
     current: Option<&Article>,

@@ -80,7 +80,8 @@ struct ErrorPage {
 /// `?fbclid=…`), and a reader following such a link must land on the article. The page does not
 /// depend on the query, so its validators do not either.
 pub async fn page(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
-    let article = match app.store.get(id) {
+    // A scheduled article has no page until it is released: 404, as if unknown.
+    let article = match app.store.get_public(id) {
         Ok(Some(a)) => a,
         Ok(None) => return missing(app, &req.headers, id),
         Err(e) => return Problem::internal(e.to_string()).into_response(),
@@ -103,7 +104,7 @@ pub async fn page(app: &Arc<App>, req: &Parts, id: u64) -> Response<Body> {
     let render = Box::new(move |app: &App| {
         // Read again: the validators above were taken after the first read, and the body must
         // not be older than them.
-        let article = app.store.get(id)?.unwrap_or(article);
+        let article = app.store.get_public(id)?.unwrap_or(article);
         let counted = app.store.views(id)?;
         render(&article_page(app, &article, counted)?)
     });

@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod opml;
 pub mod peers;
 pub mod pool;
+pub mod release;
 pub mod representation;
 pub mod response;
 pub mod router;
@@ -45,6 +46,8 @@ pub struct RunningServer {
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Publishes scheduled articles when due ([`release`]).
+    releaser: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -63,18 +66,21 @@ impl RunningServer {
             let _ = app.websub.set(notifier);
         }
         let (stop, stopped) = watch::channel(false);
+        let releaser = release::start(Arc::clone(&app), stop.subscribe());
         let task = tokio::spawn(serve(Arc::clone(&app), listener, wait_for(stopped)));
         Ok(RunningServer {
             addr,
             app,
             stop,
             task,
+            releaser,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish (within the grace period), flushes.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        let _ = self.releaser.await;
         let _ = self.task.await;
     }
 

@@ -28,6 +28,8 @@ struct Expected {
     time: Vec<(Vec<u8>, u64)>,
     region: Vec<(Vec<u8>, u64)>,
     external: Vec<(Vec<u8>, u64)>,
+    /// Scheduled articles' positions: in [`Space::Scheduled`] and in no public index.
+    scheduled: Vec<(Vec<u8>, u64)>,
     /// Articles per region (and `*`).
     counts: BTreeMap<String, u64>,
     /// Newest `updated_at` per region (and `*`): a region's Last-Modified may not be older.
@@ -35,16 +37,22 @@ struct Expected {
 }
 
 impl Expected {
-    fn add(&mut self, article: &Article) {
+    /// Records the entries `article` implies; a `scheduled` one has exactly a scheduled entry
+    /// and its external id, and counts in no region.
+    fn add(&mut self, article: &Article, scheduled: bool) {
         let id = article.id;
         self.ids.push(id);
         let pos = Position::of(&article.published_at, id);
+        let external = keys::external_key(&article.publisher, &article.external_id);
+        self.external.push((external, id));
+        if scheduled {
+            self.scheduled.push((pos.to_bytes().to_vec(), id));
+            return;
+        }
         self.time.push((pos.to_bytes().to_vec(), id));
         for region in &article.regions {
             self.region.push((keys::region_key(region.as_str(), pos), id));
         }
-        let external = keys::external_key(&article.publisher, &article.external_id);
-        self.external.push((external, id));
         let updated = article.updated_at.timestamp_micros();
         for code in article.regions.iter().map(|r| r.as_str()).chain([ALL_REGIONS]) {
             *self.counts.entry(code.to_string()).or_default() += 1;
@@ -54,7 +62,12 @@ impl Expected {
     }
 
     fn sort(&mut self) {
-        for list in [&mut self.time, &mut self.region, &mut self.external] {
+        for list in [
+            &mut self.time,
+            &mut self.region,
+            &mut self.external,
+            &mut self.scheduled,
+        ] {
             list.sort_unstable();
         }
     }
@@ -138,7 +151,7 @@ impl Store {
                             ));
                         }
                     }
-                    expected.add(&a);
+                    expected.add(&a, self.is_scheduled(&a));
                 }
                 Ok(a) => problems.push(format!("article {id}: stored under id {id} but says id {}", a.id)),
                 Err(e) => problems.push(format!("article {id}: {e}")),
@@ -217,6 +230,24 @@ impl Store {
                         _ => "region index: malformed key".to_string(),
                     })
                 }
+            },
+        )?;
+        merge(
+            Space::Scheduled.iter(&self.data),
+            &expected.scheduled,
+            |step| match step {
+                Merged::Both(..) => {}
+                Merged::Missing(_, id) => problems.push(format!(
+                    "article {id}: scheduled but missing from the scheduled index"
+                )),
+                Merged::Extra(key, _) => problems.push(match Position::from_key_suffix(&key) {
+                    Some(pos) if expected.has_article(pos.id) => format!(
+                        "scheduled index: entry for article {}, which is public or dated otherwise",
+                        pos.id
+                    ),
+                    Some(pos) => format!("scheduled index: dangling entry for missing article {}", pos.id),
+                    None => "scheduled index: malformed key".to_string(),
+                }),
             },
         )?;
         merge(
@@ -334,6 +365,75 @@ mod tests {
             .expect("entry")
             .expect("read");
         decode_article(&value).expect("decode")
+    }
+
+    /// Imports one article dated `at` into `store`, returning its id.
+    fn import_at(store: &Store, regions: &RegionDirectory, at: &str) -> u64 {
+        let line = serde_json::json!({
+            "external_id": format!("at-{at}"), "title": "t", "published_at": at, "regions": ["RU-MOW"]
+        });
+        let report = crate::import::import(store, regions, "portal", line.to_string().as_bytes(), |_| {})
+            .expect("import");
+        assert_eq!(report.created, 1);
+        store.next_id() - 1
+    }
+
+    #[test]
+    fn a_scheduled_article_has_exactly_its_scheduled_entry() {
+        let (_dir, store, regions) = store(50);
+        let count = store.article_count();
+        let id = import_at(&store, &regions, "2999-01-01T00:00:00Z");
+        let a = store.get(id).expect("get").expect("stored");
+        assert!(store.is_scheduled(&a));
+        assert_eq!(store.article_count(), count, "a scheduled article counts nowhere");
+        assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
+        let pos = Position::of(&a.published_at, id).to_bytes();
+        store
+            .data
+            .insert(Space::ByTime.key(&pos), &[][..])
+            .expect("insert");
+        store.data.remove(Space::Scheduled.key(&pos)).expect("remove");
+        let problems = store.check(&regions).expect("check").join("\n");
+        assert!(
+            problems.contains(&format!("article {id}: scheduled but missing")),
+            "{problems}"
+        );
+        assert!(
+            problems.contains(&format!("entry for article {id}")),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn a_store_without_a_release_mark_keeps_every_article_public() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let regions = RegionDirectory::builtin();
+        let mark = Space::Counters.key(super::super::space::RELEASED_UNTIL);
+        {
+            // A mark far ahead files a future-dated article as public, as stores written
+            // before scheduling existed did.
+            let store = Store::open(dir.path(), 16 << 20).expect("open");
+            store
+                .data
+                .insert(&mark, &i64::MAX.to_be_bytes()[..])
+                .expect("insert");
+        }
+        let id = {
+            let store = Store::open(dir.path(), 16 << 20).expect("open");
+            let id = import_at(&store, &regions, "2999-01-01T00:00:00Z");
+            store.data.remove(&mark).expect("remove");
+            store.flush_blocking().expect("flush");
+            id
+        };
+        let store = Store::open(dir.path(), 16 << 20).expect("open");
+        let a = store.get(id).expect("get").expect("stored");
+        assert!(!store.is_scheduled(&a), "an article public before stays public");
+        assert_eq!(store.article_count(), 1);
+        assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
+        assert!(
+            store.data.get(&mark).expect("get").is_some(),
+            "the mark is written at open"
+        );
     }
 
     #[test]

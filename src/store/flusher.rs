@@ -128,7 +128,7 @@ impl Store {
             let (completions, applied) = {
                 let _lock = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Utc::now();
-                let mut pending = Pending::default();
+                let mut pending = self.begin(now);
                 let completions: Vec<Completion> =
                     jobs.into_iter().map(|job| job(self, &mut pending, now)).collect();
                 (completions, self.apply(pending, now))

@@ -11,6 +11,7 @@
 //! - tombstones: id → deletion instant                 410 Gone for withdrawn articles
 //! - counters: `next_id` → the next article id         dense ids, in the article's batch
 //! - views: id → views counted by lenta                 apart from the article ([`views`])
+//! - scheduled: (published instant, id) → ()         embargoed articles, in no public index
 //!
 //! and the `publishers` tree maps a name to its publisher record (see [`crate::auth`]).
 //!
@@ -23,6 +24,13 @@
 //! chunk ([`Store::write_many`]) or a group of concurrent API writes ([`Store::submit`], see
 //! [`flusher`]), each write seeing the ones planned before it. An unchanged re-send is not a
 //! write at all ([`Committed::Unchanged`]).
+//!
+//! Scheduled publication: an article whose `published_at` is after the release mark (see
+//! [`space::RELEASED_UNTIL`]) is filed under [`Space::Scheduled`] instead of the public indexes.
+//! Every batch begins by moving the mark to its own `now` and releasing every article that came
+//! due, in the same atomic batch, bumping its regions' generations as a write would; so readers
+//! never consult the clock, and an idle server relies on a task that submits an empty batch
+//! when the next article is due ([`Store::release_due`]).
 
 mod check;
 pub mod flusher;
@@ -33,7 +41,7 @@ pub mod views;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
@@ -179,18 +187,20 @@ pub enum Committed {
 }
 
 impl Committed {
-    /// Every region whose feeds this write changed.
-    pub fn touched_regions(&self) -> BTreeSet<RegionCode> {
-        let (a, b) = match self {
-            Committed::Unchanged(_) => return BTreeSet::new(),
-            Committed::Created(a) | Committed::Deleted(a) => (a, None),
-            Committed::Updated { old, new } => (old, Some(new)),
+    /// The regions whose feeds this write changed, or `None` when it changed no feed at all: an
+    /// unchanged re-send, or a write to an article that is scheduled before and after it (such a
+    /// write touches no region, see [`Store::is_scheduled`], passed as `scheduled`).
+    pub fn touched_regions(&self, scheduled: impl Fn(&Article) -> bool) -> Option<BTreeSet<RegionCode>> {
+        let versions = match self {
+            Committed::Unchanged(_) => vec![],
+            Committed::Created(a) | Committed::Deleted(a) => vec![a],
+            Committed::Updated { old, new } => vec![old, new],
         };
-        a.regions
-            .iter()
-            .chain(b.iter().flat_map(|b| b.regions.iter()))
-            .cloned()
-            .collect()
+        let public: Vec<&Article> = versions.into_iter().filter(|a| !scheduled(a)).collect();
+        if public.is_empty() {
+            return None;
+        }
+        Some(public.iter().flat_map(|a| a.regions.iter()).cloned().collect())
     }
 }
 
@@ -204,6 +214,13 @@ pub struct Store {
     group: Mutex<Group>,
     /// The id the next new article gets, as committed (see [`Space::Counters`]).
     next_id: AtomicU64,
+    /// The release mark as committed (see [`space::RELEASED_UNTIL`]), microseconds.
+    released_until: AtomicI64,
+    /// Articles released by committed batches and not yet announced ([`Store::take_released`]).
+    released: Mutex<Vec<Article>>,
+    /// Woken when a batch files a scheduled article, which may be due before the one the
+    /// release task sleeps for.
+    scheduled: tokio::sync::Notify,
 }
 
 impl Store {
@@ -234,7 +251,11 @@ impl Store {
             meta.insert(code, m);
         }
         let next_id = next_id(&data)?;
+        let released_until = released_until(&data)?;
         Ok(Store {
+            released_until: AtomicI64::new(released_until),
+            released: Mutex::new(Vec::new()),
+            scheduled: tokio::sync::Notify::new(),
             publishers: db.open_tree("publishers")?,
             next_id: AtomicU64::new(next_id),
             data,
@@ -281,6 +302,49 @@ impl Store {
             .and_then(|micros| Utc.timestamp_micros(micros as i64).single()))
     }
 
+    /// Whether `article` is scheduled (embargoed) as of the last committed batch: its
+    /// `published_at` is after the release mark. Readers use this, never the clock.
+    pub fn is_scheduled(&self, article: &Article) -> bool {
+        article.published_at.timestamp_micros() > self.released_until.load(Ordering::Acquire)
+    }
+
+    /// One article by id as the public sees it: `None` while it is scheduled.
+    pub fn get_public(&self, id: u64) -> Result<Option<Article>, StoreError> {
+        Ok(self.get(id)?.filter(|a| !self.is_scheduled(a)))
+    }
+
+    /// When the earliest scheduled article is due, if any is scheduled.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(Space::Scheduled
+            .iter(&self.data)
+            .next()
+            .transpose()?
+            .and_then(|(key, _)| Position::from_key_suffix(&key))
+            .and_then(|pos| Utc.timestamp_micros(pos.micros).single()))
+    }
+
+    /// Notified whenever a batch files a scheduled article (the next due instant may be earlier).
+    pub fn schedule_changed(&self) -> &tokio::sync::Notify {
+        &self.scheduled
+    }
+
+    /// The articles released since the last call, to announce (WebSub); see [`Store::release_due`].
+    pub fn take_released(&self) -> Vec<Article> {
+        std::mem::take(&mut *self.released.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Releases every scheduled article that is due, in one batch with no other write, and
+    /// flushes it; does nothing when none is due. Blocking. The released articles are then
+    /// waiting in [`Store::take_released`].
+    pub fn release_due(&self) -> Result<(), StoreError> {
+        if self.next_due()?.is_none_or(|due| due > Utc::now()) {
+            return Ok(());
+        }
+        type NoGuard = fn(Option<&Article>) -> Result<(), ()>;
+        self.write_many::<(), NoGuard>(std::iter::empty())?;
+        self.flush_blocking()
+    }
+
     /// The id the next new article will get.
     pub fn next_id(&self) -> u64 {
         self.next_id.load(Ordering::Acquire)
@@ -322,7 +386,7 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Utc::now();
-        let mut pending = Pending::default();
+        let mut pending = self.begin(now);
         let mut results = Vec::new();
         for (op, guard) in ops {
             let result = self.plan(&mut pending, op, guard, now);
@@ -340,6 +404,54 @@ impl Store {
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// The pending changes a batch at `now` starts from: the release mark moved to `now` (never
+    /// back) and every scheduled article due by then released, so that each batch, whatever
+    /// else it writes, leaves no due article hidden. If the due articles cannot be read, the
+    /// mark stays where it is (and they stay scheduled) rather than pass articles it did not move.
+    fn begin(&self, now: DateTime<Utc>) -> Pending {
+        let stored = self.released_until.load(Ordering::Acquire);
+        let mark = now.timestamp_micros().max(stored);
+        match self.due(mark) {
+            Ok(due) => {
+                let mut pending = Pending {
+                    mark,
+                    ..Pending::default()
+                };
+                for article in due {
+                    pending.release(article);
+                }
+                pending
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the scheduled articles; releasing none");
+                Pending {
+                    mark: stored,
+                    ..Pending::default()
+                }
+            }
+        }
+    }
+
+    /// The scheduled articles published at or before `mark`, earliest first.
+    fn due(&self, mark: i64) -> Result<Vec<Article>, StoreError> {
+        let until = Space::Scheduled.key(
+            &Position {
+                micros: mark,
+                id: u64::MAX,
+            }
+            .to_bytes(),
+        );
+        let mut due = Vec::new();
+        for entry in self.data.range(Space::Scheduled.key(&[])..=until) {
+            let (key, _) = entry?;
+            let id = Position::from_key_suffix(&key).map(|pos| pos.id);
+            if let Some(article) = id.map(|id| self.get(id)).transpose()?.flatten() {
+                due.push(article);
+            }
+        }
+        Ok(due)
     }
 
     /// Decides one write against the store as `pending` leaves it, and records it there.
@@ -413,10 +525,29 @@ impl Store {
         if let Some(next) = pending.next_id {
             batch.insert(Space::Counters.key(space::NEXT_ID), &next.to_be_bytes()[..]);
         }
+        // Only a batch that files or releases articles needs its mark kept; a batch of view
+        // counts alone stays 8 bytes per article.
+        let mark_moved = pending.changes > 0 && pending.mark > self.released_until.load(Ordering::Acquire);
+        if mark_moved {
+            batch.insert(
+                Space::Counters.key(space::RELEASED_UNTIL),
+                &pending.mark.to_be_bytes()[..],
+            );
+        }
         views::write(&pending.views, &mut batch);
         self.data.apply_batch(batch)?;
         if let Some(next) = pending.next_id {
             self.next_id.store(next, Ordering::Release);
+        }
+        if mark_moved {
+            self.released_until.store(pending.mark, Ordering::Release);
+        }
+        if !pending.released.is_empty() {
+            let mut released = self.released.lock().unwrap_or_else(|p| p.into_inner());
+            released.extend(pending.released);
+        }
+        if pending.scheduled {
+            self.scheduled.notify_one();
         }
         let mut meta = self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         meta.extend(meta_changes);
@@ -465,6 +596,13 @@ struct Pending {
     next_id: Option<u64>,
     /// New counted views by article id ([`views`]): written with the batch, never an article.
     views: HashMap<u64, u64>,
+    /// The release mark of this batch (see [`Store::begin`]): an article published after it is
+    /// filed as scheduled, any other as public.
+    mark: i64,
+    /// Articles this batch releases.
+    released: Vec<Article>,
+    /// Whether this batch files any article as scheduled.
+    scheduled: bool,
 }
 
 impl Pending {
@@ -529,41 +667,78 @@ impl Pending {
             })?)),
             None => None,
         };
-        let b = &mut self.batch;
-        *self.deltas.entry(ALL_REGIONS.to_string()).or_default() +=
-            i64::from(new.is_some()) - i64::from(old.is_some());
         if let Some(old) = old {
-            let pos = Position::of(&old.published_at, old.id);
             let external = keys::external_key(&old.publisher, &old.external_id);
-            b.remove(&Space::article(old.id)[..]);
-            b.remove(Space::ByTime.key(&pos.to_bytes()));
-            for region in &old.regions {
-                b.remove(Space::ByRegion.key(&keys::region_key(region.as_str(), pos)));
-                *self.deltas.entry(region.to_string()).or_default() -= 1;
-            }
-            b.remove(Space::ByExternal.key(&external));
+            self.batch.remove(&Space::article(old.id)[..]);
+            self.batch.remove(Space::ByExternal.key(&external));
+            self.unindex(old);
             self.articles.insert(old.id, None);
             self.external.insert(external, None);
         }
         if let (Some(new), Some(bytes)) = (new, bytes) {
-            let pos = Position::of(&new.published_at, new.id);
             let external = keys::external_key(&new.publisher, &new.external_id);
             let id = keys::id_key(new.id);
-            b.insert(&Space::article(new.id)[..], bytes.clone());
-            b.insert(Space::ByTime.key(&pos.to_bytes()), IVec::default());
-            for region in &new.regions {
-                b.insert(
-                    Space::ByRegion.key(&keys::region_key(region.as_str(), pos)),
-                    IVec::default(),
-                );
-                *self.deltas.entry(region.to_string()).or_default() += 1;
-            }
-            b.insert(Space::ByExternal.key(&external), &id[..]);
+            self.batch.insert(&Space::article(new.id)[..], bytes.clone());
+            self.batch.insert(Space::ByExternal.key(&external), &id[..]);
+            self.index(new);
             self.articles.insert(new.id, Some(bytes));
             self.external.insert(external, Some(new.id));
         }
         self.changes += 1;
         Ok(())
+    }
+
+    /// Whether `article` is public in this batch: published at or before its mark.
+    fn is_public(&self, article: &Article) -> bool {
+        article.published_at.timestamp_micros() <= self.mark
+    }
+
+    /// Files `article` in the public indexes (and its regions' counts), or under
+    /// [`Space::Scheduled`] only, which changes no region.
+    fn index(&mut self, article: &Article) {
+        let pos = Position::of(&article.published_at, article.id);
+        if !self.is_public(article) {
+            self.batch
+                .insert(Space::Scheduled.key(&pos.to_bytes()), IVec::default());
+            self.scheduled = true;
+            return;
+        }
+        self.batch
+            .insert(Space::ByTime.key(&pos.to_bytes()), IVec::default());
+        for region in &article.regions {
+            self.batch.insert(
+                Space::ByRegion.key(&keys::region_key(region.as_str(), pos)),
+                IVec::default(),
+            );
+            *self.deltas.entry(region.to_string()).or_default() += 1;
+        }
+        *self.deltas.entry(ALL_REGIONS.to_string()).or_default() += 1;
+    }
+
+    /// Undoes [`Pending::index`] for the stored `article`.
+    fn unindex(&mut self, article: &Article) {
+        let pos = Position::of(&article.published_at, article.id);
+        if !self.is_public(article) {
+            self.batch.remove(Space::Scheduled.key(&pos.to_bytes()));
+            return;
+        }
+        self.batch.remove(Space::ByTime.key(&pos.to_bytes()));
+        for region in &article.regions {
+            self.batch
+                .remove(Space::ByRegion.key(&keys::region_key(region.as_str(), pos)));
+            *self.deltas.entry(region.to_string()).or_default() -= 1;
+        }
+        *self.deltas.entry(ALL_REGIONS.to_string()).or_default() -= 1;
+    }
+
+    /// Moves a scheduled `article` that came due (its time is at or before the mark) from
+    /// [`Space::Scheduled`] into the public indexes: to its feeds, a new article.
+    fn release(&mut self, article: Article) {
+        let pos = Position::of(&article.published_at, article.id);
+        self.batch.remove(Space::Scheduled.key(&pos.to_bytes()));
+        self.index(&article);
+        self.changes += 1;
+        self.released.push(article);
     }
 }
 
@@ -591,6 +766,28 @@ fn next_id(data: &sled::Tree) -> Result<u64, StoreError> {
         }
     }
     Ok(highest + 1)
+}
+
+/// The stored release mark. A store written before scheduling existed has every article in the
+/// public indexes, so its mark starts at the latest of now and its newest article, written at
+/// once so that it never depends on when the store is opened.
+fn released_until(data: &sled::Tree) -> Result<i64, StoreError> {
+    let key = Space::Counters.key(space::RELEASED_UNTIL);
+    if let Some(v) = data.get(&key)? {
+        return decode_id(&v)
+            .map(|m| m as i64)
+            .ok_or_else(|| StoreError::Corrupt {
+                tree: Space::Counters.name(),
+                reason: "released_until is not 8 bytes".to_string(),
+            });
+    }
+    let newest = match Space::ByTime.iter(data).next_back() {
+        Some(entry) => Position::from_key_suffix(&entry?.0).map_or(i64::MIN, |pos| pos.micros),
+        None => i64::MIN,
+    };
+    let mark = newest.max(Utc::now().timestamp_micros());
+    data.insert(key, &mark.to_be_bytes()[..])?;
+    Ok(mark)
 }
 
 fn decode_id(bytes: &[u8]) -> Option<u64> {

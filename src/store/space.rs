@@ -7,6 +7,8 @@
 //! reads every key it writes. In a batch import that read was a fifth of the server's CPU.
 //! View counters ([`Space::Views`]) are a space of their own so that counting a view writes
 //! 8 bytes and never the article, its indexes or a region's generation.
+//! Scheduled articles ([`Space::Scheduled`]) are an index of their own so that every public
+//! index holds only what readers may see: feeds, pages and counts need no clock check on reads.
 
 use sled::{Batch, IVec};
 
@@ -41,14 +43,28 @@ pub enum Space {
     /// commit instead of a re-encoded article and its index entries, and no region generation
     /// stepped, so feed validators and the article's ETag stay as they are (see [`super::views`]).
     Views,
+    /// (published instant, id) → (): articles whose `published_at` is after the release mark
+    /// ([`RELEASED_UNTIL`]), i.e. embargoed. Such an article is in [`Space::Articles`] and
+    /// [`Space::ByExternal`] (its publisher reads and edits it) but in no public index
+    /// ([`Space::ByTime`], [`Space::ByRegion`]) nor any region count, so that no feed, page,
+    /// calendar or count shows it, without a clock check on any read. Ordered by time so the
+    /// earliest due article is the first key; a batch that finds it due moves it into the public
+    /// indexes (see `Pending::release`).
+    Scheduled,
 }
 
 /// The [`Space::Counters`] key of the next article id.
 pub const NEXT_ID: &[u8] = b"next_id";
 
+/// The [`Space::Counters`] key of the release mark (microseconds, big-endian): every article
+/// published at or before it is public, every later one scheduled. Monotone, and moved only by
+/// a write batch (which releases what became due in that same batch), so validators depend on
+/// the clock only through such a write, and a clock that steps back never hides an article again.
+pub const RELEASED_UNTIL: &[u8] = b"released_until";
+
 impl Space {
     /// Every space.
-    pub const ALL: [Space; 8] = [
+    pub const ALL: [Space; 9] = [
         Space::Articles,
         Space::ByTime,
         Space::ByRegion,
@@ -57,6 +73,7 @@ impl Space {
         Space::Tombstones,
         Space::Counters,
         Space::Views,
+        Space::Scheduled,
     ];
 
     fn prefix(self) -> u8 {
@@ -69,6 +86,7 @@ impl Space {
             Space::Tombstones => b'd',
             Space::Counters => b'c',
             Space::Views => b'v',
+            Space::Scheduled => b's',
         }
     }
 
@@ -84,6 +102,7 @@ impl Space {
             Space::Tombstones => "tombstones",
             Space::Counters => "counters",
             Space::Views => "views",
+            Space::Scheduled => "scheduled",
         }
     }
 
