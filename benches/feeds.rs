@@ -3,6 +3,7 @@
 //! DESIGN.md promises that a feed page is a bounded reverse range scan, so that its cost grows
 //! with `limit` and not with the size of the store. These benchmarks are the evidence:
 //!
+//! - `render/article_page`: one article page (`/articles/{id}`) read and rendered as a cache miss.
 //! - `render/{rss,atom,json}`: a 50-item feed document built and rendered from a page read out of
 //!   a small store of generated articles (the renderers alone, no store access).
 //! - `query/{one_region,two_regions,one_region_date_range,all_regions}/{N}`: one 50-item page
@@ -257,6 +258,18 @@ fn bench_render(c: &mut Criterion) {
             })
         });
     }
+    // The article page of the newest article (an image, sources, a month calendar), read and
+    // rendered as a cache miss does.
+    let id = page.articles[0].id;
+    let bytes = lenta::html::article::render_page(&app, id)
+        .expect("render")
+        .expect("public")
+        .len();
+    eprintln!("render/article_page: {bytes} bytes");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("article_page", |b| {
+        b.iter(|| lenta::html::article::render_page(&app, black_box(id)).expect("render"))
+    });
     group.finish();
 }
 
