@@ -275,7 +275,9 @@ nginx_serves_a_new_article_after_max_age() {
     other_etag=$(hdr ETag)
     # The write goes through nginx too: POST is passed on, never cached.
     local body
-    body=$(printf '{"external_id":"interop-%s","title":"%s","published_at":"2030-01-01T12:00:00+03:00","regions":["RU-NIZ"]}' "$$" "$title")
+    # Published a moment ago: newer than every stored article, so first in the feed, and not in
+    # the future (a future published_at is a scheduled article, in no feed until then).
+    body=$(printf '{"external_id":"interop-%s","title":"%s","published_at":"%s","regions":["RU-NIZ"]}' "$$" "$title" "$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)")
     fetch "$NGINX_URL/api/articles" -X POST -H "Authorization: Bearer $TOKEN" \
         -H "Content-Type: application/json" --data-binary "$body"
     [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST through nginx: $(status), expected 201"; return 1; }
@@ -394,7 +396,7 @@ nginx_revalidates_after_lenta_restarts() {
     # A write after the restart reaches readers through nginx after max-age (EXPIRED).
     local title="Interop: после перезапуска $$"
     local body
-    body=$(printf '{"external_id":"interop-restart-%s","title":"%s","published_at":"2030-01-02T12:00:00+03:00","regions":["RU-NIZ"]}' "$$" "$title")
+    body=$(printf '{"external_id":"interop-restart-%s","title":"%s","published_at":"%s","regions":["RU-NIZ"]}' "$$" "$title" "$(date -u -d '-1 seconds' +%Y-%m-%dT%H:%M:%SZ)")
     fetch "$LENTA_URL/api/articles" -X POST -H "Authorization: Bearer $TOKEN" \
         -H "Content-Type: application/json" --data-binary "$body"
     [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST after restart: $(status)"; return 1; }
