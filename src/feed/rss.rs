@@ -105,19 +105,29 @@ fn item(item: &Item) -> RssItem {
         description: a.summary.as_deref().map(|s| owned(&escape_html(s))),
         content: item.content_html.as_deref().map(owned),
         pub_date: Some(a.published_at.to_rfc2822()),
-        guid: Some(Guid {
-            value: item.id.clone(),
-            permalink: false,
-        }),
+        guid: Some(guid(item)),
         categories,
-        enclosure: a.image.as_ref().map(|img| Enclosure {
-            url: img.url.clone(),
-            length: img.length.unwrap_or(0).to_string(),
-            mime_type: owned(&img.mime_type),
-        }),
+        enclosure: a.image.as_ref().map(enclosure),
         dublin_core_ext: dublin_core(a),
         extensions: media(a),
         ..Default::default()
+    }
+}
+
+/// The item's `guid`: its tag URI, which is not a URL (`isPermaLink="false"`).
+pub(super) fn guid(item: &Item) -> Guid {
+    Guid {
+        value: item.id.clone(),
+        permalink: false,
+    }
+}
+
+/// The lead image as the item's `enclosure` (RSS requires a length: 0 when unknown).
+pub(super) fn enclosure(img: &crate::model::Image) -> Enclosure {
+    Enclosure {
+        url: img.url.clone(),
+        length: img.length.unwrap_or(0).to_string(),
+        mime_type: owned(&img.mime_type),
     }
 }
 

@@ -24,8 +24,9 @@
 use std::collections::BTreeMap;
 
 use rss::extension::{Extension, ExtensionMap};
-use rss::{Category, Channel, Enclosure, Guid, Item as RssItem};
+use rss::{Category, Channel, Item as RssItem};
 
+use super::rss::{enclosure, guid};
 use super::text::plain_text;
 use super::xml::owned;
 use super::{FeedDoc, Item, RenderError, LANGUAGE};
@@ -79,16 +80,9 @@ fn item(item: &Item) -> RssItem {
         description: a.summary.as_deref().map(owned),
         author: a.author.as_deref().map(owned),
         pub_date: Some(a.published_at.to_rfc2822()),
-        guid: Some(Guid {
-            value: item.id.clone(),
-            permalink: false,
-        }),
+        guid: Some(guid(item)),
         categories,
-        enclosure: a.image.as_ref().map(|img| Enclosure {
-            url: img.url.clone(),
-            length: img.length.unwrap_or(0).to_string(),
-            mime_type: owned(&img.mime_type),
-        }),
+        enclosure: a.image.as_ref().map(enclosure),
         extensions: yandex(vec![(
             "full-text",
             vec![element("yandex:full-text", &[], Some(&full_text))],
