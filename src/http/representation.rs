@@ -165,12 +165,14 @@ async fn body(
     etag: &EntityTag,
     render: Render,
 ) -> Result<Bytes, Problem> {
-    let identity_tag = match encoding {
-        Encoding::Identity => None,
-        _ => Some(repr.etag(app, Encoding::Identity).tag),
-    };
     app.cache
         .get_or_render(&etag.tag, &app.metrics, || async {
+            // Only a miss needs the identity body's tag: a cached coded body, the common case,
+            // costs no second digest.
+            let identity_tag = match encoding {
+                Encoding::Identity => None,
+                _ => Some(repr.etag(app, Encoding::Identity).tag),
+            };
             let job_app = Arc::clone(app);
             let job = move || -> Result<Bytes, Problem> {
                 let Some(identity_tag) = identity_tag else {
