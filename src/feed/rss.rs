@@ -43,12 +43,6 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
     namespaces.insert("atom".to_string(), rss::extension::atom::NAMESPACE.to_string());
     namespaces.insert("media".to_string(), MEDIA_NAMESPACE.to_string());
     let channel = Channel {
-        title: owned(&doc.title),
-        link: doc.html_url.clone(),
-        description: owned(&doc.description),
-        language: Some(LANGUAGE.to_string()),
-        last_build_date: Some(doc.updated.to_rfc2822()),
-        generator: Some("lenta".to_string()),
         image: Some(RssImage {
             url: doc.branding.logo_url.clone(),
             title: owned(&doc.title),
@@ -60,12 +54,35 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         atom_ext: Some(AtomExtension { links: links(doc) }),
         items: doc.items.iter().map(item).collect(),
         namespaces,
-        ..Default::default()
+        ..channel(doc)
     };
-    // The writer emits the XML declaration itself.
-    let out = Vec::with_capacity(1024 + doc.items.len() * 2048);
+    write(&channel, "RSS", 2048)
+}
+
+/// The channel elements every RSS document of lenta's carries (the Yandex feed too): title,
+/// link, description, language, `lastBuildDate`, generator.
+pub(super) fn channel(doc: &FeedDoc) -> Channel {
+    Channel {
+        title: owned(&doc.title),
+        link: doc.html_url.clone(),
+        description: owned(&doc.description),
+        language: Some(LANGUAGE.to_string()),
+        last_build_date: Some(doc.updated.to_rfc2822()),
+        generator: Some("lenta".to_string()),
+        ..Default::default()
+    }
+}
+
+/// Writes `channel` (the writer emits the XML declaration itself), sized for items of about
+/// `item_bytes`; a failure names `format`.
+pub(super) fn write(
+    channel: &Channel,
+    format: &'static str,
+    item_bytes: usize,
+) -> Result<Vec<u8>, RenderError> {
+    let out = Vec::with_capacity(1024 + channel.items.len() * item_bytes);
     channel.write_to(out).map_err(|e| RenderError {
-        format: "RSS",
+        format,
         reason: e.to_string(),
     })
 }

@@ -29,7 +29,7 @@ use rss::{Category, Channel, Item as RssItem};
 use super::rss::{enclosure, guid};
 use super::text::plain_text;
 use super::xml::owned;
-use super::{FeedDoc, Item, RenderError, LANGUAGE};
+use super::{FeedDoc, Item, RenderError};
 
 /// The Yandex namespace.
 pub const NAMESPACE: &str = "http://news.yandex.ru";
@@ -43,22 +43,12 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         element("yandex:logo", &[("type", "square")], Some(&doc.branding.icon_url)),
     ];
     let channel = Channel {
-        title: owned(&doc.title),
-        link: doc.html_url.clone(),
-        description: owned(&doc.description),
-        language: Some(LANGUAGE.to_string()),
-        last_build_date: Some(doc.updated.to_rfc2822()),
-        generator: Some("lenta".to_string()),
         items: doc.items.iter().map(item).collect(),
         extensions: yandex(vec![("logo", logos)]),
         namespaces,
-        ..Default::default()
+        ..super::rss::channel(doc)
     };
-    let out = Vec::with_capacity(1024 + doc.items.len() * 4096);
-    channel.write_to(out).map_err(|e| RenderError {
-        format: "Yandex RSS",
-        reason: e.to_string(),
-    })
+    super::rss::write(&channel, "Yandex RSS", 4096)
 }
 
 fn item(item: &Item) -> RssItem {
