@@ -295,7 +295,13 @@ pub fn unknown_region(code: &str) -> Problem {
 /// 431 (RFC 6585 §5) when the request line and header fields add up to more than `limit` bytes,
 /// counted as sent on the wire (`name: value` and CRLF per field).
 fn too_many_header_bytes<B>(req: &Request<B>, limit: usize) -> Option<Response<Body>> {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    // The target as sent (origin form; an absolute form adds its scheme and authority), measured
+    // without formatting the URI: this runs before every answer, 304s and cache hits included.
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |pq| pq.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
     let fields: usize = req
         .headers()
         .iter()
