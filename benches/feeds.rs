@@ -188,7 +188,7 @@ fn full_page(app: &App, query: &FeedQuery) -> Page {
     let stored: usize = page
         .articles
         .iter()
-        .map(|a| serde_json::to_vec(a).map_or(0, |v| v.len()))
+        .map(|a| serde_json::to_vec(&**a).map_or(0, |v| v.len()))
         .sum();
     eprintln!(
         "page {:?}: {} articles, {stored} bytes of article JSON",

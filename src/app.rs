@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
+use crate::feed::stitch::ItemCache;
 use crate::feed::Format;
 use crate::feed::{Branding, FeedContext, Page};
 use crate::http::assets::{AssetError, Assets};
@@ -45,6 +46,8 @@ pub struct App {
     pub store: Store,
     /// Rendered responses.
     pub cache: RenderCache,
+    /// Feed items rendered and compressed once, that cache-missing pages are stitched from.
+    pub items: ItemCache,
     /// Where cache-missing renders run: bounded workers and queue (see [`crate::http::pool`]).
     pub renders: WorkPool,
     /// Counters (shared with background tasks such as the WebSub notifier).
@@ -79,10 +82,12 @@ impl App {
             None => RegionDirectory::builtin(),
         };
         let assets = Assets::load(settings.icon_file.as_deref(), settings.logo_file.as_deref())?;
-        let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?;
+        let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?
+            .with_article_cache(settings.article_cache_bytes);
         let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
+            items: ItemCache::new(settings.item_cache_bytes, settings.compression.gzip_level),
             renders: WorkPool::new(settings.render_pool),
             metrics: Arc::new(Metrics::default()),
             websub: OnceLock::new(),
@@ -145,7 +150,7 @@ impl App {
                 .after(after)
                 .articles(limit, |a| query.matches_category(&a.categories))
         };
-        let position = |a: &crate::model::Article| Position::of(&a.published_at, a.id);
+        let position = |a: &std::sync::Arc<crate::model::Article>| Position::of(&a.published_at, a.id);
         let before = query.before.map(|c| c.0);
         let after = query.after.map(|c| c.0);
         // One extra item tells whether the page in the scan's direction continues.

@@ -106,6 +106,17 @@ struct ServeArgs {
     /// sled page cache, in MiB.
     #[arg(long, env = "LENTA_STORE_CACHE_MB", default_value_t = 256)]
     store_cache_mb: u64,
+    /// Memory budget of decoded articles kept for cache-missing pages, in MiB (0 = none).
+    #[arg(long, env = "LENTA_ARTICLE_CACHE_MB", default_value_t = 64)]
+    article_cache_mb: u64,
+    /// Memory budget of rendered and compressed feed items, in MiB (0 = none).
+    #[arg(long, env = "LENTA_ITEM_CACHE_MB", default_value_t = 64)]
+    item_cache_mb: u64,
+    /// Answer a feed's cache-missing gzip request with a body stitched from compressed items
+    /// (fast, larger), compressing it whole later when a render worker is idle; `false`
+    /// compresses every gzip feed whole at once.
+    #[arg(long, env = "LENTA_STITCHED_GZIP", default_value_t = true, action = clap::ArgAction::Set)]
+    stitched_gzip: bool,
     /// Largest single-article request body, in bytes.
     #[arg(long, env = "LENTA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -257,6 +268,9 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_age = args.max_age;
     settings.render_cache_bytes = args.render_cache_mb << 20;
     settings.store_cache_bytes = args.store_cache_mb << 20;
+    settings.article_cache_bytes = args.article_cache_mb << 20;
+    settings.item_cache_bytes = args.item_cache_mb << 20;
+    settings.stitched_gzip = args.stitched_gzip;
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_batch_bytes = args.max_batch_bytes;
     if let Some(hub) = &args.websub_hub {

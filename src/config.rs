@@ -51,6 +51,12 @@ pub struct Settings {
     pub render_cache_bytes: u64,
     /// sled page cache, in bytes.
     pub store_cache_bytes: u64,
+    /// Budget of decoded articles kept for readers (`store::article_cache`), in bytes.
+    pub article_cache_bytes: u64,
+    /// Budget of rendered and compressed feed items (`feed::stitch`), in bytes.
+    pub item_cache_bytes: u64,
+    /// Whether a feed's cache-missing gzip answer is stitched (`http::representation`).
+    pub stitched_gzip: bool,
     /// Largest accepted single-article request body.
     pub max_body_bytes: usize,
     /// Largest accepted NDJSON batch body.
@@ -121,6 +127,9 @@ impl Settings {
             max_age: 300,
             render_cache_bytes: 64 << 20,
             store_cache_bytes: 256 << 20,
+            article_cache_bytes: 64 << 20,
+            item_cache_bytes: 64 << 20,
+            stitched_gzip: true,
             max_body_bytes: 1 << 20,
             max_batch_bytes: 64 << 20,
             admin_token: None,

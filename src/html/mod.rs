@@ -238,7 +238,7 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
 
-fn region_html(app: &App, query: &FeedQuery, articles: &[Article]) -> RegionPage {
+fn region_html(app: &App, query: &FeedQuery, articles: &[std::sync::Arc<Article>]) -> RegionPage {
     let ctx = app.feed_context();
     let name = scope_name(app, &query.regions);
     // The calendar opens at the newest article's month: derived from the data, not the clock,

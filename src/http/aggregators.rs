@@ -171,7 +171,7 @@ fn news_entries(app: &App, first_in: Option<Position>) -> Result<Vec<NewsEntry>,
         .into_iter()
         .map(|a| NewsEntry {
             loc: format!("{base}/articles/{}", a.id),
-            title: a.title,
+            title: a.title.clone(),
             published_at: a.published_at,
         })
         .collect())

@@ -9,7 +9,8 @@ use http::Response;
 use super::representation::{self, Representation};
 use super::response::{Body, Problem};
 use crate::app::App;
-use crate::feed::{self, FeedDoc, Format};
+use crate::feed::stitch::{self, Stitched};
+use crate::feed::{FeedDoc, Format};
 use crate::query::{FeedQuery, QueryContext};
 
 /// Answers a feed request.
@@ -31,20 +32,22 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
     );
     let updated = repr.visible.last_modified;
     let render = Box::new(move |app: &App| render(app, &query, format, updated));
-    representation::serve(app, &req.method, &req.headers, repr, render).await
+    representation::serve_stitched(app, &req.method, &req.headers, repr, render).await
 }
 
-/// Reads the page and renders it; `updated` (the feed-level date) is the latest visible change,
-/// taken with the validators so that the two always agree.
+/// Reads the page and renders it from cached items ([`feed::stitch`]); `updated` (the
+/// feed-level date) is the latest visible change, taken with the validators so that the two
+/// always agree.
 pub fn render(
     app: &App,
     query: &FeedQuery,
     format: Format,
     updated: DateTime<Utc>,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<Stitched, Problem> {
     let page = app
         .read_page(query)
         .map_err(|e| Problem::internal(e.to_string()))?;
-    let doc = FeedDoc::new(&app.feed_context(), query, format, &page, updated);
-    Ok(feed::render(format, &doc)?)
+    let ctx = app.feed_context();
+    let frame = FeedDoc::frame(&ctx, query, format, &page, updated);
+    Ok(stitch::render(format, &ctx, &frame, &page.articles, &app.items)?)
 }

@@ -18,6 +18,7 @@ use super::encoding::{self, Encoding};
 use super::pool::Busy;
 use super::response::{self, Body, Problem};
 use crate::app::{App, Visible};
+use crate::feed::stitch::Stitched;
 
 /// What a cacheable response is made of, before any article is read.
 pub struct Representation {
@@ -33,6 +34,31 @@ pub struct Representation {
 
 /// A renderer of the identity body, run on a blocking thread on a cache miss.
 pub type Render = Box<dyn FnOnce(&App) -> Result<Vec<u8>, Problem> + Send>;
+
+/// A renderer of both the identity and the gzip body at once (feeds: [`crate::feed::stitch`]),
+/// run on a blocking thread on a cache miss.
+pub type StitchedRender = Box<dyn FnOnce(&App) -> Result<Stitched, Problem> + Send>;
+
+/// How a miss makes its body.
+enum Renderer {
+    /// Renders the identity body; a coded body is compressed from it.
+    Whole(Render),
+    /// Renders identity and gzip together; brotli is compressed from the identity.
+    ///
+    /// A stitched gzip body is fast to make but larger than the identity compressed whole (its
+    /// items cannot refer to each other), and the two are different bytes, so they have
+    /// different strong ETags: the stitched one is the whole one's tag with `s` appended
+    /// ([`stitched_tag`]). A miss answers with the stitched body at once; the whole one is made
+    /// later, when a render worker is idle ([`upgrade`]), and from then on served. Both tags stay
+    /// current for conditional requests, so a reader holding either gets its 304.
+    Stitched(StitchedRender),
+}
+
+/// The strong ETag of the stitched gzip body of the representation whose whole gzip body is
+/// tagged `whole` (see [`Renderer::Stitched`]).
+fn stitched_tag(whole: &EntityTag) -> EntityTag {
+    EntityTag::strong(format!("{}s", whole.tag))
+}
 
 impl Representation {
     /// The representation of `kind` answering `canonical` over `regions` (empty = all), with the
@@ -89,6 +115,27 @@ pub async fn serve(
     repr: Representation,
     render: Render,
 ) -> Response<Body> {
+    respond(app, method, headers, repr, Renderer::Whole(render)).await
+}
+
+/// [`serve`] for a representation whose gzip body is stitched rather than compressed whole.
+pub async fn serve_stitched(
+    app: &Arc<App>,
+    method: &Method,
+    headers: &HeaderMap,
+    repr: Representation,
+    render: StitchedRender,
+) -> Response<Body> {
+    respond(app, method, headers, repr, Renderer::Stitched(render)).await
+}
+
+async fn respond(
+    app: &Arc<App>,
+    method: &Method,
+    headers: &HeaderMap,
+    repr: Representation,
+    render: Renderer,
+) -> Response<Body> {
     let accept = joined(headers, header::ACCEPT_ENCODING);
     let Some(encoding) = encoding::negotiate(accept.as_deref()) else {
         return Problem::new(
@@ -103,18 +150,18 @@ pub async fn serve(
     };
     let etag = repr.etag(app, encoding);
     let last_modified = repr.last_modified();
-    let current = Validators {
-        etag: Some(&etag),
-        last_modified: Some(last_modified),
-    };
-    match conditional::evaluate(method, headers, true, &current) {
+    let stitched =
+        (matches!(render, Renderer::Stitched(_)) && encoding == Encoding::Gzip && app.settings.stitched_gzip)
+            .then(|| stitched_tag(&etag));
+    let (outcome, matched) = evaluate(method, headers, &etag, stitched.as_ref(), last_modified);
+    match outcome {
         Outcome::NotModified => {
             app.metrics
                 .not_modified
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut res = Response::new(Full::new(Bytes::new()));
             *res.status_mut() = StatusCode::NOT_MODIFIED;
-            cache_headers(app, res.headers_mut(), &etag, last_modified);
+            cache_headers(app, res.headers_mut(), matched, last_modified);
             return res;
         }
         Outcome::PreconditionFailed => {
@@ -128,8 +175,16 @@ pub async fn serve(
         }
         Outcome::Proceed => {}
     }
-    let body = match body(app, &repr, encoding, &etag, render).await {
-        Ok(body) => body,
+    let served = match (render, stitched) {
+        (Renderer::Stitched(render), Some(stitched)) => {
+            stitched_gzip(app, &repr, etag, stitched, render).await
+        }
+        (render, _) => body(app, &repr, encoding, &etag, render)
+            .await
+            .map(|body| (body, etag)),
+    };
+    let (body, etag) = match served {
+        Ok(served) => served,
         Err(problem) => return problem.into_response(),
     };
     let length = body.len();
@@ -151,6 +206,90 @@ pub async fn serve(
     res
 }
 
+/// Evaluates the preconditions against the current tag `whole` and, for a stitched gzip body,
+/// its other current tag `stitched` as well: 304 when either matches If-None-Match, 412 only when
+/// neither satisfies If-Match. Returns the outcome and the tag a 304 names (the one that matched).
+fn evaluate<'a>(
+    method: &Method,
+    headers: &HeaderMap,
+    whole: &'a EntityTag,
+    stitched: Option<&'a EntityTag>,
+    last_modified: SystemTime,
+) -> (Outcome, &'a EntityTag) {
+    let outcome = |etag: &EntityTag| {
+        let current = Validators {
+            etag: Some(etag),
+            last_modified: Some(last_modified),
+        };
+        conditional::evaluate(method, headers, true, &current)
+    };
+    let first = outcome(whole);
+    let Some(stitched) = stitched.filter(|_| first != Outcome::NotModified) else {
+        return (first, whole);
+    };
+    match (first, outcome(stitched)) {
+        (_, Outcome::NotModified) => (Outcome::NotModified, stitched),
+        (Outcome::PreconditionFailed, second) => (second, whole),
+        (first, _) => (first, whole),
+    }
+}
+
+/// The gzip body of a stitched representation and its tag: the whole-compressed body when it is
+/// cached, else the stitched one (cached under its own tag, rendered on a miss), after which the
+/// whole one is made if a worker is idle (see [`Renderer::Stitched`]).
+async fn stitched_gzip(
+    app: &Arc<App>,
+    repr: &Representation,
+    whole: EntityTag,
+    stitched: EntityTag,
+    render: StitchedRender,
+) -> Result<(Bytes, EntityTag), Problem> {
+    if let Some(body) = app.cache.peek(&whole.tag) {
+        app.metrics
+            .cache_hits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok((body, whole));
+    }
+    let identity_tag = repr.etag(app, Encoding::Identity).tag;
+    let body = app
+        .cache
+        .get_or_render(&stitched.tag, &app.metrics, || async {
+            let job_app = Arc::clone(app);
+            let identity_tag = identity_tag.clone();
+            let job = move || -> Result<Bytes, Problem> {
+                let stitched = render(&job_app)?;
+                job_app.cache.insert(identity_tag, Bytes::from(stitched.identity));
+                Ok(Bytes::from(stitched.gzip))
+            };
+            app.renders
+                .run(job)
+                .await
+                .map_err(|busy| busy_problem(app, busy))?
+        })
+        .await?;
+    upgrade(app, identity_tag, whole.tag);
+    Ok((body, stitched))
+}
+
+/// Compresses the cached identity body `identity_tag` whole into `whole_tag`, on a render
+/// worker if one is idle and nobody waits for one; otherwise (or when the identity has left the
+/// cache) a later request tries again. Whole compression costs several times the stitching, so
+/// under load the stitched bodies, larger but cheap, are what is served.
+fn upgrade(app: &Arc<App>, identity_tag: String, whole_tag: String) {
+    let job_app = Arc::clone(app);
+    app.renders.run_if_idle(move || {
+        let Some(identity) = job_app.cache.peek(&identity_tag) else {
+            return;
+        };
+        if job_app.cache.peek(&whole_tag).is_some() {
+            return;
+        }
+        if let Ok(gzip) = encoding::compress(Encoding::Gzip, &identity, &job_app.settings.compression) {
+            job_app.cache.insert(whole_tag, Bytes::from(gzip));
+        }
+    });
+}
+
 /// The body in `encoding`, from the cache or rendered (identity first, then compressed).
 ///
 /// The coded body is looked up first: a repeated request for a compressed feed, the common case,
@@ -163,7 +302,7 @@ async fn body(
     repr: &Representation,
     encoding: Encoding,
     etag: &EntityTag,
-    render: Render,
+    render: Renderer,
 ) -> Result<Bytes, Problem> {
     app.cache
         .get_or_render(&etag.tag, &app.metrics, || async {
@@ -176,11 +315,20 @@ async fn body(
             let job_app = Arc::clone(app);
             let job = move || -> Result<Bytes, Problem> {
                 let Some(identity_tag) = identity_tag else {
-                    return render(&job_app).map(Bytes::from);
+                    return match render {
+                        Renderer::Whole(render) => render(&job_app).map(Bytes::from),
+                        Renderer::Stitched(render) => render(&job_app).map(|s| Bytes::from(s.identity)),
+                    };
                 };
-                let identity = match job_app.cache.peek(&identity_tag) {
-                    Some(identity) => identity,
-                    None => {
+                let identity = match (job_app.cache.peek(&identity_tag), render) {
+                    // A stitched gzip body is served by `stitched_gzip`, never from here.
+                    (_, Renderer::Stitched(render)) => {
+                        let identity = Bytes::from(render(&job_app)?.identity);
+                        job_app.cache.insert(identity_tag, identity.clone());
+                        identity
+                    }
+                    (Some(identity), Renderer::Whole(_)) => identity,
+                    (None, Renderer::Whole(render)) => {
                         let identity = Bytes::from(render(&job_app)?);
                         job_app.cache.insert(identity_tag, identity.clone());
                         identity
