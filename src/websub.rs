@@ -94,8 +94,8 @@ impl Hub {
             hub: raw.into(),
             reason,
         };
-        let url =
-            url::Url::parse(raw).map_err(|_| bad("not an absolute URL; give http(s)://host[:port]/path"))?;
+        let url = url::Url::parse(raw)
+            .map_err(|_| bad("not an absolute URL; give an http:// or https:// hub URL"))?;
         let connector = tls::connector(ca_file)?;
         let transport = match url.scheme() {
             "http" => Transport::Plain,
@@ -272,4 +272,64 @@ where
         .map_err(|_| transient("hub did not answer in time".into()))?
         .map_err(|e| transient(e.to_string()))?;
     Ok(res.status())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Hub, HubError> {
+        Hub::parse(raw, None)
+    }
+
+    #[test]
+    fn http_hub_connects_to_port_80_and_keeps_path_and_query() {
+        let hub = parse("http://hub.example/publish?key=1").expect("http hub");
+        assert_eq!(hub.connect, "hub.example:80");
+        assert_eq!(hub.authority, "hub.example");
+        assert_eq!(hub.path, "/publish?key=1");
+        assert!(matches!(hub.transport, Transport::Plain));
+    }
+
+    #[test]
+    fn https_hub_connects_to_port_443_and_checks_the_certificate_for_its_name() {
+        let hub = parse("https://pubsubhubbub.appspot.com/").expect("https hub");
+        assert_eq!(hub.connect, "pubsubhubbub.appspot.com:443");
+        assert_eq!(hub.authority, "pubsubhubbub.appspot.com");
+        assert_eq!(hub.path, "/");
+        let Transport::Tls { name, .. } = hub.transport else {
+            panic!("an https hub speaks TLS");
+        };
+        assert_eq!(name.to_str(), "pubsubhubbub.appspot.com");
+    }
+
+    #[test]
+    fn https_hub_named_by_address_checks_the_address() {
+        for (raw, connect, ip) in [
+            ("https://127.0.0.1:8443/hub", "127.0.0.1:8443", "127.0.0.1"),
+            ("https://[::1]:8443/hub", "[::1]:8443", "::1"),
+        ] {
+            let hub = parse(raw).expect("https hub");
+            assert_eq!(hub.connect, connect);
+            let Transport::Tls { name, .. } = hub.transport else {
+                panic!("an https hub speaks TLS");
+            };
+            let expected: std::net::IpAddr = ip.parse().expect("ip");
+            assert_eq!(name, ServerName::IpAddress(expected.into()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_non_urls_are_refused_saying_what_is_allowed() {
+        for raw in [
+            "ftp://hub.example/",
+            "ws://hub.example/",
+            "hub.example/publish",
+            "",
+        ] {
+            let err = parse(raw).err().unwrap_or_else(|| panic!("{raw:?} accepted"));
+            let text = err.to_string();
+            assert!(text.contains("http") && text.contains("https"), "{raw:?}: {text}");
+        }
+    }
 }
