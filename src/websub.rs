@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -37,9 +37,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for the hub's response head once the request is sent.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest life of one connection to the hub, whatever it does after answering: the task
-/// driving it ends by then, so a hub that trickles a response body holds nothing for long.
-const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// Longest life of one connection to the hub, whatever it does: the task driving it ends by
+/// then, and a batch that is still sending opens a new one.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// Most bytes of a hub's answer read (to reuse the connection); a longer answer is dropped.
+const MAX_ANSWER_BYTES: usize = 64 << 10;
 
 /// Why the WebSub settings are unusable; refused at start-up, before serving.
 #[derive(Debug, thiserror::Error)]
@@ -171,19 +173,23 @@ async fn run(hub: Hub, mut rx: mpsc::Receiver<Vec<String>>, metrics: Arc<Metrics
         while let Ok(more) = rx.try_recv() {
             topics.extend(more);
         }
+        // One connection (and so one TLS handshake) serves the whole batch while the hub keeps
+        // it open; it closes when the batch is done, so no idle connection outlives a batch.
+        let mut conn = None;
         for topic in topics {
-            let delivered = publish_with_retries(&hub, &topic).await;
+            let delivered = publish_with_retries(&hub, &topic, &mut conn).await;
             metrics.websub[usize::from(!delivered)].fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-async fn publish_with_retries(hub: &Hub, topic: &str) -> bool {
+async fn publish_with_retries(hub: &Hub, topic: &str, conn: &mut Option<Sender>) -> bool {
     let mut delay = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
-        match publish(hub, topic).await {
+        match publish(hub, topic, conn).await {
             Ok(()) => return true,
             Err(e) => {
+                *conn = None;
                 tracing::warn!(hub = %hub.url, %topic, attempt, error = %e, "WebSub publish failed");
                 if matches!(e, PublishError::Permanent(_)) {
                     return false;
@@ -209,16 +215,59 @@ enum PublishError {
     Permanent(String),
 }
 
-/// One `hub.mode=publish` POST; any 2xx is success (WebSub §7 leaves the answer to the hub).
-async fn publish(hub: &Hub, topic: &str) -> Result<(), PublishError> {
+/// The sending half of an HTTP/1.1 connection to the hub, plain or TLS.
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One `hub.mode=publish` POST over the batch's connection (opened if there is none or the hub
+/// closed it); any 2xx is success (WebSub §7 leaves the answer to the hub).
+async fn publish(hub: &Hub, topic: &str, conn: &mut Option<Sender>) -> Result<(), PublishError> {
+    let transient = PublishError::Transient;
+    let req = request(hub, topic).map_err(|e| transient(e.to_string()))?;
+    let sender = match reusable(conn.take()).await {
+        Some(sender) => conn.insert(sender),
+        None => conn.insert(connect(hub).await?),
+    };
+    let res = tokio::time::timeout(RESPONSE_TIMEOUT, sender.send_request(req))
+        .await
+        .map_err(|_| transient("hub did not answer in time".into()))?
+        .map_err(|e| transient(e.to_string()))?;
+    let status = res.status();
+    // The connection takes the next request only once this answer's body is read; a body too
+    // large or too slow is dropped instead, which closes the connection (the next ping opens one).
+    let body = http_body_util::Limited::new(res.into_body(), MAX_ANSWER_BYTES);
+    if !matches!(
+        tokio::time::timeout(RESPONSE_TIMEOUT, body.collect()).await,
+        Ok(Ok(_))
+    ) {
+        *conn = None;
+    }
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(transient(format!("hub answered {status}")))
+    }
+}
+
+/// `sender` if its connection is still open and idle.
+async fn reusable(sender: Option<Sender>) -> Option<Sender> {
+    let mut sender = sender?;
+    // Idle and open: ready at once. Closed by the hub (or by CONNECTION_LIFETIME): an error at
+    // once. The timeout only bounds what should not happen.
+    match tokio::time::timeout(Duration::from_secs(1), sender.ready()).await {
+        Ok(Ok(())) => Some(sender),
+        _ => None,
+    }
+}
+
+/// Opens a connection to the hub: TCP, then TLS for an `https://` hub, each within its timeout.
+async fn connect(hub: &Hub) -> Result<Sender, PublishError> {
     let transient = PublishError::Transient;
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&hub.connect))
         .await
         .map_err(|_| transient("connect timed out".into()))?
         .map_err(|e| transient(format!("connect: {e}")))?;
-    let req = request(hub, topic).map_err(|e| transient(e.to_string()))?;
-    let status = match &hub.transport {
-        Transport::Plain => exchange(tcp, req).await?,
+    match &hub.transport {
+        Transport::Plain => handshake(tcp).await,
         Transport::Tls { connector, name } => {
             let stream = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, connector.connect(name.clone(), tcp))
                 .await
@@ -231,14 +280,22 @@ async fn publish(hub: &Hub, topic: &str) -> Result<(), PublishError> {
                         transient(reason)
                     }
                 })?;
-            exchange(stream, req).await?
+            handshake(stream).await
         }
-    };
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(transient(format!("hub answered {status}")))
     }
+}
+
+/// Starts HTTP/1.1 over `io` (plain TCP or TLS alike); the task driving the connection ends
+/// within [`CONNECTION_LIFETIME`] whatever the hub does.
+async fn handshake<S>(io: S) -> Result<Sender, PublishError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| PublishError::Transient(e.to_string()))?;
+    tokio::spawn(tokio::time::timeout(CONNECTION_LIFETIME, conn));
+    Ok(sender)
 }
 
 /// The publish request for `topic`: a form POST (WebSub §7).
@@ -255,23 +312,6 @@ fn request(hub: &Hub, topic: &str) -> Result<http::Request<Full<Bytes>>, http::E
             concat!("lenta/", env!("CARGO_PKG_VERSION")),
         )
         .body(Full::new(Bytes::from(body)))
-}
-
-/// Sends `req` over `io` (plain TCP or TLS alike) and returns the status of the answer.
-async fn exchange<S>(io: S, req: http::Request<Full<Bytes>>) -> Result<http::StatusCode, PublishError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let transient = PublishError::Transient;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| transient(e.to_string()))?;
-    tokio::spawn(tokio::time::timeout(CONNECTION_LIFETIME, conn));
-    let res = tokio::time::timeout(RESPONSE_TIMEOUT, sender.send_request(req))
-        .await
-        .map_err(|_| transient("hub did not answer in time".into()))?
-        .map_err(|e| transient(e.to_string()))?;
-    Ok(res.status())
 }
 
 #[cfg(test)]

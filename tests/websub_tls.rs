@@ -61,7 +61,13 @@ struct TlsHub {
 }
 
 impl TlsHub {
+    /// A hub that keeps connections open between requests (as hyper's server does by default).
     async fn start(pki: &TestPki) -> Self {
+        Self::start_with(pki, true).await
+    }
+
+    /// A hub that keeps connections open, or answers each request with `Connection: close`.
+    async fn start_with(pki: &TestPki, keep_alive: bool) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -87,7 +93,7 @@ impl TlsHub {
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
                     if let Ok(Ok(tls)) = handshake.await {
-                        common::serve_hub_connection(tls, record).await;
+                        common::serve_hub_connection(tls, record, keep_alive).await;
                     }
                 });
             }
@@ -189,6 +195,11 @@ async fn https_hub_trusted_through_the_ca_file_flag_receives_publish_pings() {
         counter(&client, &server.base, "lenta_websub_failures_total").await,
         0
     );
+    assert_eq!(
+        hub.connections.load(Ordering::SeqCst),
+        1,
+        "the pings of one write share one connection, so one TLS handshake"
+    );
 }
 
 #[tokio::test]
@@ -226,6 +237,45 @@ async fn https_hub_with_an_untrusted_certificate_gets_no_ping_and_is_counted_as_
     assert_eq!(status, 200);
     assert!(rss.contains("Новость untrusted1"), "{rss}");
     publish(&server.client, &server.base, &token, "untrusted2").await;
+}
+
+#[tokio::test]
+async fn https_hub_that_closes_each_connection_still_gets_every_ping_without_failures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = TestPki::new("lenta test CA");
+    let ca_file = pki.write_ca(dir.path(), "ca.pem");
+    let hub = TlsHub::start_with(&pki, false).await;
+    let hub_url = hub.url.clone();
+    let server = TestServer::start_with(move |s| {
+        s.websub_hub = Some(hub_url.clone());
+        s.websub_ca_file = Some(ca_file.clone());
+    })
+    .await;
+    let token = server.add_publisher("newsroom", "");
+
+    publish(&server.client, &server.base, &token, "close1").await;
+
+    let expected = changed_topics(&server.base);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let delivered = || counter(&server.client, &server.base, "lenta_websub_notifications_total");
+    while delivered().await < expected.len() as u64 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let topics: HashSet<String> = hub
+        .pings
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, u)| u.clone())
+        .collect();
+    assert_eq!(topics, expected);
+    assert_eq!(delivered().await, expected.len() as u64);
+    // Reusing the batch's connection is an optimisation only: a hub that closes each one still
+    // gets every ping, each over a connection of its own, and none is given up on.
+    let failures = counter(&server.client, &server.base, "lenta_websub_failures_total");
+    assert_eq!(failures.await, 0);
+    assert_eq!(hub.connections.load(Ordering::SeqCst), expected.len());
+    assert_eq!(hub.pings.lock().expect("lock").len(), expected.len());
 }
 
 /// Runs `lenta serve` with `flags` on a free port and returns its standard error, asserting that it

@@ -275,15 +275,16 @@ pub async fn hub_stub() -> (String, Pings) {
     let record = Arc::clone(&seen);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_hub_connection(stream, Arc::clone(&record)));
+            tokio::spawn(serve_hub_connection(stream, Arc::clone(&record), true));
         }
     });
     (url, seen)
 }
 
 /// Serves one connection to a hub stub, plain or TLS: records each request's form fields
-/// `hub.mode` and `hub.url` into `record` and answers 204.
-pub async fn serve_hub_connection<S>(io: S, record: Pings)
+/// `hub.mode` and `hub.url` into `record` and answers 204; without `keep_alive`, with
+/// `Connection: close`, as hubs that serve one request per connection do.
+pub async fn serve_hub_connection<S>(io: S, record: Pings, keep_alive: bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -317,6 +318,7 @@ where
         }
     });
     let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(keep_alive)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .await;
 }
