@@ -5,7 +5,9 @@
 //! meanwhile (one ping per URL, however many writes touched it), then POSTs
 //! `hub.mode=publish&hub.url=<topic>` for each, retrying with exponential backoff. Hubs are
 //! `http://` or `https://` (the public hubs are https-only; see [`tls`] for the TLS client).
-//! Every step of a ping is bounded in time, so a stuck hub holds one task, never a write.
+//! The pings of one batch share a connection while the hub keeps it open, so a write costs one
+//! TLS handshake, not one per feed. Every step of a ping is bounded in time, so a stuck hub holds
+//! one task, never a write.
 
 mod tls;
 
