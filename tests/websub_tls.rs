@@ -145,6 +145,30 @@ async fn counter(client: &reqwest::Client, base: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no counter {name} in {text}"))
 }
 
+/// Waits (at most `secs` seconds) until the counter `name` reaches `target`; returns its value.
+async fn wait_for_counter(server: &TestServer, name: &str, target: u64, secs: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let value = counter(&server.client, &server.base, name).await;
+        if value >= target || Instant::now() >= deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An in-process server pinging `hub_url` and trusting `ca_file`, with a publisher's token.
+async fn server_pinging(hub_url: &str, ca_file: std::path::PathBuf) -> (TestServer, String) {
+    let hub_url = hub_url.to_string();
+    let server = TestServer::start_with(move |s| {
+        s.websub_hub = Some(hub_url.clone());
+        s.websub_ca_file = Some(ca_file.clone());
+    })
+    .await;
+    let token = server.add_publisher("newsroom", "");
+    (server, token)
+}
+
 #[tokio::test]
 async fn https_hub_trusted_through_the_ca_file_flag_receives_publish_pings() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -209,23 +233,13 @@ async fn https_hub_with_an_untrusted_certificate_gets_no_ping_and_is_counted_as_
     // The server trusts another CA: a CA file adds trust, it does not switch verification off.
     let other_ca = TestPki::new("some other CA").write_ca(dir.path(), "other.pem");
     let hub = TlsHub::start(&hub_pki).await;
-    let hub_url = hub.url.clone();
-    let server = TestServer::start_with(move |s| {
-        s.websub_hub = Some(hub_url.clone());
-        s.websub_ca_file = Some(other_ca.clone());
-    })
-    .await;
-    let token = server.add_publisher("newsroom", "");
+    let (server, token) = server_pinging(&hub.url, other_ca).await;
 
     publish(&server.client, &server.base, &token, "untrusted1").await;
 
     let topics = changed_topics(&server.base).len() as u64;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let failures = || counter(&server.client, &server.base, "lenta_websub_failures_total");
-    while failures().await < topics && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(failures().await, topics, "every topic's ping counted as failed");
+    let failures = wait_for_counter(&server, "lenta_websub_failures_total", topics, 30).await;
+    assert_eq!(failures, topics, "every topic's ping counted as failed");
     let notified = counter(&server.client, &server.base, "lenta_websub_notifications_total");
     assert_eq!(notified.await, 0);
     assert!(hub.pings.lock().expect("lock").is_empty(), "no ping got through");
@@ -243,39 +257,24 @@ async fn https_hub_with_an_untrusted_certificate_gets_no_ping_and_is_counted_as_
 async fn https_hub_that_closes_each_connection_still_gets_every_ping_without_failures() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = TestPki::new("lenta test CA");
-    let ca_file = pki.write_ca(dir.path(), "ca.pem");
     let hub = TlsHub::start_with(&pki, false).await;
-    let hub_url = hub.url.clone();
-    let server = TestServer::start_with(move |s| {
-        s.websub_hub = Some(hub_url.clone());
-        s.websub_ca_file = Some(ca_file.clone());
-    })
-    .await;
-    let token = server.add_publisher("newsroom", "");
+    let (server, token) = server_pinging(&hub.url, pki.write_ca(dir.path(), "ca.pem")).await;
 
     publish(&server.client, &server.base, &token, "close1").await;
 
     let expected = changed_topics(&server.base);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let delivered = || counter(&server.client, &server.base, "lenta_websub_notifications_total");
-    while delivered().await < expected.len() as u64 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let topics: HashSet<String> = hub
-        .pings
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|(_, u)| u.clone())
-        .collect();
+    let n = expected.len() as u64;
+    let delivered = wait_for_counter(&server, "lenta_websub_notifications_total", n, 20).await;
+    assert_eq!(delivered, n);
+    let pings = hub.pings.lock().expect("lock").clone();
+    let topics: HashSet<String> = pings.iter().map(|(_, u)| u.clone()).collect();
     assert_eq!(topics, expected);
-    assert_eq!(delivered().await, expected.len() as u64);
+    assert_eq!(pings.len(), expected.len(), "one ping per feed");
     // Reusing the batch's connection is an optimisation only: a hub that closes each one still
     // gets every ping, each over a connection of its own, and none is given up on.
     let failures = counter(&server.client, &server.base, "lenta_websub_failures_total");
     assert_eq!(failures.await, 0);
     assert_eq!(hub.connections.load(Ordering::SeqCst), expected.len());
-    assert_eq!(hub.pings.lock().expect("lock").len(), expected.len());
 }
 
 /// Runs `lenta serve` with `flags` on a free port and returns its standard error, asserting that it
