@@ -126,6 +126,9 @@ struct ServeArgs {
     /// WebSub hub URL to advertise in feeds.
     #[arg(long, env = "LENTA_WEBSUB_HUB")]
     websub_hub: Option<String>,
+    /// PEM file of extra CA certificates to trust for an https:// WebSub hub (private hubs).
+    #[arg(long, env = "LENTA_WEBSUB_CA_FILE", requires = "websub_hub")]
+    websub_ca_file: Option<PathBuf>,
     /// Seconds a client has to send its request headers.
     #[arg(long, env = "LENTA_HEADER_TIMEOUT", default_value_t = 10)]
     header_timeout: u64,
@@ -274,9 +277,10 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_batch_bytes = args.max_batch_bytes;
     if let Some(hub) = &args.websub_hub {
-        crate::websub::check_hub(hub)?;
+        crate::websub::check_hub(hub, args.websub_ca_file.as_deref())?;
     }
     settings.websub_hub = args.websub_hub;
+    settings.websub_ca_file = args.websub_ca_file;
     settings.rate_limit = args.rate_limit.filter(|n| *n > 0);
     settings.header_timeout = Duration::from_secs(args.header_timeout.max(1));
     settings.max_connections = args.max_connections;

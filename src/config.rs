@@ -65,6 +65,9 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// WebSub hub to advertise and notify.
     pub websub_hub: Option<String>,
+    /// Extra CA certificates (PEM) trusted for an `https://` WebSub hub, besides the built-in
+    /// Mozilla roots: for private hubs behind an in-house CA.
+    pub websub_ca_file: Option<PathBuf>,
     /// Time a client has to send its request headers.
     pub header_timeout: Duration,
     /// Most connections served at once; more wait in the accept queue.
@@ -134,6 +137,7 @@ impl Settings {
             max_batch_bytes: 64 << 20,
             admin_token: None,
             websub_hub: None,
+            websub_ca_file: None,
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(10),

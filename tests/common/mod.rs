@@ -262,54 +262,63 @@ impl Drop for ChildServer {
     }
 }
 
+/// WebSub publish pings a hub stub received: (hub.mode, hub.url).
+pub type Pings = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// Records WebSub publish pings: (hub.mode, hub.url).
-pub async fn hub_stub() -> (String, Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+pub async fn hub_stub() -> (String, Pings) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind hub");
     let url = format!("http://{}/hub", listener.local_addr().expect("addr"));
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Pings::default();
     let record = Arc::clone(&seen);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let record = Arc::clone(&record);
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let record = Arc::clone(&record);
-                        async move {
-                            use http_body_util::BodyExt;
-                            let body = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                                .collect();
-                            let get = |k: &str| {
-                                pairs
-                                    .iter()
-                                    .find(|(key, _)| key == k)
-                                    .map(|(_, v)| v.clone())
-                                    .unwrap_or_default()
-                            };
-                            record
-                                .lock()
-                                .expect("lock")
-                                .push((get("hub.mode"), get("hub.url")));
-                            let mut res =
-                                hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-                            *res.status_mut() = hyper::StatusCode::NO_CONTENT;
-                            Ok::<_, std::convert::Infallible>(res)
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(serve_hub_connection(stream, Arc::clone(&record), true));
         }
     });
     (url, seen)
+}
+
+/// Serves one connection to a hub stub, plain or TLS: records each request's form fields
+/// `hub.mode` and `hub.url` into `record` and answers 204; without `keep_alive`, with
+/// `Connection: close`, as hubs that serve one request per connection do.
+pub async fn serve_hub_connection<S>(io: S, record: Pings, keep_alive: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let record = Arc::clone(&record);
+        async move {
+            use http_body_util::BodyExt;
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            record
+                .lock()
+                .expect("lock")
+                .push((get("hub.mode"), get("hub.url")));
+            let mut res = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+            *res.status_mut() = hyper::StatusCode::NO_CONTENT;
+            Ok::<_, std::convert::Infallible>(res)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(keep_alive)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
 }
