@@ -304,6 +304,10 @@ fn serve(args: ServeArgs) -> Result<()> {
     })
 }
 
+/// How long before the demo's start its newest article (or edit) is dated: a few minutes, so it
+/// is already published (not scheduled) and inside every aggregator window.
+const DEMO_LEAD_MINUTES: i64 = 5;
+
 fn load_demo(app: &App) -> Result<()> {
     if app.store.article_count() > 0 {
         eprintln!(
@@ -321,10 +325,14 @@ fn load_demo(app: &App) -> Result<()> {
         &app.regions,
         &mut corpus,
     )?;
+    // Anchored to now, so the windows of /sitemap-news.xml, /yandex.rss and /dzen.rss show it.
+    let latest = chrono::Utc::now() - chrono::TimeDelta::minutes(DEMO_LEAD_MINUTES);
+    let corpus = crate::gen::anchor_corpus(&corpus, latest)?;
     let report = import::import(&app.store, &app.regions, "portal", &corpus[..], |_| {})?;
     eprintln!(
-        "demo: loaded {} generated articles",
-        report.created + report.updated
+        "demo: loaded {} generated articles, the newest dated {} minutes ago",
+        report.created + report.updated,
+        DEMO_LEAD_MINUTES
     );
     Ok(())
 }
