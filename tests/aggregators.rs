@@ -550,7 +550,13 @@ async fn the_home_page_links_every_aggregator_document() {
         .select(&links)
         .filter_map(|a| a.value().attr("href").map(str::to_string))
         .collect();
-    for path in ["/yandex.rss", "/sitemap-news.xml", "/sitemap.xml", "/robots.txt"] {
+    for path in [
+        "/yandex.rss",
+        "/dzen.rss",
+        "/sitemap-news.xml",
+        "/sitemap.xml",
+        "/robots.txt",
+    ] {
         let href = hrefs
             .iter()
             .find(|h| h.ends_with(path))
