@@ -467,3 +467,158 @@ async fn the_dzen_validators_change_exactly_when_an_item_leaves_the_window() {
         .expect("GET");
     assert_eq!(gz.headers()["content-encoding"], "br");
 }
+
+/// One NDJSON line in `region` with `category`, published `secs` seconds from now.
+fn line_in(external_id: &str, secs: i64, region: &str, category: &str) -> String {
+    let v = json!({
+        "external_id": external_id,
+        "title": format!("Заголовок {external_id}"),
+        "published_at": from_now(secs),
+        "regions": [region],
+        "categories": [category],
+    });
+    format!("{v}\n")
+}
+
+/// The `link`s of the items of an RSS document (`/dzen.rss` or `/yandex.rss`), newest first.
+fn item_links(body: &str) -> Vec<String> {
+    let doc = strict_xml(body);
+    doc.descendants()
+        .filter(|n| n.has_tag_name("item"))
+        .map(|item| {
+            item.children()
+                .find(|n| n.has_tag_name("link"))
+                .and_then(|n| n.text())
+                .expect("link")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Both window feeds take the other feeds' parameters, intersected with the window.
+#[tokio::test]
+async fn the_window_feeds_take_the_feed_parameters_within_their_window() {
+    let server = TestServer::start_with(|s| {
+        s.dzen_window = Duration::from_secs(3600);
+        s.yandex_window = Duration::from_secs(3600);
+    })
+    .await;
+    let ndjson = [
+        line_in("niz-transport", -600, "RU-NIZ", "Транспорт"),
+        line_in("niz-culture", -500, "RU-NIZ", "Культура"),
+        line_in("mow-transport", -400, "RU-MOW", "Транспорт"),
+        line_in("mow-old", -7200, "RU-MOW", "Транспорт"),
+    ]
+    .concat();
+    assert_eq!(server.import(&ndjson).created, 4);
+    let url = |ext: &str| format!("{}/articles/{}", server.base, id_of(&server, "portal", ext));
+    let from = |secs: i64| form_urlencoded::byte_serialize(from_now(secs).as_bytes()).collect::<String>();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        ("".into(), vec!["mow-transport", "niz-culture", "niz-transport"]),
+        ("?region=ru-mow".into(), vec!["mow-transport"]),
+        (
+            "?category=транспорт".into(),
+            vec!["mow-transport", "niz-transport"],
+        ),
+        (
+            "?region=RU-MOW,RU-NIZ&category=Культура".into(),
+            vec!["niz-culture"],
+        ),
+        // `from` narrows the window...
+        (
+            format!("?from={}", from(-550)),
+            vec!["mow-transport", "niz-culture"],
+        ),
+        // ...but never widens it: the 2-hour-old article stays out of the 1-hour window.
+        (
+            format!("?from={}", from(-3 * 3600)),
+            vec!["mow-transport", "niz-culture", "niz-transport"],
+        ),
+        (
+            format!("?to={}", from(-450)),
+            vec!["niz-culture", "niz-transport"],
+        ),
+        ("?limit=2".into(), vec!["mow-transport", "niz-culture"]),
+    ];
+    for feed in ["dzen", "yandex"] {
+        for (query, want) in &cases {
+            let path = format!("/{feed}.rss{query}");
+            let (status, body) = server.get_text(&path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            let want: Vec<String> = want.iter().map(|e| url(e)).collect();
+            assert_eq!(item_links(&body), want, "{path}");
+        }
+        let (status, body) = server
+            .get_text(&format!("/regions/RU-NIZ/{feed}.rss?category=Культура"))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(item_links(&body), vec![url("niz-culture")]);
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_of_the_window_feeds_are_400_problems() {
+    let server = TestServer::start().await;
+    server.import(&line("one", &from_now(-60)));
+    let cursor = "0".repeat(32);
+    for feed in ["/dzen.rss", "/yandex.rss"] {
+        for (query, field, says) in [
+            ("foo=1", "foo", "allowed parameters are"),
+            ("limit=501", "limit", "from 1 to 500"),
+            ("limit=0", "limit", "from 1 to 500"),
+            ("region=XX-NOPE", "region", "unknown region"),
+            ("from=yesterday", "from", "RFC 3339"),
+            (&format!("before={cursor}"), "before", "no pages"),
+        ] {
+            let path = format!("{feed}?{query}");
+            let res = server.get(&path).await;
+            assert_eq!(res.status(), 400, "{path}");
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/problem+json",
+                "{path}"
+            );
+            let problem: Value = res.json().await.expect("problem");
+            let errors = problem["errors"].as_array().expect("errors");
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e["field"] == field && e["reason"].as_str().is_some_and(|r| r.contains(says))),
+                "{path}: {problem}"
+            );
+        }
+        let path = format!("/regions/RU-NIZ{feed}?region=RU-MOW");
+        assert_eq!(server.get(&path).await.status(), 400, "{path}");
+        assert_eq!(server.get(feed).await.status(), 200, "still serving");
+    }
+}
+
+#[tokio::test]
+async fn a_query_is_its_own_representation_with_canonical_validators() {
+    let server = TestServer::start().await;
+    server.import(&[line("a", &from_now(-120)), line("b", &from_now(-60))].concat());
+    let (_, whole, body) = server.get_tagged("/dzen.rss").await;
+    assert_eq!(item_links(&String::from_utf8(body).expect("utf-8")).len(), 2);
+    let (_, one, body) = server.get_tagged("/dzen.rss?limit=1").await;
+    assert_eq!(item_links(&String::from_utf8(body).expect("utf-8")).len(), 1);
+    assert_ne!(whole, one, "another list, another validator");
+    // `limit=50` is an explicit limit here (the default is the cap), not the feeds' default.
+    let (_, fifty, _) = server.get_tagged("/dzen.rss?limit=50").await;
+    assert_ne!(whole, fifty);
+    // Spelling does not matter: the canonical query is the key.
+    let (_, a, _) = server
+        .get_tagged("/dzen.rss?region=ru-niz,RU-MOW&category=X")
+        .await;
+    let (_, b, _) = server
+        .get_tagged("/dzen.rss?category=x&region=RU-MOW&region=RU-NIZ")
+        .await;
+    assert_eq!(a, b);
+    let again = server
+        .client
+        .get(server.url("/dzen.rss?limit=1"))
+        .header("if-none-match", one.as_deref().expect("etag"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(again.status(), 304);
+}

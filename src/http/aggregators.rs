@@ -1,6 +1,6 @@
 //! The documents whose window is relative to the time of the request: `/sitemap-news.xml`
 //! (Google News, 2 days), `/yandex.rss` (Yandex, 8 days) and `/dzen.rss` (Dzen, 3 days), the
-//! two feeds also per region.
+//! two feeds also per region and with the feeds' query parameters (see `window_query`).
 //!
 //! The window moves with the clock, yet the validators must change only when the listed set
 //! does (a crawler revalidating every few minutes should get 304s until an article leaves). With
@@ -26,7 +26,8 @@ use super::sitemaps::no_query;
 use crate::app::App;
 use crate::feed::news_sitemap::{self, NewsEntry};
 use crate::feed::{dzen, sitemap, yandex, FeedDoc, Format, Page};
-use crate::query::{FeedQuery, MAX_LIMIT};
+use crate::model::FieldError;
+use crate::query::{FeedQuery, QueryContext, MAX_LIMIT};
 use crate::regions::RegionCode;
 use crate::store::keys::Position;
 use crate::store::StoreError;
@@ -38,7 +39,18 @@ pub async fn news(app: &Arc<App>, req: &Parts) -> Response<Body> {
         return refusal;
     }
     let window = app.settings.news_window;
-    let (repr, first_in) = match windowed(app, "sitemap-news", sitemap::CONTENT_TYPE, Vec::new(), window) {
+    let everything = FeedQuery {
+        limit: news_sitemap::MAX_URLS,
+        ..FeedQuery::default()
+    };
+    let (repr, first_in) = match windowed(
+        app,
+        "sitemap-news",
+        sitemap::CONTENT_TYPE,
+        &everything,
+        None,
+        window,
+    ) {
         Ok(w) => w,
         Err(problem) => return problem.into_response(),
     };
@@ -114,22 +126,21 @@ struct WindowFeed {
 
 impl WindowFeed {
     async fn serve(self, app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> Response<Body> {
-        if let Some(refusal) = no_query(req) {
-            return refusal;
-        }
-        let regions: Vec<RegionCode> = path_region
-            .and_then(|code| app.regions.lookup(code))
-            .map(|r| vec![r.code.clone()])
-            .unwrap_or_default();
+        let query = match window_query(app, req, path_region, self.cap) {
+            Ok(q) => q,
+            Err(problem) => return problem.into_response(),
+        };
         let syndication = match Syndication::load(app) {
             Ok(s) => s,
             Err(problem) => return problem.into_response(),
         };
+        let floor = query.from.as_ref().map(|b| b.micros);
         let (mut repr, first_in) = match windowed(
             app,
             self.kind,
             Format::Rss.content_type(),
-            regions.clone(),
+            &query,
+            floor,
             self.window,
         ) {
             Ok(w) => w,
@@ -138,14 +149,17 @@ impl WindowFeed {
         repr.canonical.push_str(&syndication.key());
         repr.canonical.push_str(&self.settings);
         let updated = repr.visible.last_modified;
-        let (cap, render) = (self.cap, self.render);
+        let render = self.render;
         let render = Box::new(move |app: &App| {
             let articles = match first_in {
                 Some(first) => app
                     .store
-                    .scan(&regions)
+                    .scan(&query.regions)
                     .oldest(Some(first.micros))
-                    .articles(cap, |a| syndication.allows(a))
+                    .newest(query.to.as_ref().map(|b| b.micros))
+                    .articles(query.limit, |a| {
+                        syndication.allows(a) && query.matches_category(&a.categories)
+                    })
                     .map_err(|e| Problem::internal(e.to_string()))?,
                 None => Vec::new(),
             };
@@ -153,15 +167,45 @@ impl WindowFeed {
                 articles,
                 ..Page::default()
             };
-            let query = FeedQuery {
-                regions,
-                ..FeedQuery::default()
-            };
             let doc = FeedDoc::new(&app.feed_context(), &query, Format::Rss, &page, updated);
             Ok(render(app, &doc)?)
         });
         representation::serve(app, &req.method, &req.headers, repr, render).await
     }
+}
+
+/// The parameters the window feeds take: those of the other feeds (`region`, `category`, `from`,
+/// `to`, `limit`), parsed by [`FeedQuery::parse`], so a partner can take one region or topic.
+/// `from` only narrows the window (it never reaches further back than the window does); `limit`
+/// defaults to the document's cap (`cap`, at most [`MAX_LIMIT`]) rather than to a feed page.
+/// Paging cursors are refused: these documents list their whole window at once.
+fn window_query(app: &App, req: &Parts, path_region: Option<&str>, cap: usize) -> Result<FeedQuery, Problem> {
+    let ctx = QueryContext {
+        regions: &app.regions,
+        tz: app.settings.tz,
+    };
+    let raw = req.uri.query();
+    let mut query = FeedQuery::parse(raw, path_region, ctx).map_err(Problem::bad_query)?;
+    let paging: Vec<FieldError> = [
+        ("before", query.before.is_some()),
+        ("after", query.after.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, given)| *given)
+    .map(|(name, _)| {
+        FieldError::new(
+            name,
+            "this document lists its whole window at once and has no pages; allowed parameters \
+                 are region, category, from, to, limit",
+        )
+    })
+    .collect();
+    if !paging.is_empty() {
+        return Err(Problem::bad_query(paging));
+    }
+    let limit_given = form_urlencoded::parse(raw.unwrap_or("").as_bytes()).any(|(k, _)| k == "limit");
+    query.limit = if limit_given { query.limit.min(cap) } else { cap };
+    Ok(query)
 }
 
 /// Which articles the aggregator documents may republish under the portal's name: all but those
@@ -192,26 +236,34 @@ impl Syndication {
     }
 }
 
-/// The representation of a `window` over `regions` at the time of the request, and the oldest
-/// position inside the window (which the render lists from).
+/// The representation of a `window` over `query`'s regions at the time of the request, and the
+/// oldest position inside it (which the render lists from). `floor` (a query's `from`) narrows the
+/// window's start, never widens it.
 fn windowed(
     app: &App,
     kind: &'static str,
     content_type: &'static str,
-    regions: Vec<RegionCode>,
+    query: &FeedQuery,
+    floor: Option<i64>,
     window: Duration,
 ) -> Result<(Representation, Option<Position>), Problem> {
     let window = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
     let cutoff = Utc::now().timestamp_micros().saturating_sub(window);
-    let edge = window_edge(app, &regions, cutoff).map_err(|e| Problem::internal(e.to_string()))?;
-    let codes: Vec<&str> = regions.iter().map(RegionCode::as_str).collect();
-    let canonical = match edge.first_in {
-        Some(p) => format!("region={}&from={}.{}", codes.join(","), p.micros, p.id),
-        None => format!("region={}&from=none", codes.join(",")),
+    // The clock bounds the list only while the window's start is later than `from`.
+    let clock_bound = floor.is_none_or(|f| f <= cutoff);
+    let start = floor.map_or(cutoff, |f| f.max(cutoff));
+    let edge = window_edge(app, &query.regions, start).map_err(|e| Problem::internal(e.to_string()))?;
+    let from = match edge.first_in {
+        Some(p) => format!("{}.{}", p.micros, p.id),
+        None => "none".to_string(),
     };
-    let mut repr = Representation::new(app, kind, content_type, canonical, &regions);
+    // The canonical query (regions, categories, dates) and the effective limit, which the
+    // canonical form leaves out at the feeds' default.
+    let canonical = format!("{}&limit={}&first_in={from}", query.canonical(), query.limit);
+    let mut repr = Representation::new(app, kind, content_type, canonical, &query.regions);
     if let Some(left) = edge
         .last_out
+        .filter(|_| clock_bound)
         .and_then(|p| DateTime::<Utc>::from_timestamp_micros(p.micros.saturating_add(window)))
     {
         repr.visible.last_modified = repr.visible.last_modified.max(left);
