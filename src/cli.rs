@@ -181,6 +181,11 @@ struct ServeArgs {
     /// /apple-touch-icon.png when absent.
     #[arg(long, env = "LENTA_DZEN_SQUARE_LOGO_URL", value_name = "URL")]
     dzen_square_logo_url: Option<String>,
+    /// The yandex:genre of /yandex.rss items whose categories name none (a category such as
+    /// Интервью or Аналитика decides otherwise): message, article, interview or none.
+    #[arg(long, env = "LENTA_YANDEX_GENRE", default_value = "message",
+          value_parser = ["message", "article", "interview", "none"])]
+    yandex_genre: String,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -303,6 +308,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.logo_file = args.logo_file;
     settings.dzen_window = Duration::from_secs(u64::from(args.dzen_window_hours) * 3600);
     settings.dzen_content_type = args.dzen_content_type;
+    settings.yandex_genre =
+        crate::feed::yandex::Genre::parse_default(&args.yandex_genre).map_err(anyhow::Error::msg)?;
     settings.dzen_logo_url = args
         .dzen_logo_url
         .map(|u| check_absolute_url("--dzen-logo-url", &u))

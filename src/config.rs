@@ -107,6 +107,8 @@ pub struct Settings {
     pub dzen_logo_url: Option<String>,
     /// The Dzen channel's square `yandex:logo`; the portal's icon when absent.
     pub dzen_square_logo_url: Option<String>,
+    /// The `yandex:genre` of `/yandex.rss` items whose categories name none; none leaves it out.
+    pub yandex_genre: Option<crate::feed::yandex::Genre>,
 }
 
 impl Settings {
@@ -157,6 +159,7 @@ impl Settings {
             dzen_content_type: crate::feed::dzen::ContentType::default(),
             dzen_logo_url: None,
             dzen_square_logo_url: None,
+            yandex_genre: Some(crate::feed::yandex::Genre::Message),
         }
     }
 }

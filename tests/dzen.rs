@@ -622,3 +622,53 @@ async fn a_query_is_its_own_representation_with_canonical_validators() {
         .expect("GET");
     assert_eq!(again.status(), 304);
 }
+
+/// `yandex:genre` of each item of a `/yandex.rss` body, by link.
+fn genres(body: &str) -> Vec<(Option<String>, Option<String>)> {
+    let doc = strict_xml(body);
+    doc.descendants()
+        .filter(|n| n.has_tag_name("item"))
+        .map(|item| {
+            let text = |name: roxmltree::ExpandedName| {
+                item.children()
+                    .find(|n| n.tag_name() == name)
+                    .and_then(|n| n.text())
+                    .map(str::to_string)
+            };
+            (text("link".into()), text((YANDEX, "genre").into()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_yandex_genre_comes_from_a_category_else_the_configured_default() {
+    let server = TestServer::start().await;
+    let ndjson = [
+        line_in("interview", -300, "RU-NIZ", "Интервью"),
+        line_in("analysis", -200, "RU-NIZ", "аналитика"),
+        line_in("report", -100, "RU-NIZ", "Политика"),
+    ]
+    .concat();
+    assert_eq!(server.import(&ndjson).created, 3);
+    let url = |ext: &str| format!("{}/articles/{}", server.base, id_of(&server, "portal", ext));
+    let (status, body) = server.get_text("/yandex.rss").await;
+    assert_eq!(status, 200);
+    let want = |report: Option<&str>| {
+        vec![
+            (Some(url("report")), report.map(str::to_string)),
+            (Some(url("analysis")), Some("article".to_string())),
+            (Some(url("interview")), Some("interview".to_string())),
+        ]
+    };
+    assert_eq!(genres(&body), want(Some("message")), "{body}");
+
+    // Without a default, an item whose categories name no genre has no element.
+    let plain = TestServer::start_with(|s| s.yandex_genre = None).await;
+    assert_eq!(plain.import(&ndjson).created, 3);
+    let (_, body) = plain.get_text("/yandex.rss").await;
+    let want = want(None)
+        .into_iter()
+        .map(|(link, genre)| (link.map(|l| l.replace(&server.base, &plain.base)), genre))
+        .collect::<Vec<_>>();
+    assert_eq!(genres(&body), want, "{body}");
+}

@@ -69,8 +69,11 @@ pub async fn yandex(app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> R
         kind: "yandex",
         window: app.settings.yandex_window,
         cap: MAX_LIMIT,
-        settings: String::new(),
-        render: |_, doc| yandex::render(doc),
+        settings: format!(
+            "&genre={}",
+            app.settings.yandex_genre.map_or("none", |g| g.as_str())
+        ),
+        render: |app, doc| yandex::render(doc, app.settings.yandex_genre),
     };
     feed.serve(app, req, path_region).await
 }
