@@ -40,11 +40,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use ammonia::{Builder, UrlRelative};
-use rss::extension::{Extension, ExtensionMap};
+use rss::extension::Extension;
 use rss::{Channel, Item as RssItem};
 use url::Url;
 
-use super::rss::{escape_html, guid, MEDIA_NAMESPACE};
+use super::rss::{element, escape_html, extension_map, guid, MEDIA_NAMESPACE};
 use super::xml::owned;
 use super::{FeedDoc, Item, RenderError};
 
@@ -138,7 +138,7 @@ pub fn render(doc: &FeedDoc, opts: &DzenOptions) -> Result<Vec<u8>, RenderError>
     ];
     let channel = Channel {
         items: doc.items.iter().map(|i| item(i, opts.content_type)).collect(),
-        extensions: extensions("yandex", vec![("logo", logos)]),
+        extensions: extension_map("yandex", vec![("logo", logos)]),
         namespaces,
         ..super::rss::channel(doc)
     };
@@ -159,7 +159,7 @@ fn item(item: &Item, content_type: ContentType) -> RssItem {
             enclosures.push(enclosure(url, mime, None));
         }
     }
-    let mut extensions = extensions(
+    let mut extensions = extension_map(
         "dzen",
         vec![
             (
@@ -169,7 +169,7 @@ fn item(item: &Item, content_type: ContentType) -> RssItem {
             ("enclosure", enclosures),
         ],
     );
-    extensions.extend(self::extensions(
+    extensions.extend(extension_map(
         "media",
         vec![(
             "rating",
@@ -351,30 +351,6 @@ fn enclosure(url: &str, mime: &str, length: Option<u64>) -> Extension {
         attrs.push(("length", length));
     }
     element("enclosure", &attrs, None)
-}
-
-fn element(name: &str, attrs: &[(&str, &str)], value: Option<&str>) -> Extension {
-    Extension {
-        name: name.to_string(),
-        value: value.map(owned),
-        attrs: attrs.iter().map(|(k, v)| (k.to_string(), owned(v))).collect(),
-        ..Default::default()
-    }
-}
-
-/// An extension map under `key` (the writer orders elements by key, then by name; the elements
-/// carry their own prefixes).
-fn extensions(key: &str, elements: Vec<(&str, Vec<Extension>)>) -> ExtensionMap {
-    let mut map = ExtensionMap::new();
-    map.insert(
-        key.to_string(),
-        elements
-            .into_iter()
-            .filter(|(_, list)| !list.is_empty())
-            .map(|(name, list)| (name.to_string(), list))
-            .collect(),
-    );
-    map
 }
 
 #[cfg(test)]

@@ -33,10 +33,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
-use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Item as RssItem};
 
-use super::rss::{enclosure, guid};
+use super::rss::{element, enclosure, extension_map, guid};
 use super::text::plain_text;
 use super::xml::owned;
 use super::{FeedDoc, Item, RenderError};
@@ -113,7 +112,7 @@ pub fn render(doc: &FeedDoc, default_genre: Option<Genre>) -> Result<Vec<u8>, Re
     ];
     let channel = Channel {
         items: doc.items.iter().map(|i| item(i, default_genre)).collect(),
-        extensions: yandex(vec![("logo", logos)]),
+        extensions: extension_map("yandex", vec![("logo", logos)]),
         namespaces,
         ..super::rss::channel(doc)
     };
@@ -142,43 +141,24 @@ fn item(item: &Item, default_genre: Option<Genre>) -> RssItem {
         guid: Some(guid(item)),
         categories,
         enclosure: a.image.as_ref().map(enclosure),
-        extensions: yandex(vec![
-            (
-                "full-text",
-                vec![element("yandex:full-text", &[], Some(&full_text))],
-            ),
-            (
-                "genre",
-                genre(&a.categories, default_genre)
-                    .map(|g| element("yandex:genre", &[], Some(g.as_str())))
-                    .into_iter()
-                    .collect(),
-            ),
-        ]),
+        extensions: extension_map(
+            "yandex",
+            vec![
+                (
+                    "full-text",
+                    vec![element("yandex:full-text", &[], Some(&full_text))],
+                ),
+                (
+                    "genre",
+                    genre(&a.categories, default_genre)
+                        .map(|g| element("yandex:genre", &[], Some(g.as_str())))
+                        .into_iter()
+                        .collect(),
+                ),
+            ],
+        ),
         ..Default::default()
     }
-}
-
-fn element(name: &str, attrs: &[(&str, &str)], value: Option<&str>) -> Extension {
-    Extension {
-        name: name.to_string(),
-        value: value.map(owned),
-        attrs: attrs.iter().map(|(k, v)| (k.to_string(), owned(v))).collect(),
-        ..Default::default()
-    }
-}
-
-fn yandex(elements: Vec<(&str, Vec<Extension>)>) -> ExtensionMap {
-    let mut map = ExtensionMap::new();
-    map.insert(
-        "yandex".to_string(),
-        elements
-            .into_iter()
-            .filter(|(_, list)| !list.is_empty())
-            .map(|(name, list)| (name.to_string(), list))
-            .collect(),
-    );
-    map
 }
 
 #[cfg(test)]
