@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::App;
-use crate::config::{normalize_base_url, parse_timezone, Settings};
+use crate::config::{check_absolute_url, normalize_base_url, parse_timezone, Settings};
 use crate::gen::{write_portal_corpus, GenOptions};
 use crate::http::encoding::Compression;
 use crate::http::pool::PoolLimits;
@@ -178,6 +178,28 @@ struct ServeArgs {
     /// /logo.png; Atom logo, RSS image). Built-in logo when absent.
     #[arg(long = "logo", env = "LENTA_LOGO", value_name = "FILE")]
     logo_file: Option<PathBuf>,
+    /// How many hours back /dzen.rss reaches from the time of the request (Dzen takes the last
+    /// 2-3 days).
+    #[arg(long, env = "LENTA_DZEN_WINDOW_HOURS", default_value_t = 72,
+          value_parser = clap::value_parser!(u16).range(1..=72))]
+    dzen_window_hours: u16,
+    /// Where Dzen shows the items of /dzen.rss: news (Dzen News and the channel), news_only or
+    /// blogs_only (the channel only).
+    #[arg(long, env = "LENTA_DZEN_CONTENT_TYPE", default_value = "news",
+          value_parser = crate::feed::dzen::ContentType::parse)]
+    dzen_content_type: crate::feed::dzen::ContentType,
+    /// Absolute URL of the logo /dzen.rss names (yandex:logo); the portal's /logo.png when absent.
+    #[arg(long, env = "LENTA_DZEN_LOGO_URL", value_name = "URL")]
+    dzen_logo_url: Option<String>,
+    /// Absolute URL of the square logo /dzen.rss names (yandex:logo type="square"); the portal's
+    /// /apple-touch-icon.png when absent.
+    #[arg(long, env = "LENTA_DZEN_SQUARE_LOGO_URL", value_name = "URL")]
+    dzen_square_logo_url: Option<String>,
+    /// The yandex:genre of /yandex.rss items whose categories name none (a category such as
+    /// Интервью or Аналитика decides otherwise): message, article, interview or none.
+    #[arg(long, env = "LENTA_YANDEX_GENRE", default_value = "message",
+          value_parser = ["message", "article", "interview", "none"])]
+    yandex_genre: String,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -222,7 +244,7 @@ enum PublisherCommand {
         /// Comma-separated region codes it may publish in (default: all regions).
         #[arg(long = "regions", value_name = "CODES")]
         regions: Option<String>,
-        /// Allow its articles in the aggregator feeds (/yandex.rss), which otherwise leave out
+        /// Allow its articles in the aggregator feeds (/yandex.rss, /dzen.rss), which otherwise leave out
         /// outside publishers' articles.
         #[arg(long)]
         syndicate: bool,
@@ -302,6 +324,20 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_header_bytes = args.max_header_bytes.max(8192);
     settings.icon_file = args.icon_file;
     settings.logo_file = args.logo_file;
+    settings.dzen_window = Duration::from_secs(u64::from(args.dzen_window_hours) * 3600);
+    settings.dzen_content_type = args.dzen_content_type;
+    settings.yandex_genre =
+        crate::feed::yandex::Genre::parse_default(&args.yandex_genre).map_err(anyhow::Error::msg)?;
+    settings.dzen_logo_url = args
+        .dzen_logo_url
+        .map(|u| check_absolute_url("--dzen-logo-url", &u))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    settings.dzen_square_logo_url = args
+        .dzen_square_logo_url
+        .map(|u| check_absolute_url("--dzen-square-logo-url", &u))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
@@ -322,6 +358,10 @@ fn serve(args: ServeArgs) -> Result<()> {
     })
 }
 
+/// How long before the demo's start its newest article (or edit) is dated: a few minutes, so it
+/// is already published (not scheduled) and inside every aggregator window.
+const DEMO_LEAD_MINUTES: i64 = 5;
+
 fn load_demo(app: &App) -> Result<()> {
     if app.store.article_count() > 0 {
         eprintln!(
@@ -339,10 +379,14 @@ fn load_demo(app: &App) -> Result<()> {
         &app.regions,
         &mut corpus,
     )?;
+    // Anchored to now, so the windows of /sitemap-news.xml, /yandex.rss and /dzen.rss show it.
+    let latest = chrono::Utc::now() - chrono::TimeDelta::minutes(DEMO_LEAD_MINUTES);
+    let corpus = crate::gen::anchor_corpus(&corpus, latest)?;
     let report = import::import(&app.store, &app.regions, "portal", &corpus[..], |_| {})?;
     eprintln!(
-        "demo: loaded {} generated articles",
-        report.created + report.updated
+        "demo: loaded {} generated articles, the newest dated {} minutes ago",
+        report.created + report.updated,
+        DEMO_LEAD_MINUTES
     );
     Ok(())
 }

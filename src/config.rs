@@ -107,6 +107,17 @@ pub struct Settings {
     /// How far back `/yandex.rss` reaches from the time of the request: Yandex's 8 days;
     /// shorter only in tests.
     pub yandex_window: Duration,
+    /// How far back `/dzen.rss` reaches from the time of the request: Dzen's 3 days by default
+    /// (`--dzen-window-hours`); seconds only in tests.
+    pub dzen_window: Duration,
+    /// Where Dzen shows the portal's items (every item's `contentType`).
+    pub dzen_content_type: crate::feed::dzen::ContentType,
+    /// The Dzen channel's `yandex:logo`; the portal's logo when absent.
+    pub dzen_logo_url: Option<String>,
+    /// The Dzen channel's square `yandex:logo`; the portal's icon when absent.
+    pub dzen_square_logo_url: Option<String>,
+    /// The `yandex:genre` of `/yandex.rss` items whose categories name none; none leaves it out.
+    pub yandex_genre: Option<crate::feed::yandex::Genre>,
 }
 
 impl Settings {
@@ -157,6 +168,11 @@ impl Settings {
             sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
             news_window: Duration::from_secs(2 * 24 * 3600),
             yandex_window: Duration::from_secs(8 * 24 * 3600),
+            dzen_window: Duration::from_secs(3 * 24 * 3600),
+            dzen_content_type: crate::feed::dzen::ContentType::default(),
+            dzen_logo_url: None,
+            dzen_square_logo_url: None,
+            yandex_genre: Some(crate::feed::yandex::Genre::Message),
         }
     }
 }
@@ -171,6 +187,14 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
         return Err(format!("base URL {raw:?} must not have a query or fragment"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Checks an absolute http(s) URL given in the configuration (e.g. a logo an aggregator fetches).
+pub fn check_absolute_url(name: &str, raw: &str) -> Result<String, String> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url.to_string()),
+        _ => Err(format!("{name} {raw:?} must be an absolute http(s) URL")),
+    }
 }
 
 /// Parses an IANA time zone name such as `Europe/Moscow`.

@@ -84,7 +84,8 @@ fn reset_peak(pid: u32) -> bool {
 
 /// The distinct feed queries of the load, as paths: format x limit x span x region-or-all x start
 /// day, enumerated without repetition (so every request misses the render cache). The demo corpus
-/// spans 2022-01-01 to 2026-10-31; spans and limits are chosen so that many pages are full.
+/// spans the generator's 2022-01-01 to 2026-10-31, shifted to end when it is loaded (weeks
+/// later); spans and limits are chosen so that many pages are full.
 fn distinct_paths() -> impl Iterator<Item = String> {
     const FORMATS: [&str; 3] = ["rss", "atom", "json"];
     const LIMITS: [usize; 4] = [50, 100, 200, 500];

@@ -7,6 +7,7 @@
 
 pub mod atom;
 pub mod attribution;
+pub mod dzen;
 pub mod json;
 pub mod news_sitemap;
 pub mod opml;

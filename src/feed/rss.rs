@@ -164,6 +164,33 @@ pub(super) fn enclosure(img: &crate::model::Image) -> Enclosure {
     }
 }
 
+/// An extension element `name` (with its prefix, if any) with `attrs` and text `value`, every
+/// string made XML-safe: how the Yandex and Dzen renderers write the elements the rss crate has
+/// no field for.
+pub(super) fn element(name: &str, attrs: &[(&str, &str)], value: Option<&str>) -> Extension {
+    Extension {
+        name: name.to_string(),
+        value: value.map(owned),
+        attrs: attrs.iter().map(|(k, v)| (k.to_string(), owned(v))).collect(),
+        ..Default::default()
+    }
+}
+
+/// Extension elements under `key` (the writer orders them by key, then by name; each carries its
+/// own prefix), leaving out names without elements.
+pub(super) fn extension_map(key: &str, elements: Vec<(&str, Vec<Extension>)>) -> ExtensionMap {
+    let mut map = ExtensionMap::new();
+    map.insert(
+        key.to_string(),
+        elements
+            .into_iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(name, list)| (name.to_string(), list))
+            .collect(),
+    );
+    map
+}
+
 /// `dc:creator` (the byline) and `dc:source` (each source: its URL when given, which is what
 /// Dublin Core recommends for identifying a related resource, otherwise its name).
 fn dublin_core(a: &Article) -> Option<DublinCoreExtension> {

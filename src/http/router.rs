@@ -33,6 +33,7 @@ enum Route<'a> {
     Robots,
     NewsSitemap,
     Yandex(Option<&'a str>),
+    Dzen(Option<&'a str>),
     Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
@@ -70,6 +71,7 @@ impl<'a> Route<'a> {
                 None if *file == "robots.txt" => Route::Robots,
                 None if *file == "sitemap-news.xml" => Route::NewsSitemap,
                 None if *file == "yandex.rss" => Route::Yandex(None),
+                None if *file == "dzen.rss" => Route::Dzen(None),
                 None if file.starts_with(crate::feed::sitemap::PREFIX) => {
                     Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
                 }
@@ -80,6 +82,7 @@ impl<'a> Route<'a> {
             ["articles", id] => Route::ArticlePage(canonical_id(id)?),
             ["days", day] => Route::DayPage(day),
             ["regions", code, "yandex.rss"] => Route::Yandex(Some(code)),
+            ["regions", code, "dzen.rss"] => Route::Dzen(Some(code)),
             ["regions", code, file] => Route::Feed(
                 file.strip_prefix("feed.").and_then(Format::from_extension)?,
                 Some(code),
@@ -123,6 +126,7 @@ impl<'a> Route<'a> {
             | Route::Robots
             | Route::NewsSitemap
             | Route::Yandex(_)
+            | Route::Dzen(_)
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -135,7 +139,10 @@ impl<'a> Route<'a> {
     /// The region code in the path (`/regions/{code}/…`), if any.
     fn path_region(self) -> Option<&'a str> {
         match self {
-            Route::RegionPage(code) | Route::Feed(_, Some(code)) | Route::Yandex(Some(code)) => Some(code),
+            Route::RegionPage(code)
+            | Route::Feed(_, Some(code))
+            | Route::Yandex(Some(code))
+            | Route::Dzen(Some(code)) => Some(code),
             _ => None,
         }
     }
@@ -149,6 +156,7 @@ impl<'a> Route<'a> {
             Route::SitemapIndex | Route::Sitemap(_) => "sitemap",
             Route::NewsSitemap => "news_sitemap",
             Route::Yandex(_) => "yandex",
+            Route::Dzen(_) => "dzen",
             Route::Robots => "robots",
             Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
@@ -252,6 +260,7 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::Robots, _) => sitemaps::robots(app, &parts).await,
         (Route::NewsSitemap, _) => aggregators::news(app, &parts).await,
         (Route::Yandex(region), _) => aggregators::yandex(app, &parts, region).await,
+        (Route::Dzen(region), _) => aggregators::dzen(app, &parts, region).await,
         (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,

@@ -322,3 +322,42 @@ where
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .await;
 }
+
+/// The validators of a document whose window ends at the request (issue 11), once its one
+/// listed item, published a second before `started`, is inside a 10-second window: `path` stays
+/// 304 for its `etag` while only the clock moves (asserted while that item is surely inside, so a
+/// slow machine cannot make it lie), and once the item has left, both the ETag and
+/// `last_modified` say so (200, a new ETag) and `listed` finds nothing in the body.
+pub async fn assert_validators_follow_the_window(
+    server: &TestServer,
+    path: &str,
+    started: Instant,
+    (etag, last_modified): (&str, &str),
+    listed: fn(&str) -> usize,
+) {
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = server
+        .client
+        .get(server.url(path))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("GET");
+    if started.elapsed() < Duration::from_secs(7) {
+        assert_eq!(again.status(), 304, "{path}: the clock alone changes nothing");
+    }
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(started.elapsed())).await;
+    for (name, value) in [("if-none-match", etag), ("if-modified-since", last_modified)] {
+        let res = server
+            .client
+            .get(server.url(path))
+            .header(name, value)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(res.status(), 200, "{path}: {name} after an item left");
+        assert_ne!(res.headers()["etag"].to_str().expect("etag"), etag, "{path}");
+        let body = res.text().await.expect("body");
+        assert_eq!(listed(&body), 0, "{path}: {body}");
+    }
+}

@@ -4,9 +4,10 @@
 #   tests/interop/run.sh path/to/lenta
 #
 # Builds nothing: $1 is an already built `lenta` binary (debug or release). Needs, from Debian:
-# nginx, python3-feedparser (used with /usr/bin/python3), curl. Everything runs on loopback
-# ports picked at start, in a temporary directory removed at exit; nginx is started in the
-# foreground (daemon off) with a config generated from deploy/nginx.conf and stopped by its pid.
+# nginx, python3-feedparser (used with /usr/bin/python3), curl, libxml2-utils (xmllint).
+# Everything runs on loopback ports picked at start, in a temporary directory removed at exit;
+# nginx is started in the foreground (daemon off) with a config generated from deploy/nginx.conf
+# and stopped by its pid.
 # Prints one line per check and ends with `interop: N passed, M failed`; exits 1 if any failed.
 set -uo pipefail
 
@@ -117,6 +118,39 @@ if ! start_lenta --demo; then
     exit 1
 fi
 echo "lenta $("$LENTA" --version 2>/dev/null) on $LENTA_URL (max-age $MAX_AGE)"
+
+# ---------------------------------------------------------------- Dzen feed
+# dzen.rng (written from Dzen's unified-feed rules and RSS 2.0) accepts a minimal Dzen item and
+# refuses one without media:rating, so a validation below means something; then the demo's feeds
+# (anchored to the time they were loaded, so the 3-day window is not empty) validate.
+DZEN_MINIMAL='<rss version="2.0" xmlns:yandex="http://news.yandex.ru" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title><link>http://x/</link><description>D</description><yandex:logo>http://x/l.png</yandex:logo><yandex:logo type="square">http://x/s.png</yandex:logo><item><title>I</title><link>http://x/a/1</link><guid isPermaLink="false">tag:x,2026:article:1</guid><pubDate>Mon, 30 Nov 2026 12:00:00 +0300</pubDate><contentType>news</contentType><media:rating scheme="urn:simple">nonadult</media:rating><content:encoded>&lt;p&gt;x&lt;/p&gt;</content:encoded><enclosure url="http://x/i.jpg" type="image/jpeg"/></item></channel></rss>'
+
+dzen_rng_self_test() {
+    echo "$DZEN_MINIMAL" | xmllint --noout --relaxng "$HERE/dzen.rng" - 2>"$T/rng.err" \
+        || { cat "$T/rng.err"; fail "a minimal Dzen feed does not validate"; return 1; }
+    echo "$DZEN_MINIMAL" | sed 's|<media:rating[^/]*/media:rating>||' \
+        | xmllint --noout --relaxng "$HERE/dzen.rng" - 2>/dev/null && { fail "an item without media:rating validates"; return 1; }
+    echo "$DZEN_MINIMAL" | sed 's|+0300|MSK|' \
+        | xmllint --noout --relaxng "$HERE/dzen.rng" - 2>/dev/null && { fail "a pubDate with a zone name validates"; return 1; }
+    echo "  dzen.rng accepts a minimal feed, refuses a missing rating and a zone name"
+}
+
+dzen_feeds_validate() {
+    local path items
+    for path in /dzen.rss /regions/RU-NIZ/dzen.rss; do
+        fetch "$LENTA_URL$path"
+        [ "$(status)" = 200 ] || fail "$path: status $(status)" || return 1
+        xmllint --noout --relaxng "$HERE/dzen.rng" "$T/b" 2>"$T/rng.err" \
+            || { tail -5 "$T/rng.err"; fail "$path does not validate against dzen.rng"; return 1; }
+    done
+    fetch "$LENTA_URL/dzen.rss"
+    items=$(grep -o '<item>' "$T/b" | wc -l)
+    [ "$items" -ge 1 ] || fail "/dzen.rss of the demo is empty" || return 1
+    echo "  /dzen.rss ($items items) and /regions/RU-NIZ/dzen.rss validate against dzen.rng"
+}
+
+check "dzen.rng: self-test" dzen_rng_self_test
+check "Dzen feeds of the demo validate against dzen.rng" dzen_feeds_validate
 
 # ---------------------------------------------------------------- nginx
 NGINX_PORT=$(free_port)
