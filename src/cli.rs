@@ -164,6 +164,16 @@ struct ServeArgs {
     /// /logo.png; Atom logo, RSS image). Built-in logo when absent.
     #[arg(long = "logo", env = "LENTA_LOGO", value_name = "FILE")]
     logo_file: Option<PathBuf>,
+    /// Seconds between two computations of one most-read ranking (sort=popular); its ETag
+    /// changes at most this often.
+    #[arg(long, env = "LENTA_POPULAR_REFRESH_SECS", default_value_t = 60)]
+    popular_refresh_secs: u64,
+    /// Most most-read rankings held in memory (each at most `limit` articles).
+    #[arg(long, env = "LENTA_POPULAR_CACHE_ENTRIES", default_value_t = 64)]
+    popular_cache_entries: usize,
+    /// Most articles of a period one ranking considers (the newest; bounds a 30d ranking's cost).
+    #[arg(long, env = "LENTA_POPULAR_CANDIDATES", default_value_t = 50_000)]
+    popular_candidates: usize,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -284,6 +294,9 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_header_bytes = args.max_header_bytes.max(8192);
     settings.icon_file = args.icon_file;
     settings.logo_file = args.logo_file;
+    settings.popular_refresh = Duration::from_secs(args.popular_refresh_secs);
+    settings.popular_cache_entries = args.popular_cache_entries.max(1);
+    settings.popular_candidates = args.popular_candidates.max(1);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;

@@ -98,6 +98,13 @@ pub struct Settings {
     /// How far back `/yandex.rss` reaches from the time of the request: Yandex's 8 days;
     /// shorter only in tests.
     pub yandex_window: Duration,
+    /// Shortest time between two computations of one `sort=popular` ranking (its snapshot's
+    /// validators change at most this often; see [`crate::popular`]).
+    pub popular_refresh: Duration,
+    /// Most ranking snapshots held (each at most `limit` articles).
+    pub popular_cache_entries: usize,
+    /// Most articles of a period one ranking considers (the newest ones): bounds its cost.
+    pub popular_candidates: usize,
 }
 
 impl Settings {
@@ -144,6 +151,9 @@ impl Settings {
             sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
             news_window: Duration::from_secs(2 * 24 * 3600),
             yandex_window: Duration::from_secs(8 * 24 * 3600),
+            popular_refresh: Duration::from_secs(60),
+            popular_cache_entries: 64,
+            popular_candidates: 50_000,
         }
     }
 }

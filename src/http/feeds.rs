@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use http::request::Parts;
 use http::Response;
 
+use super::popular;
 use super::representation::{self, Representation};
 use super::response::{Body, Problem};
 use crate::app::App;
-use crate::feed::{self, FeedDoc, Format};
-use crate::query::{FeedQuery, QueryContext};
+use crate::feed::{self, FeedDoc, Format, Page};
+use crate::query::{FeedQuery, QueryContext, Sort};
 
 /// Answers a feed request.
 pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Option<&str>) -> Response<Body> {
@@ -22,6 +23,22 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
+    if let Sort::Popular(period) = query.sort {
+        let snapshot = match popular::snapshot(app, &query, period).await {
+            Ok(s) => s,
+            Err(problem) => return problem.into_response(),
+        };
+        let repr = popular::representation(
+            format.extension(),
+            format.content_type(),
+            query.canonical(),
+            &snapshot,
+        );
+        let render = Box::new(move |app: &App| {
+            render_page(app, &query, format, &popular::page(&snapshot), snapshot.changed_at)
+        });
+        return representation::serve(app, &req.method, &req.headers, repr, render).await;
+    }
     let repr = Representation::new(
         app,
         format.extension(),
@@ -45,6 +62,17 @@ pub fn render(
     let page = app
         .read_page(query)
         .map_err(|e| Problem::internal(e.to_string()))?;
-    let doc = FeedDoc::new(&app.feed_context(), query, format, &page, updated);
+    render_page(app, query, format, &page, updated)
+}
+
+/// Renders a page already read (a timeline's, or a ranking snapshot's).
+fn render_page(
+    app: &App,
+    query: &FeedQuery,
+    format: Format,
+    page: &Page,
+    updated: DateTime<Utc>,
+) -> Result<Vec<u8>, Problem> {
+    let doc = FeedDoc::new(&app.feed_context(), query, format, page, updated);
     Ok(feed::render(format, &doc)?)
 }
