@@ -383,3 +383,56 @@ async fn bad_input_is_a_400_naming_what_is_allowed() {
         }
     }
 }
+
+/// `--popular-candidates` bounds a ranking's scan: only the newest candidates of the window are
+/// ranked, so an older article is out however many views it has.
+#[tokio::test]
+async fn the_candidate_cap_bounds_the_scan() {
+    let server = TestServer::start_with(|s| s.popular_candidates = 2).await;
+    let token = server.add_publisher("portal", "");
+    let (client, base) = (&server.client, server.base.as_str());
+    let newest = put(client, base, &token, &article("n", "RU-NIZ", 1, &[])).await;
+    let middle = put(client, base, &token, &article("m", "RU-NIZ", 2, &[])).await;
+    let oldest = put(client, base, &token, &article("o", "RU-NIZ", 3, &[])).await;
+    view(client, base, &token, oldest, 100).await;
+    view(client, base, &token, middle, 1).await;
+    let (_, _, body) = get_json(client, base, "/api/articles?sort=popular").await;
+    assert_eq!(ids(&body), [middle, newest], "the third-newest is beyond the cap");
+}
+
+/// A ranking is computed in the render pool like any cache miss: with its one worker taken and
+/// no queue, a ranking not yet held is a 503 with Retry-After, and is served once a worker frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ranking_runs_in_the_render_pool() {
+    let server = TestServer::start_with(|s| {
+        s.render_pool = lenta::http::pool::PoolLimits {
+            workers: 1,
+            queue: 0,
+            wait: Duration::from_millis(100),
+        };
+    })
+    .await;
+    let token = server.add_publisher("portal", "");
+    put(&server.client, &server.base, &token, &article("a", "RU-NIZ", 1, &[])).await;
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let app = std::sync::Arc::clone(server.app());
+    let occupied = tokio::spawn(async move {
+        app.renders
+            .run(move || {
+                let _ = hold.recv_timeout(Duration::from_secs(30));
+            })
+            .await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.app().renders.running() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let res = server.get("/api/articles?sort=popular").await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
+    release.send(()).expect("release the worker");
+    occupied.await.expect("join").expect("ran");
+    let (status, _, body) = get_json(&server.client, &server.base, "/api/articles?sort=popular").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body).len(), 1);
+}
