@@ -50,7 +50,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// The snapshot of `articles` ranked at `taken_at`, after `previous` (digest and
     /// `changed_at` of the snapshot it replaces, if known): an unchanged ranking keeps its date.
-    pub fn new(taken_at: DateTime<Utc>, articles: Vec<Article>, previous: Option<(u64, DateTime<Utc>)>) -> Self {
+    pub fn new(
+        taken_at: DateTime<Utc>,
+        articles: Vec<Article>,
+        previous: Option<(u64, DateTime<Utc>)>,
+    ) -> Self {
         let digest = digest(&articles);
         let changed_at = match previous {
             Some((d, at)) if d == digest => at,
@@ -142,8 +146,7 @@ impl PopularCache {
         let slot = Arc::new(Slot {
             started: Instant::now(),
             taken_at: Utc::now(),
-            previous: held
-                .and_then(|s| s.snapshot.get().map(|snap| (snap.digest, snap.changed_at))),
+            previous: held.and_then(|s| s.snapshot.get().map(|snap| (snap.digest, snap.changed_at))),
             snapshot: OnceCell::new(),
         });
         slots.insert(key.to_string(), Arc::clone(&slot));

@@ -139,21 +139,25 @@ impl Period {
         Duration::hours(i64::from(self.hours))
     }
 
-    /// The period in Russian for titles: `24 ч`, `7 дн.`.
+    /// Whole days, when the period is a whole number of them.
+    fn days(self) -> Option<u32> {
+        self.hours.is_multiple_of(24).then_some(self.hours / 24)
+    }
+
+    /// The period in Russian for titles ("самое читаемое за …"): `сутки`, `7 дн.`, `36 ч`.
     pub fn label_ru(self) -> String {
-        if self.hours % 24 == 0 {
-            format!("{} дн.", self.hours / 24)
-        } else {
-            format!("{} ч", self.hours)
+        match self.days() {
+            Some(1) => "сутки".to_string(),
+            Some(days) => format!("{days} дн."),
+            None => format!("{} ч", self.hours),
         }
     }
 
     /// Canonical text: whole days as `Nd`, anything else as `Nh` (`48h` and `2d` are one feed).
     pub fn text(self) -> String {
-        if self.hours % 24 == 0 {
-            format!("{}d", self.hours / 24)
-        } else {
-            format!("{}h", self.hours)
+        match self.days() {
+            Some(days) => format!("{days}d"),
+            None => format!("{}h", self.hours),
         }
     }
 }
@@ -613,10 +617,20 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(b, c);
         assert_eq!(a.canonical(), "sort=popular&period=1d");
-        assert_eq!(parse("sort=popular&period=36h").unwrap().canonical(), "sort=popular&period=36h");
-        assert_eq!(parse("sort=popular&period=30d").unwrap().sort, Sort::Popular(Period { hours: 720 }));
+        assert_eq!(
+            parse("sort=popular&period=36h").unwrap().canonical(),
+            "sort=popular&period=36h"
+        );
+        assert_eq!(
+            parse("sort=popular&period=30d").unwrap().sort,
+            Sort::Popular(Period { hours: 720 })
+        );
         assert_eq!(parse("sort=newest").unwrap(), parse("").unwrap());
-        assert_eq!(a.identity(), "sort=popular&period=1d", "a ranking is another feed");
+        assert_eq!(
+            a.identity(),
+            "sort=popular&period=1d",
+            "a ranking is another feed"
+        );
     }
 
     #[test]

@@ -35,7 +35,13 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
             &snapshot,
         );
         let render = Box::new(move |app: &App| {
-            render_page(app, &query, format, &popular::page(&snapshot), snapshot.changed_at)
+            render_page(
+                app,
+                &query,
+                format,
+                &popular::page(&snapshot),
+                snapshot.changed_at,
+            )
         });
         return representation::serve(app, &req.method, &req.headers, repr, render).await;
     }
