@@ -473,3 +473,57 @@ async fn the_ranking_runs_in_the_render_pool() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(ids(&body).len(), 1);
 }
+
+/// The value of an unlabelled series in `/metrics`.
+async fn metric(server: &TestServer, name: &str) -> u64 {
+    let (status, text) = server.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// Many concurrent requests for one ranking, in every format, cost one computation in the
+/// refresh interval: the formats share the snapshot of the canonical query. Another period is
+/// another ranking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ranking_per_query_per_refresh_however_many_ask() {
+    let (server, token) = server(Duration::from_secs(3600)).await;
+    let id = put(
+        &server.client,
+        &server.base,
+        &token,
+        &article("a", "RU-NIZ", 1, &[]),
+    )
+    .await;
+    let name = "lenta_popular_rankings_total";
+    assert_eq!(metric(&server, name).await, 0);
+    let paths = [
+        "/feed.rss?sort=popular",
+        "/feed.atom?period=24h&sort=popular",
+        "/feed.json?sort=popular&period=1d",
+        "/api/articles?sort=popular",
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..32 {
+        let (client, url) = (server.client.clone(), server.url(paths[i % paths.len()]));
+        tasks.spawn(async move { client.get(url).send().await.expect("GET").status().as_u16() });
+    }
+    assert!(tasks.join_all().await.iter().all(|s| *s == 200));
+    assert_eq!(metric(&server, name).await, 1, "one ranking for 32 requests");
+    view(&server.client, &server.base, &token, id, 3).await;
+    let (_, _, body) = get_json(&server.client, &server.base, "/api/articles?sort=popular").await;
+    assert_eq!(ids(&body), [id]);
+    assert_eq!(
+        metric(&server, name).await,
+        1,
+        "views do not recompute before the refresh"
+    );
+    get_json(
+        &server.client,
+        &server.base,
+        "/api/articles?sort=popular&period=7d",
+    )
+    .await;
+    assert_eq!(metric(&server, name).await, 2);
+}

@@ -23,6 +23,10 @@ pub async fn snapshot(app: &Arc<App>, query: &FeedQuery, period: Period) -> Resu
             let job_query = query.clone();
             async move {
                 let job = move || {
+                    job_app
+                        .metrics
+                        .popular_rankings
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     popular::rank(
                         &job_app.store,
                         &job_query,
