@@ -16,6 +16,7 @@ use crate::http::cache::RenderCache;
 use crate::http::pool::WorkPool;
 use crate::metrics::WriteKind;
 use crate::metrics::{Gauges, Metrics};
+use crate::popular::PopularCache;
 use crate::query::FeedQuery;
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
@@ -63,6 +64,8 @@ pub struct App {
     /// Digest of every setting that changes rendered bytes, mixed into every ETag so that a new
     /// base URL or time zone never reuses an old validator.
     pub render_fingerprint: String,
+    /// Most-read ranking snapshots (see [`crate::popular`]).
+    pub popular: PopularCache,
 }
 
 /// The change state a query can see: enough to build validators without reading an article.
@@ -96,6 +99,7 @@ impl App {
                 .and_then(NonZeroU32::new)
                 .map(|per_second| RateLimiter::keyed(Quota::per_second(per_second))),
             render_fingerprint,
+            popular: PopularCache::new(settings.popular_refresh, settings.popular_cache_entries),
             branding: assets.branding(&settings.base_url),
             assets,
             regions,

@@ -200,6 +200,16 @@ struct ServeArgs {
     #[arg(long, env = "LENTA_YANDEX_GENRE", default_value = "message",
           value_parser = ["message", "article", "interview", "none"])]
     yandex_genre: String,
+    /// Seconds between two computations of one most-read ranking (sort=popular); its ETag
+    /// changes at most this often.
+    #[arg(long, env = "LENTA_POPULAR_REFRESH_SECS", default_value_t = 60)]
+    popular_refresh_secs: u64,
+    /// Most most-read rankings held in memory (each at most `limit` articles).
+    #[arg(long, env = "LENTA_POPULAR_CACHE_ENTRIES", default_value_t = 64)]
+    popular_cache_entries: usize,
+    /// Most articles of a period one ranking considers (the newest; bounds a 30d ranking's cost).
+    #[arg(long, env = "LENTA_POPULAR_CANDIDATES", default_value_t = 50_000)]
+    popular_candidates: usize,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -338,6 +348,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         .map(|u| check_absolute_url("--dzen-square-logo-url", &u))
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    settings.popular_refresh = Duration::from_secs(args.popular_refresh_secs);
+    settings.popular_cache_entries = args.popular_cache_entries.max(1);
+    settings.popular_candidates = args.popular_candidates.max(1);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;

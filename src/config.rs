@@ -118,6 +118,13 @@ pub struct Settings {
     pub dzen_square_logo_url: Option<String>,
     /// The `yandex:genre` of `/yandex.rss` items whose categories name none; none leaves it out.
     pub yandex_genre: Option<crate::feed::yandex::Genre>,
+    /// Shortest time between two computations of one `sort=popular` ranking (its snapshot's
+    /// validators change at most this often; see [`crate::popular`]).
+    pub popular_refresh: Duration,
+    /// Most ranking snapshots held (each at most `limit` articles).
+    pub popular_cache_entries: usize,
+    /// Most articles of a period one ranking considers (the newest ones): bounds its cost.
+    pub popular_candidates: usize,
 }
 
 impl Settings {
@@ -173,6 +180,9 @@ impl Settings {
             dzen_logo_url: None,
             dzen_square_logo_url: None,
             yandex_genre: Some(crate::feed::yandex::Genre::Message),
+            popular_refresh: Duration::from_secs(60),
+            popular_cache_entries: 64,
+            popular_candidates: 50_000,
         }
     }
 }

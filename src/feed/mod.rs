@@ -23,7 +23,7 @@ use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use chrono_tz::Tz;
 
 use crate::model::Article;
-use crate::query::FeedQuery;
+use crate::query::{FeedQuery, Sort};
 use crate::regions::RegionDirectory;
 use crate::store::keys::Position;
 
@@ -310,6 +310,9 @@ pub fn feed_title(ctx: &FeedContext, query: &FeedQuery) -> String {
         (Some(f), None) => title.push_str(&format!(", с {}", f.text)),
         (None, Some(t)) => title.push_str(&format!(", по {}", t.text)),
         (None, None) => {}
+    }
+    if let Sort::Popular(period) = query.sort {
+        title.push_str(&format!(", самое читаемое за {}", period.label_ru()));
     }
     title
 }

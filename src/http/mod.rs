@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod opml;
 pub mod peers;
 pub mod pool;
+pub mod popular;
 pub mod release;
 pub mod representation;
 pub mod response;

@@ -348,7 +348,7 @@ async fn body(
 
 /// 503 with `Retry-After` for a miss the render pool could not take (RFC 9110 §15.6.4); a
 /// panicked render is a 500.
-fn busy_problem(app: &App, busy: Busy) -> Problem {
+pub(super) fn busy_problem(app: &App, busy: Busy) -> Problem {
     if let Busy::Panicked(detail) = busy {
         return Problem::internal(format!("rendering failed: {detail}"));
     }

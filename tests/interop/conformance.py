@@ -58,6 +58,10 @@ QUERIES = [
     ("unicode fixture, two regions", "region=RU-TA,RU-BA"),
     ("UTC-midnight fixture", "region=RU-NIZ&from=2024-06-01&to=2024-06-01"),
     ("seed fixture", "region=RU-NIZ&from=2023-07-20&to=2023-07-20"),
+    # A ranking (issue 12): the same readers and schema; its order must match the API's, which
+    # shares its snapshot.
+    ("most read, 30 days", "sort=popular&period=30d"),
+    ("most read, one region, limit", "region=RU-NIZ&sort=popular&period=30d&limit=5"),
 ]
 
 
