@@ -90,7 +90,7 @@ impl App {
         let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
-            items: ItemCache::new(settings.item_cache_bytes, settings.compression.gzip_level),
+            items: ItemCache::new(settings.item_cache_bytes),
             renders: WorkPool::new(settings.render_pool),
             metrics: Arc::new(Metrics::default()),
             websub: OnceLock::new(),

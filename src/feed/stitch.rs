@@ -27,12 +27,13 @@ use super::segment::{self, gzip_member};
 use super::{Branding, FeedContext, FeedDoc, Format, RenderError};
 use crate::model::Article;
 
-/// A page as identity and gzip bodies.
+/// A page as identity and, when every item could be reused, a stitched gzip body.
 pub struct Stitched {
     /// The document.
     pub identity: Vec<u8>,
-    /// The document as one gzip member.
-    pub gzip: Vec<u8>,
+    /// The document as one gzip member of reused segments; `None` when some item was rendered
+    /// for this page (the caller compresses the identity whole instead).
+    pub gzip: Option<Vec<u8>>,
 }
 
 /// Which rendering of which version of an article.
@@ -43,41 +44,60 @@ struct ItemKey {
     updated_micros: i64,
 }
 
-/// One item's bytes, plain and as a deflate segment.
+/// One item's bytes, and once it has been listed twice, its deflate segment.
 struct Fragment {
     text: Box<[u8]>,
-    deflated: Box<[u8]>,
+    /// Made on the item's second use: an item listed once (a crawler's one visit to an old day)
+    /// is not worth compressing on its own, since its page is compressed whole anyway.
+    deflated: OnceLock<Box<[u8]>>,
+}
+
+impl Fragment {
+    /// The segment, made now if this is its first use in a stitched page.
+    fn deflated(&self, level: u8) -> Result<&[u8], RenderError> {
+        if let Some(done) = self.deflated.get() {
+            return Ok(done);
+        }
+        let made = segment::segment(&self.text, level).map_err(compress_error)?;
+        Ok(self.deflated.get_or_init(|| made.into()))
+    }
 }
 
 #[derive(Clone)]
 struct FragmentWeighter;
 
 impl Weighter<ItemKey, Arc<Fragment>> for FragmentWeighter {
+    /// The text and the segment it will get (at most about half the text at level 1).
     fn weight(&self, _key: &ItemKey, value: &Arc<Fragment>) -> u64 {
-        (value.text.len() + value.deflated.len() + 96) as u64
+        (value.text.len() * 3 / 2 + 96) as u64
     }
 }
 
 /// Rendered items by format and article version, budgeted in bytes (0 = render every time).
 pub struct ItemCache {
     inner: Option<Cache<ItemKey, Arc<Fragment>, FragmentWeighter>>,
-    /// gzip level of the segments (1..=9).
-    level: u8,
     /// JSON's comma between two items as a segment, made once.
     separator: OnceLock<Vec<u8>>,
+    /// Per format (in [`Format::ALL`] order), what an empty bare document has before its tail.
+    bare_heads: [OnceLock<Vec<u8>>; 3],
 }
 
+/// gzip level of the item segments. A stitched body is a first answer, replaced by the page
+/// compressed whole at `--gzip-level` once a worker is idle (`http::representation`), so its
+/// segments favour speed.
+const SEGMENT_LEVEL: u8 = 1;
+
 impl ItemCache {
-    /// A cache of about `budget_bytes`, compressing at gzip `level`.
-    pub fn new(budget_bytes: u64, level: u8) -> Self {
+    /// A cache of about `budget_bytes`.
+    pub fn new(budget_bytes: u64) -> Self {
         let inner = (budget_bytes > 0).then(|| {
             let estimated_items = (budget_bytes / 4_096).clamp(16, 1 << 20) as usize;
             Cache::with_weighter(estimated_items, budget_bytes, FragmentWeighter)
         });
         ItemCache {
             inner,
-            level,
             separator: OnceLock::new(),
+            bare_heads: Default::default(),
         }
     }
 
@@ -86,29 +106,44 @@ impl ItemCache {
         self.inner.as_ref().map_or(0, |c| c.weight())
     }
 
+    /// The item of `article` in `format`, and whether it was rendered for this call.
     fn fragment(
         &self,
         ctx: &FeedContext,
         format: Format,
         article: &Article,
-    ) -> Result<Arc<Fragment>, RenderError> {
+    ) -> Result<(Arc<Fragment>, bool), RenderError> {
         let key = ItemKey {
             format,
             id: article.id,
             updated_micros: article.updated_at.timestamp_micros(),
         };
+        let fresh = std::cell::Cell::new(false);
         let make = || -> Result<Arc<Fragment>, RenderError> {
-            let text = item_bytes(ctx, format, article)?;
-            let deflated = segment::segment(&text, self.level).map_err(compress_error)?;
+            fresh.set(true);
             Ok(Arc::new(Fragment {
-                text: text.into(),
-                deflated: deflated.into(),
+                text: item_bytes(ctx, format, article, self.bare_head(format)?)?.into(),
+                deflated: OnceLock::new(),
             }))
         };
-        match &self.inner {
-            Some(cache) => cache.get_or_insert_with(&key, make),
-            None => make(),
+        let fragment = match &self.inner {
+            Some(cache) => cache.get_or_insert_with(&key, make)?,
+            None => make()?,
+        };
+        Ok((fragment, fresh.get()))
+    }
+
+    /// The head of an empty bare document in `format`, rendered once.
+    fn bare_head(&self, format: Format) -> Result<&[u8], RenderError> {
+        let slot = &self.bare_heads[Format::ALL.iter().position(|f| *f == format).unwrap_or(0)];
+        if let Some(done) = slot.get() {
+            return Ok(done);
         }
+        let empty = super::render(format, &bare(Vec::new()))?;
+        let head = empty
+            .strip_suffix(syntax(format).tail)
+            .ok_or_else(|| unexpected(format, "empty document"))?;
+        Ok(slot.get_or_init(|| head.to_vec()))
     }
 
     /// `separator` as a segment: nothing for none, else JSON's comma (the only one), made once.
@@ -120,7 +155,7 @@ impl ItemCache {
         if let Some(done) = self.separator.get() {
             return Ok(done);
         }
-        let made = segment::segment(separator, self.level).map_err(compress_error)?;
+        let made = segment::segment(separator, SEGMENT_LEVEL).map_err(compress_error)?;
         Ok(self.separator.get_or_init(|| made))
     }
 }
@@ -151,7 +186,7 @@ fn syntax(format: Format) -> Syntax {
 }
 
 /// Renders `frame` (a document without items) in `format` around `articles`, items taken from
-/// `cache` or rendered into it.
+/// `cache` or rendered into it; stitches the gzip body too when no item was rendered now.
 pub fn render(
     format: Format,
     ctx: &FeedContext,
@@ -165,10 +200,13 @@ pub fn render(
     let head = whole
         .strip_suffix(tail)
         .ok_or_else(|| unexpected(format, "frame"))?;
-    let fragments = articles
-        .iter()
-        .map(|a| cache.fragment(ctx, format, a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut all_reused = true;
+    let mut fragments = Vec::with_capacity(articles.len());
+    for article in articles {
+        let (fragment, fresh) = cache.fragment(ctx, format, article)?;
+        all_reused &= !fresh;
+        fragments.push(fragment);
+    }
     let texts: usize = fragments.iter().map(|f| f.text.len() + separator.len()).sum();
     let mut identity = Vec::with_capacity(head.len() + texts + tail.len());
     identity.extend_from_slice(head);
@@ -179,9 +217,24 @@ pub fn render(
         identity.extend_from_slice(&fragment.text);
     }
     identity.extend_from_slice(tail);
+    let gzip = match all_reused {
+        true => Some(stitch_gzip(head, &fragments, separator, tail, &identity, cache)?),
+        false => None,
+    };
+    Ok(Stitched { identity, gzip })
+}
 
-    let head_segment = segment::segment(head, cache.level).map_err(compress_error)?;
-    let tail_segment = segment::last_segment(tail, cache.level).map_err(compress_error)?;
+/// The gzip member of `identity` from the segments of its parts.
+fn stitch_gzip(
+    head: &[u8],
+    fragments: &[Arc<Fragment>],
+    separator: &[u8],
+    tail: &[u8],
+    identity: &[u8],
+    cache: &ItemCache,
+) -> Result<Vec<u8>, RenderError> {
+    let head_segment = segment::segment(head, SEGMENT_LEVEL).map_err(compress_error)?;
+    let tail_segment = segment::last_segment(tail, SEGMENT_LEVEL).map_err(compress_error)?;
     let separator_segment = cache.separator(separator)?;
     let mut segments: Vec<&[u8]> = Vec::with_capacity(fragments.len() * 2 + 2);
     segments.push(&head_segment);
@@ -189,22 +242,23 @@ pub fn render(
         if i > 0 {
             segments.push(separator_segment);
         }
-        segments.push(&fragment.deflated);
+        segments.push(fragment.deflated(SEGMENT_LEVEL)?);
     }
     segments.push(&tail_segment);
-    let gzip = gzip_member(segments, &identity);
-    Ok(Stitched { identity, gzip })
+    Ok(gzip_member(segments, identity))
 }
 
-/// The bytes `article` adds to a document of `format`: a one-item document less an empty one.
-fn item_bytes(ctx: &FeedContext, format: Format, article: &Article) -> Result<Vec<u8>, RenderError> {
+/// The bytes `article` adds to a document of `format`: a one-item document less an empty one,
+/// whose head (all but the tail) is `bare_head`.
+fn item_bytes(
+    ctx: &FeedContext,
+    format: Format,
+    article: &Article,
+    bare_head: &[u8],
+) -> Result<Vec<u8>, RenderError> {
     let tail = syntax(format).tail;
-    let empty = super::render(format, &bare(Vec::new()))?;
     let one = super::render(format, &bare(vec![super::item(ctx, article)]))?;
-    let head = empty
-        .strip_suffix(tail)
-        .ok_or_else(|| unexpected(format, "empty document"))?;
-    one.strip_prefix(head)
+    one.strip_prefix(bare_head)
         .and_then(|rest| rest.strip_suffix(tail))
         .map(<[u8]>::to_vec)
         .ok_or_else(|| unexpected(format, "one-item document"))

@@ -234,9 +234,15 @@ fn evaluate<'a>(
     }
 }
 
-/// The gzip body of a stitched representation and its tag: the whole-compressed body when it is
-/// cached, else the stitched one (cached under its own tag, rendered on a miss), after which the
-/// whole one is made if a worker is idle (see [`Renderer::Stitched`]).
+/// The gzip body of a stitched representation and its tag.
+///
+/// The whole-compressed body when it is cached, else the stitched one when it is cached. On a
+/// miss, one render job: when every item of the page had been rendered before, the body is
+/// stitched from their segments, cached under the stitched tag and answered at once, and the
+/// whole body is made later if a worker is idle ([`upgrade`]); otherwise the identity is
+/// compressed whole in the same job (its items had to be rendered anyway), under the whole tag.
+/// The tag is decided by the body made, so misses of this path are not merged by the cache's
+/// placeholders: concurrent ones each run a job, cheap once the items are cached.
 async fn stitched_gzip(
     app: &Arc<App>,
     repr: &Representation,
@@ -244,31 +250,49 @@ async fn stitched_gzip(
     stitched: EntityTag,
     render: StitchedRender,
 ) -> Result<(Bytes, EntityTag), Problem> {
-    if let Some(body) = app.cache.peek(&whole.tag) {
-        app.metrics
-            .cache_hits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Ok((body, whole));
-    }
     let identity_tag = repr.etag(app, Encoding::Identity).tag;
-    let body = app
-        .cache
-        .get_or_render(&stitched.tag, &app.metrics, || async {
-            let job_app = Arc::clone(app);
-            let identity_tag = identity_tag.clone();
-            let job = move || -> Result<Bytes, Problem> {
-                let stitched = render(&job_app)?;
-                job_app.cache.insert(identity_tag, Bytes::from(stitched.identity));
-                Ok(Bytes::from(stitched.gzip))
-            };
-            app.renders
-                .run(job)
-                .await
-                .map_err(|busy| busy_problem(app, busy))?
-        })
-        .await?;
-    upgrade(app, identity_tag, whole.tag);
-    Ok((body, stitched))
+    for (tag, is_stitched) in [(&whole, false), (&stitched, true)] {
+        if let Some(body) = app.cache.peek(&tag.tag) {
+            app.metrics
+                .cache_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if is_stitched {
+                upgrade(app, identity_tag, whole.tag.clone());
+            }
+            return Ok((body, tag.clone()));
+        }
+    }
+    app.metrics
+        .cache_misses
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let job_app = Arc::clone(app);
+    let (job_identity_tag, whole_tag, stitched_tag) =
+        (identity_tag.clone(), whole.tag.clone(), stitched.tag.clone());
+    let job = move || -> Result<(Bytes, bool), Problem> {
+        let page = render(&job_app)?;
+        let identity = Bytes::from(page.identity);
+        job_app.cache.insert(job_identity_tag, identity.clone());
+        let (body, tag, is_stitched) = match page.gzip {
+            Some(gzip) => (Bytes::from(gzip), stitched_tag, true),
+            None => {
+                let gzip = encoding::compress(Encoding::Gzip, &identity, &job_app.settings.compression)
+                    .map_err(|e| Problem::internal(format!("compression failed: {e}")))?;
+                (Bytes::from(gzip), whole_tag, false)
+            }
+        };
+        job_app.cache.insert(tag, body.clone());
+        Ok((body, is_stitched))
+    };
+    let (body, is_stitched) = app
+        .renders
+        .run(job)
+        .await
+        .map_err(|busy| busy_problem(app, busy))??;
+    if is_stitched {
+        upgrade(app, identity_tag, whole.tag.clone());
+        return Ok((body, stitched));
+    }
+    Ok((body, whole))
 }
 
 /// Compresses the cached identity body `identity_tag` whole into `whole_tag`, on a render
