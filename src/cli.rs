@@ -112,11 +112,11 @@ struct ServeArgs {
     /// Memory budget of rendered and compressed feed items, in MiB (0 = none).
     #[arg(long, env = "LENTA_ITEM_CACHE_MB", default_value_t = 64)]
     item_cache_mb: u64,
-    /// Answer a feed's cache-missing gzip request with a body stitched from compressed items
-    /// (fast, larger), compressing it whole later when a render worker is idle; `false`
-    /// compresses every gzip feed whole at once.
-    #[arg(long, env = "LENTA_STITCHED_GZIP", default_value_t = true, action = clap::ArgAction::Set)]
-    stitched_gzip: bool,
+    /// Answer a feed's cache-missing gzip request with a quick body (stitched from compressed
+    /// items, or compressed whole at level 1: larger), compressing it at --gzip-level later when
+    /// a render worker is idle; `false` compresses every gzip feed at --gzip-level at once.
+    #[arg(long, env = "LENTA_QUICK_FIRST_GZIP", default_value_t = true, action = clap::ArgAction::Set)]
+    quick_first_gzip: bool,
     /// Largest single-article request body, in bytes.
     #[arg(long, env = "LENTA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -305,7 +305,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.store_cache_bytes = args.store_cache_mb << 20;
     settings.article_cache_bytes = args.article_cache_mb << 20;
     settings.item_cache_bytes = args.item_cache_mb << 20;
-    settings.stitched_gzip = args.stitched_gzip;
+    settings.quick_first_gzip = args.quick_first_gzip;
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_batch_bytes = args.max_batch_bytes;
     if let Some(hub) = &args.websub_hub {

@@ -55,8 +55,8 @@ pub struct Settings {
     pub article_cache_bytes: u64,
     /// Budget of rendered and compressed feed items (`feed::stitch`), in bytes.
     pub item_cache_bytes: u64,
-    /// Whether a feed's cache-missing gzip answer is stitched (`http::representation`).
-    pub stitched_gzip: bool,
+    /// Whether a feed's cache-missing gzip answer is a quick body (`http::first_gzip`).
+    pub quick_first_gzip: bool,
     /// Largest accepted single-article request body.
     pub max_body_bytes: usize,
     /// Largest accepted NDJSON batch body.
@@ -150,7 +150,7 @@ impl Settings {
             store_cache_bytes: 256 << 20,
             article_cache_bytes: 64 << 20,
             item_cache_bytes: 64 << 20,
-            stitched_gzip: true,
+            quick_first_gzip: true,
             max_body_bytes: 1 << 20,
             max_batch_bytes: 64 << 20,
             admin_token: None,

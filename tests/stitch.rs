@@ -210,33 +210,44 @@ fn brotli_decompress(input: &[u8], out: &mut Vec<u8>) {
     brotli::BrotliDecompress(&mut &input[..], out).expect("valid brotli");
 }
 
-/// The first gzip answer of a missing feed is stitched, under its own strong tag (`…-gzs`); once
-/// a worker has been idle the whole-compressed body (`…-gz`, smaller) is served instead, and a
-/// reader holding either tag gets a 304 until a write changes the feed.
+/// The first gzip answer of a missing feed page is quick: stitched from cached items when all
+/// were rendered before (here: the identity page was asked first), else compressed at level 1.
+/// Each has its own strong tag (`…-gzs`, `…-gzf`); once a worker has been idle the page
+/// compressed at `--gzip-level` (`…-gz`, smaller) is served instead, and a reader holding any of
+/// the tags gets a 304 until a write changes the feed.
 #[tokio::test]
-async fn a_stitched_first_answer_gives_way_to_the_whole_body_and_both_tags_validate() {
+async fn a_quick_first_answer_gives_way_to_the_whole_body_and_every_tag_validates() {
     let server = common::TestServer::start().await;
     let publisher = server.add_publisher("two-tags", "");
+    let post = |external_id: String, title: String| {
+        let (client, url, publisher) = (
+            server.client.clone(),
+            server.url("/api/articles"),
+            publisher.clone(),
+        );
+        async move {
+            let res = client
+                .post(url)
+                .bearer_auth(&publisher)
+                .json(&serde_json::json!({
+                    "external_id": external_id,
+                    "title": title,
+                    "summary": "Подробности о ремонте моста в Нижнем Новгороде.",
+                    "content_html": "<p>Мост через Волгу закроют на ремонт: движение ограничат на полгода.</p>",
+                    "published_at": "2026-11-29T09:00:00+03:00",
+                    "regions": ["RU-NIZ"],
+                }))
+                .send()
+                .await
+                .expect("post");
+            assert!(res.status().is_success(), "{}", res.status());
+        }
+    };
     for i in 0..20 {
-        let res = server
-            .client
-            .post(server.url("/api/articles"))
-            .bearer_auth(&publisher)
-            .json(&serde_json::json!({
-                "external_id": format!("a{i}"),
-                "title": format!("Новость номер {i} о мосте через Волгу"),
-                "summary": "Подробности о ремонте моста в Нижнем Новгороде.",
-                "content_html": "<p>Мост через Волгу закроют на ремонт: движение ограничат на полгода.</p>",
-                "published_at": "2026-11-29T09:00:00+03:00",
-                "regions": ["RU-NIZ"],
-            }))
-            .send()
-            .await
-            .expect("post");
-        assert!(res.status().is_success(), "{}", res.status());
+        post(format!("a{i}"), format!("Новость номер {i} о мосте через Волгу")).await;
     }
-    let get = |inm: Option<String>| {
-        let (client, url) = (server.client.clone(), server.url("/regions/RU-NIZ/feed.atom"));
+    let get = |path: &'static str, inm: Option<String>| {
+        let (client, url) = (server.client.clone(), server.url(path));
         async move {
             let mut req = client.get(url).header("accept-encoding", "gzip");
             if let Some(tag) = inm {
@@ -248,63 +259,65 @@ async fn a_stitched_first_answer_gives_way_to_the_whole_body_and_both_tags_valid
             (status, etag, res.bytes().await.expect("body").to_vec())
         }
     };
-    let identity = server.get_tagged("/regions/RU-NIZ/feed.atom").await.2;
-
-    let (status, stitched_tag, stitched) = get(None).await;
-    assert_eq!(status, 200);
-    assert!(stitched_tag.ends_with("-gzs\""), "first answer {stitched_tag}");
-    assert_eq!(gunzip(&stitched), identity);
-
-    // The whole body replaces it once a worker is idle (here at once; allow 10 s).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let (whole_tag, whole) = loop {
-        let (status, tag, body) = get(None).await;
+    // The Atom page's items are rendered by an identity request first; the JSON page's are not.
+    let atom_identity = server.get_tagged("/regions/RU-NIZ/feed.atom").await.2;
+    for (path, quick_suffix) in [
+        ("/regions/RU-NIZ/feed.atom", "-gzs\""),
+        ("/regions/RU-NIZ/feed.json", "-gzf\""),
+    ] {
+        let (status, quick_tag, quick) = get(path, None).await;
         assert_eq!(status, 200);
-        if tag.ends_with("-gz\"") {
-            break (tag, body);
+        assert!(
+            quick_tag.ends_with(quick_suffix),
+            "{path}: first answer {quick_tag}"
+        );
+        let identity = server.get_tagged(path).await.2;
+        if path.ends_with("atom") {
+            assert_eq!(identity, atom_identity);
         }
-        assert!(std::time::Instant::now() < deadline, "never compressed whole");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    assert_eq!(gunzip(&whole), identity);
-    assert!(
-        whole.len() < stitched.len(),
-        "{} vs {}",
-        whole.len(),
-        stitched.len()
-    );
-    assert_eq!(
-        whole_tag.trim_end_matches("-gz\""),
-        stitched_tag.trim_end_matches("-gzs\"")
-    );
+        assert_eq!(gunzip(&quick), identity, "{path}");
 
-    // Either tag still validates, and the 304 names the tag the reader holds.
-    for tag in [&stitched_tag, &whole_tag] {
-        let (status, etag, body) = get(Some(tag.clone())).await;
-        assert_eq!((status, &etag), (304, tag));
-        assert!(body.is_empty());
-    }
-    // A write to the region makes both stale.
-    let res = server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(&publisher)
-        .json(&serde_json::json!({
-            "external_id": "new",
-            "title": "Свежая новость",
-            "published_at": "2026-11-29T10:00:00+03:00",
-            "regions": ["RU-NIZ"],
-        }))
-        .send()
-        .await
-        .expect("post");
-    assert!(res.status().is_success());
-    for tag in [&stitched_tag, &whole_tag] {
-        let (status, etag, body) = get(Some(tag.clone())).await;
-        assert_eq!(status, 200, "{tag} after a write");
-        assert_ne!(&etag, tag);
-        assert!(String::from_utf8(gunzip(&body))
-            .expect("utf-8")
-            .contains("Свежая новость"));
+        // The whole body replaces it once a worker is idle (here at once; allow 10 s).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let (whole_tag, whole) = loop {
+            let (status, tag, body) = get(path, None).await;
+            assert_eq!(status, 200);
+            if tag.ends_with("-gz\"") {
+                break (tag, body);
+            }
+            assert_eq!(tag, quick_tag, "{path}: the quick body is served until then");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path}: never compressed at --gzip-level"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(gunzip(&whole), identity, "{path}");
+        assert!(
+            whole.len() < quick.len(),
+            "{path}: {} vs {}",
+            whole.len(),
+            quick.len()
+        );
+        assert_eq!(
+            whole_tag.trim_end_matches("-gz\""),
+            quick_tag.trim_end_matches(quick_suffix)
+        );
+
+        // Either tag still validates, and the 304 names the tag the reader holds.
+        for tag in [&quick_tag, &whole_tag] {
+            let (status, etag, body) = get(path, Some(tag.clone())).await;
+            assert_eq!((status, &etag), (304, tag), "{path}");
+            assert!(body.is_empty());
+        }
+        // A write to the region makes both stale.
+        let title = format!("Свежая новость для {path}");
+        post(format!("new-{path}"), title.clone()).await;
+        for tag in [&quick_tag, &whole_tag] {
+            let (status, etag, body) = get(path, Some(tag.clone())).await;
+            assert_eq!(status, 200, "{path}: {tag} after a write");
+            assert_ne!(&etag, tag);
+            assert!(String::from_utf8(gunzip(&body)).expect("utf-8").contains(&title));
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod conditional;
 pub mod cors;
 pub mod encoding;
 pub mod feeds;
+pub mod first_gzip;
 pub mod opml;
 pub mod peers;
 pub mod pool;

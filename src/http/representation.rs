@@ -15,6 +15,7 @@ use http_body_util::Full;
 
 use super::conditional::{self, EntityTag, Outcome, Validators};
 use super::encoding::{self, Encoding};
+use super::first_gzip;
 use super::pool::Busy;
 use super::response::{self, Body, Problem};
 use crate::app::{App, Visible};
@@ -43,21 +44,10 @@ pub type StitchedRender = Box<dyn FnOnce(&App) -> Result<Stitched, Problem> + Se
 enum Renderer {
     /// Renders the identity body; a coded body is compressed from it.
     Whole(Render),
-    /// Renders identity and gzip together; brotli is compressed from the identity.
-    ///
-    /// A stitched gzip body is fast to make but larger than the identity compressed whole (its
-    /// items cannot refer to each other), and the two are different bytes, so they have
-    /// different strong ETags: the stitched one is the whole one's tag with `s` appended
-    /// ([`stitched_tag`]). A miss answers with the stitched body at once; the whole one is made
-    /// later, when a render worker is idle ([`upgrade`]), and from then on served. Both tags stay
-    /// current for conditional requests, so a reader holding either gets its 304.
+    /// Renders identity and, when it can, a stitched gzip body together: a gzip answer is a
+    /// quick first body, later the whole one ([`super::first_gzip`]); brotli is compressed from
+    /// the identity.
     Stitched(StitchedRender),
-}
-
-/// The strong ETag of the stitched gzip body of the representation whose whole gzip body is
-/// tagged `whole` (see [`Renderer::Stitched`]).
-fn stitched_tag(whole: &EntityTag) -> EntityTag {
-    EntityTag::strong(format!("{}s", whole.tag))
 }
 
 impl Representation {
@@ -150,10 +140,17 @@ async fn respond(
     };
     let etag = repr.etag(app, encoding);
     let last_modified = repr.last_modified();
-    let stitched =
-        (matches!(render, Renderer::Stitched(_)) && encoding == Encoding::Gzip && app.settings.stitched_gzip)
-            .then(|| stitched_tag(&etag));
-    let (outcome, matched) = evaluate(method, headers, &etag, stitched.as_ref(), last_modified);
+    let quick = (matches!(render, Renderer::Stitched(_))
+        && encoding == Encoding::Gzip
+        && app.settings.quick_first_gzip)
+        .then(|| first_gzip::quick_tags(&etag));
+    let (outcome, matched) = evaluate(
+        method,
+        headers,
+        &etag,
+        quick.as_ref().map_or(&[], |t| &t[..]),
+        last_modified,
+    );
     match outcome {
         Outcome::NotModified => {
             app.metrics
@@ -175,10 +172,8 @@ async fn respond(
         }
         Outcome::Proceed => {}
     }
-    let served = match (render, stitched) {
-        (Renderer::Stitched(render), Some(stitched)) => {
-            stitched_gzip(app, &repr, etag, stitched, render).await
-        }
+    let served = match (render, quick) {
+        (Renderer::Stitched(render), Some(_)) => first_gzip::serve(app, &repr, etag, render).await,
         (render, _) => body(app, &repr, encoding, &etag, render)
             .await
             .map(|body| (body, etag)),
@@ -206,14 +201,15 @@ async fn respond(
     res
 }
 
-/// Evaluates the preconditions against the current tag `whole` and, for a stitched gzip body,
-/// its other current tag `stitched` as well: 304 when either matches If-None-Match, 412 only when
-/// neither satisfies If-Match. Returns the outcome and the tag a 304 names (the one that matched).
+/// Evaluates the preconditions against the current tag `whole` and the other current tags
+/// `quick` (a gzip feed's quick first bodies, see [`super::first_gzip`]): 304 when any matches
+/// If-None-Match, 412 only when none satisfies If-Match. Returns the outcome and the tag a 304
+/// names (the one that matched).
 fn evaluate<'a>(
     method: &Method,
     headers: &HeaderMap,
     whole: &'a EntityTag,
-    stitched: Option<&'a EntityTag>,
+    quick: &'a [EntityTag],
     last_modified: SystemTime,
 ) -> (Outcome, &'a EntityTag) {
     let outcome = |etag: &EntityTag| {
@@ -223,95 +219,18 @@ fn evaluate<'a>(
         };
         conditional::evaluate(method, headers, true, &current)
     };
-    let first = outcome(whole);
-    let Some(stitched) = stitched.filter(|_| first != Outcome::NotModified) else {
+    let mut first = outcome(whole);
+    if first == Outcome::NotModified {
         return (first, whole);
-    };
-    match (first, outcome(stitched)) {
-        (_, Outcome::NotModified) => (Outcome::NotModified, stitched),
-        (Outcome::PreconditionFailed, second) => (second, whole),
-        (first, _) => (first, whole),
     }
-}
-
-/// The gzip body of a stitched representation and its tag.
-///
-/// The whole-compressed body when it is cached, else the stitched one when it is cached. On a
-/// miss, one render job: when every item of the page had been rendered before, the body is
-/// stitched from their segments, cached under the stitched tag and answered at once, and the
-/// whole body is made later if a worker is idle ([`upgrade`]); otherwise the identity is
-/// compressed whole in the same job (its items had to be rendered anyway), under the whole tag.
-/// The tag is decided by the body made, so misses of this path are not merged by the cache's
-/// placeholders: concurrent ones each run a job, cheap once the items are cached.
-async fn stitched_gzip(
-    app: &Arc<App>,
-    repr: &Representation,
-    whole: EntityTag,
-    stitched: EntityTag,
-    render: StitchedRender,
-) -> Result<(Bytes, EntityTag), Problem> {
-    let identity_tag = repr.etag(app, Encoding::Identity).tag;
-    for (tag, is_stitched) in [(&whole, false), (&stitched, true)] {
-        if let Some(body) = app.cache.peek(&tag.tag) {
-            app.metrics
-                .cache_hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if is_stitched {
-                upgrade(app, identity_tag, whole.tag.clone());
-            }
-            return Ok((body, tag.clone()));
+    for tag in quick {
+        match outcome(tag) {
+            Outcome::NotModified => return (Outcome::NotModified, tag),
+            Outcome::Proceed => first = Outcome::Proceed,
+            Outcome::PreconditionFailed => {}
         }
     }
-    app.metrics
-        .cache_misses
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let job_app = Arc::clone(app);
-    let (job_identity_tag, whole_tag, stitched_tag) =
-        (identity_tag.clone(), whole.tag.clone(), stitched.tag.clone());
-    let job = move || -> Result<(Bytes, bool), Problem> {
-        let page = render(&job_app)?;
-        let identity = Bytes::from(page.identity);
-        job_app.cache.insert(job_identity_tag, identity.clone());
-        let (body, tag, is_stitched) = match page.gzip {
-            Some(gzip) => (Bytes::from(gzip), stitched_tag, true),
-            None => {
-                let gzip = encoding::compress(Encoding::Gzip, &identity, &job_app.settings.compression)
-                    .map_err(|e| Problem::internal(format!("compression failed: {e}")))?;
-                (Bytes::from(gzip), whole_tag, false)
-            }
-        };
-        job_app.cache.insert(tag, body.clone());
-        Ok((body, is_stitched))
-    };
-    let (body, is_stitched) = app
-        .renders
-        .run(job)
-        .await
-        .map_err(|busy| busy_problem(app, busy))??;
-    if is_stitched {
-        upgrade(app, identity_tag, whole.tag.clone());
-        return Ok((body, stitched));
-    }
-    Ok((body, whole))
-}
-
-/// Compresses the cached identity body `identity_tag` whole into `whole_tag`, on a render
-/// worker if one is idle and nobody waits for one; otherwise (or when the identity has left the
-/// cache) a later request tries again. Whole compression costs several times the stitching, so
-/// under load the stitched bodies, larger but cheap, are what is served.
-fn upgrade(app: &Arc<App>, identity_tag: String, whole_tag: String) {
-    let job_app = Arc::clone(app);
-    app.renders.run_if_idle(move || {
-        let Some(identity) = job_app.cache.peek(&identity_tag) else {
-            return;
-        };
-        if job_app.cache.peek(&whole_tag).is_some() {
-            return;
-        }
-        if let Ok(gzip) = encoding::compress(Encoding::Gzip, &identity, &job_app.settings.compression) {
-            job_app.cache.insert(whole_tag, Bytes::from(gzip));
-        }
-    });
+    (first, whole)
 }
 
 /// The body in `encoding`, from the cache or rendered (identity first, then compressed).
@@ -345,7 +264,7 @@ async fn body(
                     };
                 };
                 let identity = match (job_app.cache.peek(&identity_tag), render) {
-                    // A stitched gzip body is served by `stitched_gzip`, never from here.
+                    // Identity, brotli, or (quick first answers off) gzip at --gzip-level.
                     (_, Renderer::Stitched(render)) => {
                         let identity = Bytes::from(render(&job_app)?.identity);
                         job_app.cache.insert(identity_tag, identity.clone());
