@@ -240,6 +240,8 @@ impl App {
             cache_entries: self.cache.len() as u64,
             renders_running: self.renders.running() as u64,
             renders_waiting: self.renders.waiting() as u64,
+            article_cache_bytes: self.store.article_cache_bytes(),
+            item_cache_bytes: self.items.weight(),
         }
     }
 }

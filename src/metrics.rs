@@ -63,6 +63,10 @@ pub struct Gauges {
     pub renders_running: u64,
     /// Renders waiting for a worker now.
     pub renders_waiting: u64,
+    /// Bytes held by the decoded-article cache.
+    pub article_cache_bytes: u64,
+    /// Bytes held by the rendered-item cache.
+    pub item_cache_bytes: u64,
 }
 
 impl Metrics {
@@ -167,12 +171,22 @@ impl Metrics {
                 load(&self.writes[i])
             );
         }
-        let gauges: [(&str, &str, u64); 5] = [
+        let gauges: [(&str, &str, u64); 7] = [
             ("lenta_articles", "Articles stored.", gauges.articles),
             (
                 "lenta_render_cache_bytes",
                 "Bytes held by the rendered-feed cache.",
                 gauges.cache_bytes,
+            ),
+            (
+                "lenta_article_cache_bytes",
+                "Bytes held by the decoded-article cache (--article-cache-mb).",
+                gauges.article_cache_bytes,
+            ),
+            (
+                "lenta_item_cache_bytes",
+                "Bytes held by the rendered feed-item cache (--item-cache-mb).",
+                gauges.item_cache_bytes,
             ),
             (
                 "lenta_render_cache_entries",

@@ -320,4 +320,13 @@ async fn a_quick_first_answer_gives_way_to_the_whole_body_and_every_tag_validate
             assert!(String::from_utf8(gunzip(&body)).expect("utf-8").contains(&title));
         }
     }
+    // The caches behind it are visible to the operator, within their budgets.
+    let (_, metrics) = server.get_text("/metrics").await;
+    for name in ["lenta_article_cache_bytes", "lenta_item_cache_bytes"] {
+        let value: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"));
+        assert!(value > 0 && value <= 64 << 20, "{name} = {value}");
+    }
 }
