@@ -547,14 +547,7 @@ async fn bad_parameters_of_the_window_feeds_are_400_problems() {
             (&format!("before={cursor}"), "before", "no pages"),
         ] {
             let path = format!("{feed}?{query}");
-            let res = server.get(&path).await;
-            assert_eq!(res.status(), 400, "{path}");
-            assert_eq!(
-                res.headers()["content-type"],
-                "application/problem+json",
-                "{path}"
-            );
-            let problem: Value = res.json().await.expect("problem");
+            let problem = server.get_bad_request(&path).await;
             let errors = problem["errors"].as_array().expect("errors");
             assert!(
                 errors

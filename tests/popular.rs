@@ -363,14 +363,7 @@ async fn bad_input_is_a_400_naming_what_is_allowed() {
     ] {
         for (query, field, says) in cases {
             let path = format!("{endpoint}?{query}");
-            let res = server.get(&path).await;
-            assert_eq!(res.status(), 400, "{path}");
-            assert_eq!(
-                res.headers()["content-type"],
-                "application/problem+json",
-                "{path}"
-            );
-            let problem: Value = res.json().await.expect("problem");
+            let problem = server.get_bad_request(&path).await;
             let detail = problem["detail"].as_str().expect("detail");
             assert!(
                 detail.contains(field) && detail.contains(says),

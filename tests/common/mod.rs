@@ -105,6 +105,19 @@ impl TestServer {
         format!("{}{}", self.base, path_and_query)
     }
 
+    /// GET `path_and_query`, which must be refused with a 400 `application/problem+json`
+    /// (RFC 9457); returns the problem.
+    pub async fn get_bad_request(&self, path_and_query: &str) -> serde_json::Value {
+        let res = self.get(path_and_query).await;
+        assert_eq!(res.status(), 400, "{path_and_query}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path_and_query}"
+        );
+        res.json().await.expect("a problem document")
+    }
+
     /// GET `path_and_query`.
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client
