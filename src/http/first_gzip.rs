@@ -15,7 +15,8 @@
 //! A miss answers with the stitched or fast body at once; the whole body is made afterwards, on
 //! a render worker that is idle with nobody queued ([`upgrade`]), so under load the quick bodies
 //! are what is served and idle moments buy the small ones. All three tags are current for
-//! conditional requests, so a reader holding any of them gets its 304 until the feed changes.
+//! conditional requests ([`quick_tags`]), so a reader holding any of them gets its 304 until the
+//! feed changes.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -50,7 +51,13 @@ impl Kind {
     }
 }
 
-/// The current tags of the quick bodies of the page whose whole gzip body is tagged `whole`.
+/// The tags of the quick bodies of the page whose whole gzip body is tagged `whole`, current for
+/// conditional requests as long as the whole tag is (the page has not changed).
+///
+/// They stay current after the whole body is made, so a reader that got a quick body keeps
+/// getting 304s. The price: a shared cache (nginx) that stored a quick body serves it until the
+/// feed changes. Expiring them instead would cost every holder one more 200; on a news feed that
+/// changes within hours, the 304s are worth more.
 pub fn quick_tags(whole: &EntityTag) -> [EntityTag; 2] {
     [Kind::Stitched.tag(whole), Kind::Fast.tag(whole)]
 }
