@@ -430,6 +430,13 @@ async fn the_yandex_feed_carries_full_text_and_the_window_per_region() {
         Some("Первый & абзац жирный <тег>\nВторой абзац"),
         "plain text, scripts dropped, entities decoded once"
     );
+    // An article stored without a body or a lead: its full text is its title, never an empty
+    // element (yandex.rng refuses one; the feed used to write `<yandex:full-text></…>`).
+    assert_eq!(
+        text(&items[0], (yandex, "full-text")).as_deref(),
+        Some("Заголовок <moscow> & «кавычки»"),
+        "{body}"
+    );
 
     let (status, body) = server.get_text("/regions/RU-MOW/yandex.rss").await;
     assert_eq!(status, 200);

@@ -195,8 +195,8 @@ fn item(item: &Item, content_type: ContentType) -> RssItem {
 
 /// The HTML the item's `content:encoded` is made from: the body with the sources paragraph
 /// (what every feed shows), else the lead, else the title, since Dzen wants a text for every
-/// publication.
-fn content_source(item: &Item) -> String {
+/// publication. The Yandex feed's `yandex:full-text` is this as plain text, for the same reason.
+pub(super) fn content_source(item: &Item) -> String {
     match (&item.content_html, &item.article.summary) {
         (Some(html), _) => html.to_string(),
         (None, Some(lead)) => format!("<p>{}</p>", escape_html(lead)),

@@ -7,7 +7,11 @@
 //! Per item: `title`, `link`, `pubDate` (RFC 822 with a numeric offset, `Tue, 21 Apr 2015
 //! 14:15:00 +0300`), `description` (the lead), `author` (the byline as a name: Yandex reads a
 //! name here although RSS 2.0 asks for an e-mail address, and the vendor decides for its own
-//! reader), `category` (regions and topics), `enclosure` for the lead image, `yandex:full-text`.
+//! reader), `category` (regions and topics), `enclosure` for the lead image, `yandex:full-text`:
+//! the text the article page shows (body and sources paragraph) as plain text, else the lead,
+//! else the title. Never empty: the element is what the fresh-news block is fed from, and an
+//! article stored without a body used to get an empty one, which `tests/interop/yandex.rng`
+//! refuses (the same fallback as Dzen's `content:encoded`, [`super::dzen::content_source`]).
 //! Channel: `yandex:logo` (the wide logo) and `yandex:logo type="square"` (the square icon).
 //!
 //! `yandex:genre` (optional: `message`, `article`, `interview`) comes from the article's
@@ -131,7 +135,7 @@ fn item(item: &Item, default_genre: Option<Genre>) -> RssItem {
             domain: None,
         })
         .collect();
-    let full_text = a.content_html.as_deref().map(plain_text).unwrap_or_default();
+    let full_text = plain_text(&super::dzen::content_source(item));
     RssItem {
         title: Some(owned(&a.title)),
         link: Some(item.url.clone()),

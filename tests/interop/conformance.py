@@ -17,8 +17,8 @@ below, in RSS and in Atom:
   icon (RSS image, Atom icon and logo), which is served;
 - /feeds.opml is well-formed OPML 2.0 listing every region's feed, and newsboat imports it.
 - /robots.txt, /sitemap.xml, every monthly sitemap and /sitemap-news.xml validate against
-  sitemap.rng (written from the sitemaps.org protocol and Google's news tags); /yandex.rss is
-  well-formed and feedparser reads it; /dzen.rss validates against dzen.rng.
+  sitemap.rng (written from the sitemaps.org protocol and Google's news tags); /yandex.rss
+  validates against yandex.rng and feedparser reads it; /dzen.rss validates against dzen.rng.
 
 Readers reshape fields (feedparser sanitizes HTML and resolves relative URLs; RSS `description`
 is HTML), so HTML fields are compared by their text, while titles, links, ids and dates must be
@@ -611,7 +611,7 @@ SITEMAP_CASES = [
 def check_sitemaps(base, rng):
     """/robots.txt, /sitemap.xml, every monthly sitemap and /sitemap-news.xml validate against
     sitemap.rng (sitemaps.org protocol and Google's news tags); together the monthly sitemaps
-    list each article page once; /yandex.rss is well-formed and feedparser reads it."""
+    list each article page once; /yandex.rss validates against yandex.rng and feedparser reads it."""
     print("== sitemaps, robots.txt and the Yandex feed", flush=True)
     for name, doc, valid in SITEMAP_CASES:
         rc, err = xmllint(["--relaxng", rng], doc.encode())
@@ -643,10 +643,13 @@ def check_sitemaps(base, rng):
     T.check("sitemap-news.xml: 200 and validates against sitemap.rng", status == 200 and rc == 0,
             err.strip()[-600:])
 
+    # The Yandex feed validates against yandex.rng (Yandex's fresh-news rules; see its header).
+    # As for Dzen below, the window here is empty; run.sh validates the demo's non-empty feeds.
+    yandex_rng = os.path.join(os.path.dirname(rng), "yandex.rng")
     for path in ("/yandex.rss", "/regions/RU-NIZ/yandex.rss"):
         status, _, body = http_get(f"{base}{path}")
-        rc, err = xmllint([], body)
-        T.check(f"{path}: 200 and well-formed (xmllint)", status == 200 and rc == 0, err.strip()[-600:])
+        rc, err = xmllint(["--relaxng", yandex_rng], body)
+        T.check(f"{path}: 200 and validates against yandex.rng", status == 200 and rc == 0, err.strip()[-600:])
         d = feedparser.parse(body)
         T.check(f"{path}: feedparser reads it (bozo 0)", not d.get("bozo"), repr(d.get("bozo_exception")))
 

@@ -104,6 +104,14 @@ if [ -z "$TOKEN" ]; then
     echo "interop: could not accredit a publisher"
     exit 1
 fi
+# An outside publisher the operator allows on the aggregator feeds (`--syndicate`): its article
+# without a body or lead is the Yandex feed's edge case (yandex:full-text must not be empty).
+WIRE_TOKEN=$("$LENTA" publisher add wire --syndicate --data-dir "$T/data" 2>"$T/publisher.err")
+if [ -z "$WIRE_TOKEN" ]; then
+    cat "$T/publisher.err"
+    echo "interop: could not accredit a syndicated publisher"
+    exit 1
+fi
 # start_lenta [--demo]: serves $T/data on $LENTA_PORT in the background; its pid in LENTA_PID.
 start_lenta() {
     "$LENTA" serve "$@" --data-dir "$T/data" --addr "127.0.0.1:$LENTA_PORT" --max-age "$MAX_AGE" \
@@ -151,6 +159,88 @@ dzen_feeds_validate() {
 
 check "dzen.rng: self-test" dzen_rng_self_test
 check "Dzen feeds of the demo validate against dzen.rng" dzen_feeds_validate
+
+# ---------------------------------------------------------------- Yandex feed
+# yandex.rng (written from Yandex's fresh-news RSS rules and RSS 2.0; its header says what was
+# verified from Yandex's pages) accepts a minimal Yandex item and refuses one without
+# yandex:full-text, with an empty one, with a genre outside message/article/interview and with
+# a zone name in pubDate; then the demo's feeds validate, whole, per region and with query
+# parameters, and with a syndicated article stored without a body or a lead.
+YANDEX_MINIMAL='<rss version="2.0" xmlns:yandex="http://news.yandex.ru"><channel><title>T</title><link>http://x/</link><description>D</description><yandex:logo>http://x/l.png</yandex:logo><yandex:logo type="square">http://x/s.png</yandex:logo><item><title>I</title><link>http://x/a/1</link><pubDate>Tue, 21 Apr 2015 14:15:00 +0300</pubDate><yandex:full-text>Весь текст.</yandex:full-text><yandex:genre>message</yandex:genre></item></channel></rss>'
+
+# yandex_refuses WHAT SED_SCRIPT: the minimal feed edited by SED_SCRIPT must not validate.
+yandex_refuses() {
+    echo "$YANDEX_MINIMAL" | sed "$2" | grep -qF "$YANDEX_MINIMAL" && { fail "sed '$2' changed nothing"; return 1; }
+    echo "$YANDEX_MINIMAL" | sed "$2" \
+        | xmllint --noout --relaxng "$HERE/yandex.rng" - 2>/dev/null && { fail "$1 validates"; return 1; }
+    return 0
+}
+
+yandex_rng_self_test() {
+    echo "$YANDEX_MINIMAL" | xmllint --noout --relaxng "$HERE/yandex.rng" - 2>"$T/rng.err" \
+        || { cat "$T/rng.err"; fail "a minimal Yandex feed does not validate"; return 1; }
+    local genre
+    for genre in article interview; do
+        echo "$YANDEX_MINIMAL" | sed "s|>message<|>$genre<|" \
+            | xmllint --noout --relaxng "$HERE/yandex.rng" - 2>/dev/null || fail "genre $genre refused" || return 1
+    done
+    echo "$YANDEX_MINIMAL" | sed 's|<yandex:genre>[a-z]*</yandex:genre>||' \
+        | xmllint --noout --relaxng "$HERE/yandex.rng" - 2>/dev/null || fail "an item without a genre refused" || return 1
+    yandex_refuses "an item without yandex:full-text" 's|<yandex:full-text>[^<]*</yandex:full-text>||' || return 1
+    yandex_refuses "an empty yandex:full-text" 's|<yandex:full-text>[^<]*</yandex:full-text>|<yandex:full-text> </yandex:full-text>|' || return 1
+    yandex_refuses "genre news" 's|>message<|>news<|' || return 1
+    yandex_refuses "a pubDate with a zone name" 's|+0300|MSK|' || return 1
+    yandex_refuses "a channel without the square logo" 's|<yandex:logo type="square">[^<]*</yandex:logo>||' || return 1
+    yandex_refuses "the yandex elements in another namespace" 's|http://news.yandex.ru|http://yandex.ru|' || return 1
+    echo "  yandex.rng accepts a minimal feed (each genre, or none) and refuses a missing or empty" \
+        "full-text, genre news, a zone name, a missing square logo, another namespace"
+}
+
+# yandex_validates PATH [MIN_ITEMS]: 200, valid against yandex.rng, at least MIN_ITEMS items;
+# prints the number of items (failures go to stderr: callers capture stdout).
+yandex_validates() {
+    fetch "$LENTA_URL$1"
+    [ "$(status)" = 200 ] || fail "$1: status $(status)" >&2 || return 1
+    xmllint --noout --relaxng "$HERE/yandex.rng" "$T/b" 2>"$T/rng.err" \
+        || { tail -5 "$T/rng.err" >&2; fail "$1 does not validate against yandex.rng" >&2; return 1; }
+    local items
+    items=$(grep -o '<item>' "$T/b" | wc -l)
+    [ "$items" -ge "${2:-0}" ] || fail "$1: $items items, expected at least ${2:-0}" >&2 || return 1
+    echo "$items"
+}
+
+yandex_feeds_validate() {
+    local all region category regional limited wire
+    all=$(yandex_validates /yandex.rss 1) || return 1
+    # A region and a category of the first item (from the JSON API), so the regional and the
+    # filtered feed are not empty.
+    local first
+    first=$(grep -o '<link>[^<]*/articles/[0-9]*</link>' "$T/b" | head -n 1 | sed 's|.*/articles/\([0-9]*\)<.*|\1|')
+    [ -n "$first" ] || fail "no article link in /yandex.rss" || return 1
+    fetch "$LENTA_URL/api/articles/$first"
+    region=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["regions"][0])' "$T/b")
+    category=$("$PY" -c 'import json, sys, urllib.parse; print(urllib.parse.quote(json.load(open(sys.argv[1]))["categories"][0]))' "$T/b")
+    [ -n "$region" ] && [ -n "$category" ] || fail "article $first: no region or category" || return 1
+    yandex_validates /regions/RU-NIZ/yandex.rss >/dev/null || return 1
+    regional=$(yandex_validates "/regions/$region/yandex.rss" 1) || return 1
+    limited=$(yandex_validates "/yandex.rss?category=$category&limit=5" 1) || return 1
+    [ "$limited" -le 5 ] || fail "?limit=5 gave $limited items" || return 1
+    # A syndicated article with neither body nor lead: its full text is its title.
+    local title="Interop: молния без текста $$"
+    local body
+    body=$(printf '{"external_id":"interop-bare-%s","title":"%s","published_at":"%s","regions":["RU-KGD"]}' "$$" "$title" "$(date -u -d '-5 seconds' +%Y-%m-%dT%H:%M:%SZ)")
+    fetch "$LENTA_URL/api/articles" -X POST -H "Authorization: Bearer $WIRE_TOKEN" \
+        -H "Content-Type: application/json" --data-binary "$body"
+    [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST of a bare article: $(status), expected 201"; return 1; }
+    wire=$(yandex_validates /regions/RU-KGD/yandex.rss 1) || return 1
+    grep -qF "<yandex:full-text>$title</yandex:full-text>" "$T/b" \
+        || fail "the bare article's full text is not its title" || return 1
+    echo "  /yandex.rss ($all items), /regions/RU-NIZ/yandex.rss, /regions/$region/yandex.rss ($regional)," \
+        "?category=…&limit=5 ($limited) and RU-KGD with a bare syndicated article ($wire) validate"
+}
+
+check "yandex.rng: self-test" yandex_rng_self_test
+check "Yandex feeds of the demo validate against yandex.rng" yandex_feeds_validate
 
 # ---------------------------------------------------------------- nginx
 NGINX_PORT=$(free_port)
