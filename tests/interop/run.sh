@@ -88,6 +88,17 @@ status() {
     head -n 1 "$T/h" | cut -d' ' -f2
 }
 
+# post_article BASE_URL TOKEN EXTERNAL_ID TITLE REGION: POSTs a minimal article published a
+# moment ago (newer than every stored article, so first in its feeds, and not in the future: a
+# future published_at schedules it); the answer is in $T/h and $T/b.
+post_article() {
+    local body
+    body=$(printf '{"external_id":"%s","title":"%s","published_at":"%s","regions":["%s"]}' \
+        "$3" "$4" "$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)" "$5")
+    fetch "$1/api/articles" -X POST -H "Authorization: Bearer $2" \
+        -H "Content-Type: application/json" --data-binary "$body"
+}
+
 # metric NAME: an unlabelled counter from lenta's /metrics.
 metric() {
     curl -fs "$LENTA_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'
@@ -227,10 +238,7 @@ yandex_feeds_validate() {
     [ "$limited" -le 5 ] || fail "?limit=5 gave $limited items" || return 1
     # A syndicated article with neither body nor lead: its full text is its title.
     local title="Interop: молния без текста $$"
-    local body
-    body=$(printf '{"external_id":"interop-bare-%s","title":"%s","published_at":"%s","regions":["RU-KGD"]}' "$$" "$title" "$(date -u -d '-5 seconds' +%Y-%m-%dT%H:%M:%SZ)")
-    fetch "$LENTA_URL/api/articles" -X POST -H "Authorization: Bearer $WIRE_TOKEN" \
-        -H "Content-Type: application/json" --data-binary "$body"
+    post_article "$LENTA_URL" "$WIRE_TOKEN" "interop-bare-$$" "$title" RU-KGD
     [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST of a bare article: $(status), expected 201"; return 1; }
     wire=$(yandex_validates /regions/RU-KGD/yandex.rss 1) || return 1
     grep -qF "<yandex:full-text>$title</yandex:full-text>" "$T/b" \
@@ -407,12 +415,7 @@ nginx_serves_a_new_article_after_max_age() {
     local other_etag
     other_etag=$(hdr ETag)
     # The write goes through nginx too: POST is passed on, never cached.
-    local body
-    # Published a moment ago: newer than every stored article, so first in the feed, and not in
-    # the future (a future published_at is a scheduled article, in no feed until then).
-    body=$(printf '{"external_id":"interop-%s","title":"%s","published_at":"%s","regions":["RU-NIZ"]}' "$$" "$title" "$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)")
-    fetch "$NGINX_URL/api/articles" -X POST -H "Authorization: Bearer $TOKEN" \
-        -H "Content-Type: application/json" --data-binary "$body"
+    post_article "$NGINX_URL" "$TOKEN" "interop-$$" "$title" RU-NIZ
     [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST through nginx: $(status), expected 201"; return 1; }
     # lenta itself shows it at once.
     fetch "$LENTA_URL$FEED"
@@ -528,10 +531,7 @@ nginx_revalidates_after_lenta_restarts() {
         || fail "restarted lenta answered ${not_modified:-0} 304s, expected ${#DOWN_FEEDS[@]}" || return 1
     # A write after the restart reaches readers through nginx after max-age (EXPIRED).
     local title="Interop: после перезапуска $$"
-    local body
-    body=$(printf '{"external_id":"interop-restart-%s","title":"%s","published_at":"%s","regions":["RU-NIZ"]}' "$$" "$title" "$(date -u -d '-1 seconds' +%Y-%m-%dT%H:%M:%SZ)")
-    fetch "$LENTA_URL/api/articles" -X POST -H "Authorization: Bearer $TOKEN" \
-        -H "Content-Type: application/json" --data-binary "$body"
+    post_article "$LENTA_URL" "$TOKEN" "interop-restart-$$" "$title" RU-NIZ
     [ "$(status)" = 201 ] || { cat "$T/b"; fail "POST after restart: $(status)"; return 1; }
     sleep $((MAX_AGE + 1))
     entry=${DOWN_FEEDS[0]}
