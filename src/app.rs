@@ -18,6 +18,7 @@ use crate::metrics::{Gauges, Metrics};
 use crate::query::FeedQuery;
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
+use crate::store::search::{Filters, SearchTerms};
 use crate::store::{Committed, Store, StoreError, ALL_REGIONS};
 use crate::websub::Notifier;
 
@@ -80,6 +81,7 @@ impl App {
         };
         let assets = Assets::load(settings.icon_file.as_deref(), settings.logo_file.as_deref())?;
         let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?;
+        open_search(&store, &settings)?;
         let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
@@ -136,14 +138,16 @@ impl App {
     /// Reads one page of `query`, newest first, with the cursors of its neighbours (RFC 5005):
     /// `next` when an older page exists, `previous` when a newer one does.
     pub fn read_page(&self, query: &FeedQuery) -> Result<Page, StoreError> {
-        let scan = |before: Option<Position>, after: Option<Position>, limit: usize| {
-            self.store
+        let scan = |before: Option<Position>, after: Option<Position>, limit: usize| match &query.q {
+            Some(terms) => self.search_articles(query, terms, before, after, limit),
+            None => self
+                .store
                 .scan(&query.regions)
                 .oldest(query.from.as_ref().map(|b| b.micros))
                 .newest(query.to.as_ref().map(|b| b.micros))
                 .before(before)
                 .after(after)
-                .articles(limit, |a| query.matches_category(&a.categories))
+                .articles(limit, |a| query.matches_category(&a.categories)),
         };
         let position = |a: &crate::model::Article| Position::of(&a.published_at, a.id);
         let before = query.before.map(|c| c.0);
@@ -172,6 +176,36 @@ impl App {
             next,
             previous,
         })
+    }
+
+    /// Up to `limit` articles matching `terms` within `query`'s filters, in scan order (as
+    /// [`crate::store::Scan::articles`]): the index gives the positions, the store the articles.
+    fn search_articles(
+        &self,
+        query: &FeedQuery,
+        terms: &SearchTerms,
+        before: Option<Position>,
+        after: Option<Position>,
+        limit: usize,
+    ) -> Result<Vec<crate::model::Article>, StoreError> {
+        let filters = Filters {
+            regions: &query.regions,
+            categories: &query.categories,
+            oldest: query.from.as_ref().map(|b| b.micros),
+            newest: query.to.as_ref().map(|b| b.micros),
+            before,
+            after,
+        };
+        let positions = self.store.search(terms, &filters, limit)?;
+        let mut articles = Vec::with_capacity(positions.len());
+        for position in positions {
+            // The index is committed before a batch's generations show, so an id it gives is
+            // in the store; one that is not (a bug) is skipped like a dangling feed index entry.
+            if let Some(article) = self.store.get(position.id)? {
+                articles.push(article);
+            }
+        }
+        Ok(articles)
     }
 
     /// Everything that follows a durable write: counting it, and pinging the WebSub hub for
@@ -233,6 +267,28 @@ impl App {
             renders_waiting: self.renders.waiting() as u64,
         }
     }
+}
+
+/// Opens the keyword index, rebuilding it from the store with a progress bar (on a terminal)
+/// when it is missing or behind.
+fn open_search(store: &Store, settings: &Settings) -> Result<(), StoreError> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("search index {wide_bar} {pos}/{len} articles")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let rebuilt = store.open_search(&settings.data_dir, settings.search_index_mb, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    if rebuilt {
+        tracing::info!(
+            articles = store.article_count(),
+            "search index rebuilt from the store"
+        );
+    }
+    Ok(())
 }
 
 fn fingerprint(settings: &Settings, regions: &RegionDirectory, assets: &Assets) -> String {

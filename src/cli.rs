@@ -167,6 +167,10 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Memory budget of the keyword index's writer, in MiB (at least 15).
+    #[arg(long, env = "LENTA_SEARCH_INDEX_MB", default_value_t = crate::config::DEFAULT_SEARCH_INDEX_MB,
+          value_parser = clap::value_parser!(u64).range(crate::store::search::MIN_BUDGET_MB..=65536))]
+    search_index_mb: u64,
 }
 
 #[derive(Args, Debug)]
@@ -285,6 +289,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.icon_file = args.icon_file;
     settings.logo_file = args.logo_file;
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    settings.search_index_mb = args.search_index_mb;
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
     if args.demo {

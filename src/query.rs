@@ -9,12 +9,13 @@ use chrono_tz::Tz;
 use crate::model::FieldError;
 use crate::regions::{RegionCode, RegionDirectory};
 use crate::store::keys::Position;
+use crate::store::search::SearchTerms;
 
 /// Items per page when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest allowed `limit`.
 pub const MAX_LIMIT: usize = 500;
-const PARAMS: &str = "region, category, from, to, limit, before, after";
+const PARAMS: &str = "region, category, from, to, limit, before, after, q";
 
 /// One end of a date range: a whole local day, or an exact instant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +82,8 @@ pub struct FeedQuery {
     /// Paging cursor (RFC 5005 `previous`): only items newer than this position, the `limit`
     /// oldest of them. Never together with `before`.
     pub after: Option<Cursor>,
+    /// Keyword search (`q`): only articles with these words, still in feed order.
+    pub q: Option<SearchTerms>,
 }
 
 /// What parsing needs to know about the portal.
@@ -103,6 +106,7 @@ impl FeedQuery {
         let mut errors = Vec::new();
         let mut q = FeedQuery::default();
         let mut seen_single: Vec<&'static str> = Vec::new();
+        let mut q_seen = false;
         let mut region_texts: Vec<(String, String)> = Vec::new();
         if let Some(code) = path_region {
             region_texts.push(("region".into(), code.to_string()));
@@ -128,6 +132,17 @@ impl FeedQuery {
                 "category" => {
                     for c in split_list(&value) {
                         q.categories.push(c.to_lowercase());
+                    }
+                }
+                "q" => {
+                    if q_seen {
+                        errors.push(FieldError::new("q", "given more than once; give it once"));
+                        continue;
+                    }
+                    q_seen = true;
+                    match SearchTerms::parse(&value) {
+                        Ok(terms) => q.q = Some(terms),
+                        Err(e) => errors.push(FieldError::new("q", e.to_string())),
                     }
                 }
                 "from" | "to" | "limit" | "before" | "after" => {
@@ -258,6 +273,9 @@ impl FeedQuery {
         if let Some(c) = &self.after {
             s.append_pair("after", &c.encode());
         }
+        if let Some(terms) = &self.q {
+            s.append_pair("q", &terms.canonical());
+        }
         s.finish()
     }
 
@@ -323,6 +341,7 @@ impl Default for FeedQuery {
             limit: DEFAULT_LIMIT,
             before: None,
             after: None,
+            q: None,
         }
     }
 }

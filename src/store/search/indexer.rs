@@ -1,0 +1,116 @@
+//! Turning articles into index documents, and a write batch into index changes.
+//!
+//! The store records what a batch does to the public articles as [`Changes`] while it plans the
+//! batch (an article filed in the public indexes is indexed, one removed from them is deleted),
+//! and hands them to [`super::SearchIndex::apply`] after the sled batch is applied and before
+//! the batch's new generations become visible. Scheduled articles are in no public index, so
+//! they are not searchable until the batch that releases them.
+
+use std::collections::BTreeMap;
+
+use tantivy::schema::TantivyDocument;
+
+use super::analyzer::Fields;
+use crate::model::Article;
+
+/// What one batch does to the index: per article id, its new document, or `None` to delete it.
+/// Keyed by id so that an article changed twice in a batch ends as its last version.
+pub struct Changes {
+    fields: Fields,
+    docs: BTreeMap<u64, Option<TantivyDocument>>,
+}
+
+impl Changes {
+    /// No changes yet.
+    pub fn new(fields: Fields) -> Self {
+        Changes {
+            fields,
+            docs: BTreeMap::new(),
+        }
+    }
+
+    /// `article` is now public: (re)index it.
+    pub fn put(&mut self, article: &Article) {
+        self.docs
+            .insert(article.id, Some(document(&self.fields, article)));
+    }
+
+    /// Article `id` is no longer public: remove it from the index.
+    pub fn remove(&mut self, id: u64) {
+        self.docs.insert(id, None);
+    }
+
+    /// Whether the batch changed no public article.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// The changes, in id order.
+    pub fn into_docs(self) -> impl Iterator<Item = (u64, Option<TantivyDocument>)> {
+        self.docs.into_iter()
+    }
+}
+
+/// The index document of a public article.
+pub fn document(f: &Fields, article: &Article) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_u64(f.id, article.id);
+    doc.add_i64(f.published, article.published_at.timestamp_micros());
+    for region in &article.regions {
+        doc.add_text(f.region, region.as_str());
+    }
+    for category in &article.categories {
+        doc.add_text(f.category, category.to_lowercase());
+        doc.add_text(f.categories, category);
+    }
+    doc.add_text(f.title, &article.title);
+    if let Some(lead) = &article.summary {
+        doc.add_text(f.lead, lead);
+    }
+    if let Some(body) = &article.content_html {
+        doc.add_text(f.body, text_of(body));
+    }
+    doc
+}
+
+/// The words of a stored (sanitized, well-formed) HTML body: tags and character references
+/// become spaces. Cheaper than a parse, and enough for the analyzer, which keeps only letters and
+/// digits (a `&lt;` lost to a space is punctuation either way).
+fn text_of(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    let mut in_ref = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            '&' if !in_tag => in_ref = true,
+            ';' if in_ref => {
+                in_ref = false;
+                out.push(' ');
+            }
+            _ if in_tag => {}
+            _ if in_ref && c.is_ascii_alphanumeric() || in_ref && c == '#' => {}
+            _ => {
+                in_ref = false;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_text_drops_markup_and_references() {
+        let text = text_of("<p class=\"x\">Мост&nbsp;через <b>Волгу</b> &amp; Оку</p><p>R&amp;D</p>");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(words, ["Мост", "через", "Волгу", "Оку", "R", "D"]);
+    }
+}

@@ -1,0 +1,243 @@
+//! Keyword search over the public articles: a tantivy index in `<data>/search/`, derived from
+//! the store.
+//!
+//! Why tantivy: an embedded, pure-Rust inverted index with positions (phrases), Snowball
+//! stemmers for Russian and English, fast fields for ordering by date, and crash-safe commits
+//! that carry a payload. sled can keep sorted keys but not postings intersected word by word;
+//! a scan that reads every article of a region per query would cost what the store holds.
+//!
+//! Why derived: sled is the truth. The index holds only what a query needs (the analyzed text,
+//! the region and category terms, `published` and `id`), never an article; a search gives ids in
+//! feed order and sled gives the articles, so renderers take a page as for any feed. Every
+//! commit of the index carries, as its payload, the store's all-regions generation it reflects
+//! (the watermark, bumped by exactly the batches that change a public article). On open, an
+//! index that is missing or whose watermark differs from the store's is rebuilt from sled
+//! ([`crate::store::Store::open_search`]), which is also how the index catches up after a crash.
+//!
+//! Why synchronous: the store applies a batch's index changes and commits them
+//! ([`SearchIndex::apply`]) after the sled batch and before the batch's new generations become
+//! visible to readers. A keyword feed's validators are the region generations like any feed's,
+//! so they never claim a write the index does not show. If that commit fails, the index is
+//! marked broken and searches fail (503) until a restart rebuilds it, rather than serve results
+//! that disagree with their validators.
+//!
+//! Parts: [`analyzer`] (schema and the Russian/English analyzer), [`terms`] (the reader's
+//! query syntax), [`query`] (terms and filters to a tantivy query), [`collect`] (feed order),
+//! [`indexer`] (articles to documents, batches to changes).
+
+pub mod analyzer;
+mod collect;
+pub mod indexer;
+pub mod query;
+mod sync;
+pub mod terms;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::store::keys::Position;
+use analyzer::Fields;
+use collect::InFeedOrder;
+pub use indexer::Changes;
+pub use query::Filters;
+pub use terms::{SearchTerms, TermsError};
+
+/// Name of the index directory inside the data directory.
+pub const DIR_NAME: &str = "search";
+
+/// Smallest indexing memory budget tantivy accepts for its one indexing thread, in MiB.
+pub const MIN_BUDGET_MB: u64 = 15;
+
+/// Errors of the search index.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// The index directory could not be created or opened.
+    #[error("search index directory {0}: {1}")]
+    Dir(PathBuf, String),
+    /// An earlier commit failed, so the index no longer matches the store.
+    #[error("the search index fell behind the store after a failed commit; restart lenta to rebuild it")]
+    Broken,
+    /// The memory budget is below tantivy's minimum.
+    #[error("--search-index-mb {0} is too small; at least {MIN_BUDGET_MB} MiB")]
+    Budget(u64),
+}
+
+/// The search index: one writer (used under the store's writer lock) and a reader reloaded
+/// after every commit.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    broken: AtomicBool,
+}
+
+impl SearchIndex {
+    /// Opens the index in `<data_dir>/search/`, creating an empty one when it is missing or
+    /// unreadable (it is rebuilt from the store then), with an indexing memory budget of
+    /// `budget_mb` MiB.
+    pub fn open(data_dir: &Path, budget_mb: u64) -> Result<Self, SearchError> {
+        if budget_mb < MIN_BUDGET_MB {
+            return Err(SearchError::Budget(budget_mb));
+        }
+        let dir = data_dir.join(DIR_NAME);
+        let index = match open_existing(&dir) {
+            Some(index) => index,
+            None => create(&dir)?,
+        };
+        let (_, fields) = analyzer::schema();
+        index
+            .tokenizers()
+            .register(analyzer::ANALYZER, analyzer::analyzer());
+        let writer = index.writer_with_num_threads(1, (budget_mb << 20) as usize)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            broken: AtomicBool::new(false),
+        })
+    }
+
+    /// The store generation the last commit reflects (None for a new or foreign index).
+    pub fn watermark(&self) -> Option<u64> {
+        self.index
+            .load_metas()
+            .ok()?
+            .payload
+            .and_then(|p| p.strip_prefix("generation:")?.parse().ok())
+    }
+
+    /// The fields, for building [`Changes`].
+    pub fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    /// Applies one batch's changes and commits them with `watermark`, then reloads the reader
+    /// so that the next search sees them. On failure the index is marked broken.
+    pub fn apply(&self, changes: Changes, watermark: u64) -> Result<(), SearchError> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(SearchError::Broken);
+        }
+        let result = self.try_apply(changes, watermark);
+        if result.is_err() {
+            self.broken.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    fn try_apply(&self, changes: Changes, watermark: u64) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, doc) in changes.into_docs() {
+            writer.delete_term(Term::from_field_u64(self.fields.id, id));
+            if let Some(doc) = doc {
+                writer.add_document(doc)?;
+            }
+        }
+        commit(&mut writer, watermark)?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Replaces the whole index by `docs` and commits it with `watermark`; `progress` is told
+    /// how many documents were added so far. Until that commit, searches see the old index and a
+    /// crash leaves it (with its old watermark, so the next open rebuilds again).
+    pub fn rebuild(
+        &self,
+        docs: impl Iterator<Item = Result<TantivyDocument, crate::store::StoreError>>,
+        watermark: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, crate::store::StoreError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        writer.delete_all_documents().map_err(SearchError::from)?;
+        let mut added = 0u64;
+        for doc in docs {
+            writer.add_document(doc?).map_err(SearchError::from)?;
+            added += 1;
+            if added.is_multiple_of(1000) {
+                progress(added);
+            }
+        }
+        commit(&mut writer, watermark)?;
+        self.reader.reload().map_err(SearchError::from)?;
+        self.broken.store(false, Ordering::Release);
+        progress(added);
+        Ok(added)
+    }
+
+    /// The positions of up to `limit` matches of `terms` within `filters`, in feed order
+    /// (newest first; oldest first after an `after` cursor).
+    pub fn search(
+        &self,
+        terms: &SearchTerms,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Vec<Position>, SearchError> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(SearchError::Broken);
+        }
+        let query = query::build(&self.fields, terms, filters);
+        let collector = InFeedOrder {
+            limit,
+            before: filters.before,
+            after: filters.after,
+        };
+        let found = self.reader.searcher().search(query.as_ref(), &collector)?;
+        Ok(found.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Bytes the index takes on disk.
+    pub fn disk_bytes(data_dir: &Path) -> u64 {
+        std::fs::read_dir(data_dir.join(DIR_NAME))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Commits everything added and deleted so far, with the watermark as the payload.
+fn commit(writer: &mut IndexWriter, watermark: u64) -> Result<(), SearchError> {
+    let mut prepared = writer.prepare_commit()?;
+    prepared.set_payload(&format!("generation:{watermark}"));
+    prepared.commit()?;
+    Ok(())
+}
+
+/// The index in `dir` if it opens with lenta's schema; None otherwise (missing, damaged, or of
+/// another schema: all are rebuilt).
+fn open_existing(dir: &Path) -> Option<Index> {
+    let index = Index::open_in_dir(dir).ok()?;
+    (index.schema() == analyzer::schema().0).then_some(index)
+}
+
+/// A new, empty index in `dir`, replacing whatever was there.
+fn create(dir: &Path) -> Result<Index, SearchError> {
+    let fail = |e: std::io::Error| SearchError::Dir(dir.to_path_buf(), e.to_string());
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(fail)?;
+    }
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let directory =
+        MmapDirectory::open(dir).map_err(|e| SearchError::Dir(dir.to_path_buf(), e.to_string()))?;
+    Ok(Index::create(
+        directory,
+        analyzer::schema().0,
+        Default::default(),
+    )?)
+}

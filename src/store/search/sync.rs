@@ -1,0 +1,109 @@
+//! Keeping the keyword index in step with the store: opening it (rebuilt when missing or
+//! behind), a batch's changes, a full rebuild, and the search a feed page runs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{indexer, Filters, SearchIndex, SearchTerms};
+use crate::store::keys::Position;
+use crate::store::space::Space;
+use crate::store::{RegionMeta, Store, StoreError, ALL_REGIONS};
+
+impl Store {
+    /// Opens the keyword index in `data_dir` (the store's own directory) with an indexing memory
+    /// budget of `budget_mb` MiB, and rebuilds it from the store when it is missing or its
+    /// watermark is not the store's (behind after a crash, or ahead of a store restored from a
+    /// backup); `progress` is told `(done, total)` articles of a rebuild. From then on every
+    /// batch keeps it current. Returns whether it rebuilt. Call once, before serving.
+    pub fn open_search(
+        &self,
+        data_dir: &Path,
+        budget_mb: u64,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<bool, StoreError> {
+        let index = SearchIndex::open(data_dir, budget_mb)?;
+        let _lock = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.region_meta(ALL_REGIONS).generation;
+        let stale = index.watermark() != Some(current);
+        if stale {
+            tracing::info!(
+                index = ?index.watermark(),
+                store = current,
+                "the search index is missing or behind the store; rebuilding it"
+            );
+            self.rebuild_into(&index, progress)?;
+        }
+        // A second call keeps the first index; the writes already update that one.
+        let _ = self.search.set(index);
+        Ok(stale)
+    }
+
+    /// Rebuilds the open keyword index from the store (`lenta reindex`); returns the number of
+    /// articles indexed.
+    pub fn reindex(&self, progress: impl FnMut(u64, u64)) -> Result<u64, StoreError> {
+        let index = self.search.get().ok_or(StoreError::SearchClosed)?;
+        let _lock = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.rebuild_into(index, progress)
+    }
+
+    /// Indexes every public article (the all-regions feed index) into `index`, replacing what it
+    /// held, under the writer lock so that no batch lands meanwhile.
+    fn rebuild_into(
+        &self,
+        index: &SearchIndex,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
+        let total = self.region_meta(ALL_REGIONS).count;
+        let watermark = self.region_meta(ALL_REGIONS).generation;
+        let fields = index.fields();
+        let docs = Space::ByTime.iter(&self.data).filter_map(move |entry| {
+            let id = match entry {
+                Ok((key, _)) => Position::from_key_suffix(&key)?.id,
+                Err(e) => return Some(Err(StoreError::from(e))),
+            };
+            self.get(id)
+                .transpose()
+                .map(|a| a.map(|a| indexer::document(&fields, &a)))
+        });
+        index.rebuild(docs, watermark, |done| progress(done, total))
+    }
+
+    /// Commits a batch's index changes with the batch's all-regions generation as watermark. A
+    /// failure is logged and leaves the index marked broken (searches answer 503 until a
+    /// restart rebuilds it); the write itself stands, as sled already holds it.
+    pub(in crate::store) fn index_changes(
+        &self,
+        changes: Option<super::Changes>,
+        meta_changes: &BTreeMap<String, RegionMeta>,
+    ) {
+        let (Some(index), Some(changes)) = (self.search.get(), changes) else {
+            return;
+        };
+        let Some(all) = meta_changes.get(ALL_REGIONS) else {
+            return;
+        };
+        if changes.is_empty() {
+            return;
+        }
+        if let Err(e) = index.apply(changes, all.generation) {
+            tracing::error!(error = %e, "search index commit failed; searches answer 503 until a restart rebuilds it");
+        }
+    }
+
+    /// The positions of up to `limit` public articles matching `terms` within `filters`, in
+    /// feed order; see [`SearchIndex::search`].
+    pub fn search(
+        &self,
+        terms: &SearchTerms,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Vec<Position>, StoreError> {
+        let index = self.search.get().ok_or(StoreError::SearchClosed)?;
+        Ok(index.search(terms, filters, limit)?)
+    }
+
+    /// Whether the keyword index is open (`q=` is answered).
+    pub fn search_open(&self) -> bool {
+        self.search.get().is_some()
+    }
+}
