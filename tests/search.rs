@@ -498,3 +498,60 @@ async fn phrases_combine_with_filters_and_exclusions() {
         ["f", "b"]
     );
 }
+
+#[tokio::test]
+async fn the_search_page_lists_matches_and_its_feeds() {
+    let server = started().await;
+    let (status, home) = server.get_text("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        home.contains("/search\""),
+        "the home page does not link the search page"
+    );
+    let (status, empty) = server.get_text("/search").await;
+    assert_eq!(status, 200);
+    assert!(
+        empty.contains("name=\"q\"") && !empty.contains("Подписаться"),
+        "{empty}"
+    );
+
+    let (status, page) = server
+        .get_text(&format!("/search?q={}&region=RU-NIZ", q("Мостом")))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let doc = scraper::Html::parse_document(&page);
+    let sel = |s: &str| scraper::Selector::parse(s).expect("selector");
+    let titles: Vec<String> = doc
+        .select(&sel("article h2 a"))
+        .map(|a| a.text().collect())
+        .collect();
+    assert_eq!(titles, ["Новый мост открыли", "Пробки в центре"]);
+    let canonical = format!("region=RU-NIZ&q={}", q("мостом"));
+    for ext in ["rss", "atom", "json"] {
+        let href = format!("{}/feed.{ext}?{canonical}", server.base);
+        assert!(
+            doc.select(&sel(&format!("a[href=\"{href}\"]"))).next().is_some(),
+            "no {ext} link {href}: {page}"
+        );
+        assert!(
+            doc.select(&sel(&format!("link[rel=alternate][href=\"{href}\"]")))
+                .next()
+                .is_some(),
+            "no {ext} autodiscovery"
+        );
+        // The subscribe link is a working feed with the same items.
+        let (status, feed) = server.get_text(&href[server.base.len()..]).await;
+        assert_eq!(status, 200);
+        assert!(
+            feed.contains("Новый мост открыли") && feed.contains("Пробки в центре"),
+            "{ext}"
+        );
+    }
+    let res = server.get("/search?q=").await;
+    assert_eq!(res.status(), 400);
+    let (status, none) = server
+        .get_text(&format!("/search?q={}", q("несуществующее")))
+        .await;
+    assert_eq!(status, 200);
+    assert!(none.contains("Ничего не найдено"));
+}

@@ -42,9 +42,7 @@ pub fn render(
     format: Format,
     updated: DateTime<Utc>,
 ) -> Result<Vec<u8>, Problem> {
-    let page = app
-        .read_page(query)
-        .map_err(|e| Problem::internal(e.to_string()))?;
+    let page = app.read_page(query)?;
     let doc = FeedDoc::new(&app.feed_context(), query, format, &page, updated);
     Ok(feed::render(format, &doc)?)
 }
