@@ -81,7 +81,7 @@ impl App {
         };
         let assets = Assets::load(settings.icon_file.as_deref(), settings.logo_file.as_deref())?;
         let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?;
-        open_search(&store, &settings)?;
+        open_search(&store, &settings.data_dir, settings.search_index_mb)?;
         let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
@@ -269,15 +269,18 @@ impl App {
     }
 }
 
-/// Opens the keyword index, rebuilding it from the store with a progress bar (on a terminal)
-/// when it is missing or behind.
-fn open_search(store: &Store, settings: &Settings) -> Result<(), StoreError> {
+/// Opens `store`'s keyword index in `data_dir`, rebuilding it from the store with a progress
+/// bar (drawn only on a terminal) when it is missing or behind; returns whether it rebuilt.
+/// `serve`, `import` and `reindex` all open it this way.
+pub fn open_search(store: &Store, data_dir: &std::path::Path, budget_mb: u64) -> Result<bool, StoreError> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("search index {wide_bar} {pos}/{len} articles")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] search index {wide_bar} {pos}/{len} articles",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let rebuilt = store.open_search(&settings.data_dir, settings.search_index_mb, |done, total| {
+    let rebuilt = store.open_search(data_dir, budget_mb, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
@@ -288,7 +291,7 @@ fn open_search(store: &Store, settings: &Settings) -> Result<(), StoreError> {
             "search index rebuilt from the store"
         );
     }
-    Ok(())
+    Ok(rebuilt)
 }
 
 fn fingerprint(settings: &Settings, regions: &RegionDirectory, assets: &Assets) -> String {

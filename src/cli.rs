@@ -43,6 +43,9 @@ enum Command {
     Publisher(PublisherCommand),
     /// Verify a data directory offline: every index agrees with the articles.
     Check(CheckArgs),
+    /// Rebuild the keyword search index from the store (offline; `serve` also rebuilds it on
+    /// start when it is missing or behind).
+    Reindex(ReindexArgs),
 }
 
 /// Where the store lives.
@@ -195,6 +198,8 @@ struct ImportArgs {
     /// Publisher that will own the imported articles.
     #[arg(long, default_value = "portal")]
     publisher: String,
+    #[command(flatten)]
+    search: SearchArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -231,6 +236,23 @@ enum PublisherCommand {
     },
 }
 
+/// The keyword index's writer budget, for the commands that write articles.
+#[derive(Args, Debug)]
+struct SearchArgs {
+    /// Memory budget of the keyword index's writer, in MiB (at least 15).
+    #[arg(long, env = "LENTA_SEARCH_INDEX_MB", default_value_t = crate::config::DEFAULT_SEARCH_INDEX_MB,
+          value_parser = clap::value_parser!(u64).range(crate::store::search::MIN_BUDGET_MB..=65536))]
+    search_index_mb: u64,
+}
+
+#[derive(Args, Debug)]
+struct ReindexArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    search: SearchArgs,
+}
+
 #[derive(Args, Debug)]
 struct CheckArgs {
     #[command(flatten)]
@@ -246,6 +268,7 @@ pub fn run() -> Result<()> {
         Command::Import(args) => import_file(args),
         Command::Publisher(cmd) => publisher(cmd),
         Command::Check(args) => check(args),
+        Command::Reindex(args) => reindex(args),
     }
 }
 
@@ -420,6 +443,8 @@ fn import_file(args: ImportArgs) -> Result<()> {
     }
     let dir = args.store.regions()?;
     let store = args.store.open()?;
+    // The import keeps the keyword index current, one commit per chunk.
+    crate::app::open_search(&store, &args.store.data_dir, args.search.search_index_mb)?;
     let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
@@ -527,4 +552,22 @@ fn check(args: CheckArgs) -> Result<()> {
         problems.len(),
         args.store.data_dir.display()
     )
+}
+
+fn reindex(args: ReindexArgs) -> Result<()> {
+    let store = args.store.open()?;
+    let dir = args.store.data_dir.join(crate::store::search::DIR_NAME);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    let started = std::time::Instant::now();
+    crate::app::open_search(&store, &args.store.data_dir, args.search.search_index_mb)?;
+    println!(
+        "indexed {} articles in {:.1} s; the index takes {:.1} MiB in {}",
+        store.article_count(),
+        started.elapsed().as_secs_f64(),
+        crate::store::search::SearchIndex::disk_bytes(&args.store.data_dir) as f64 / (1 << 20) as f64,
+        dir.display()
+    );
+    Ok(())
 }

@@ -555,3 +555,50 @@ async fn the_search_page_lists_matches_and_its_feeds() {
     assert_eq!(status, 200);
     assert!(none.contains("Ничего не найдено"));
 }
+
+#[tokio::test]
+async fn import_indexes_and_reindex_rebuilds_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("corpus.ndjson");
+    std::fs::write(&file, corpus()).expect("write corpus");
+    let lenta = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lenta"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("run lenta");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    lenta(&["import", file.to_str().expect("path")]);
+    assert!(
+        data.join("search").join("meta.json").exists(),
+        "import left no index"
+    );
+    let out = lenta(&["reindex"]);
+    assert!(out.starts_with("indexed 6 articles in "), "{out}");
+    let client = reqwest::Client::new();
+    let server = common::ChildServer::start(&data, &[], &client).await;
+    let v: Value = client
+        .get(format!("{}/api/articles?q={}", server.base, q("мостом")))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "f", "b", "c"]);
+    server.kill();
+}
