@@ -93,7 +93,7 @@ fn text_of(html: &str) -> String {
                 out.push(' ');
             }
             _ if in_tag => {}
-            _ if in_ref && c.is_ascii_alphanumeric() || in_ref && c == '#' => {}
+            _ if in_ref && (c.is_ascii_alphanumeric() || c == '#') => {}
             _ => {
                 in_ref = false;
                 out.push(c);
