@@ -602,3 +602,87 @@ async fn import_indexes_and_reindex_rebuilds_from_the_command_line() {
     assert_eq!(ids, ["a", "f", "b", "c"]);
     server.kill();
 }
+
+/// Walks `/api/articles?{query}` through every `next` link; external ids in order.
+async fn walk(server: &TestServer, query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut url = Some(server.url(&format!("/api/articles?{query}")));
+    for _ in 0..1000 {
+        let Some(next) = url else { return out };
+        let v: Value = server
+            .client
+            .get(&next)
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON");
+        out.extend(
+            v["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i["external_id"].as_str().unwrap().to_string()),
+        );
+        url = v["next"].as_str().map(str::to_string);
+    }
+    panic!("paging did not end");
+}
+
+#[tokio::test]
+async fn a_common_word_walked_back_in_day_windows_keeps_the_feed_order() {
+    // 240 articles on 240 days, written out of order, all with «мост»: common enough that the
+    // search walks back in day windows (see SearchIndex::windows) at small page sizes.
+    let server = TestServer::start().await;
+    let regions = ["RU-NIZ", "RU-MOW", "RU-SPE"];
+    let day0 = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).expect("date");
+    let lines: String = (0..240)
+        .map(|k| {
+            let i = k * 97 % 240;
+            let day = day0 + chrono::Duration::days(i as i64);
+            let at = format!("{}T{:02}:00:00+03:00", day.format("%Y-%m-%d"), 8 + i % 10);
+            format!(
+                "{}\n",
+                article(
+                    &format!("w{i:03}"),
+                    &format!("Мосты {i}"),
+                    "",
+                    "текст",
+                    regions[i % 3],
+                    &at
+                )
+            )
+        })
+        .collect();
+    assert_eq!(server.import(&lines).created, 240);
+    let newest_first = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (0..240)
+            .rev()
+            .filter(|i| keep(*i))
+            .map(|i| format!("w{i:03}"))
+            .collect()
+    };
+    let word = q("мост");
+    assert_eq!(
+        walk(&server, &format!("q={word}&limit=5")).await,
+        newest_first(&|_| true)
+    );
+    assert_eq!(
+        walk(&server, &format!("q={word}&limit=4&region=RU-MOW")).await,
+        newest_first(&|i| i % 3 == 1)
+    );
+    // Day 100 is 2023-04-11: the date bounds are exact, whatever the windows.
+    assert_eq!(
+        walk(
+            &server,
+            &format!("q={word}&limit=3&from=2023-04-01&to=2023-04-11")
+        )
+        .await,
+        newest_first(&|i| (90..=100).contains(&i))
+    );
+    assert_eq!(
+        found(&server, &format!("q={word}&limit=2&to=2023-01-05")).await,
+        ["w004", "w003"]
+    );
+}

@@ -32,8 +32,12 @@ const MAX_TOKEN_BYTES: usize = 64;
 pub struct Fields {
     /// Article id: the key for updates and deletions, and the feed order's tie-break.
     pub id: Field,
-    /// Published instant, microseconds: the feed order and the date filter.
+    /// Published instant, microseconds: the feed order and the exact date bounds.
     pub published: Field,
+    /// Published day (UTC days since the epoch), as indexed terms: a time window over a few
+    /// terms, so that a common word's newest matches are found without visiting all of them
+    /// (see [`super::SearchIndex::search`]).
+    pub day: Field,
     /// Region codes, as stored (exact match).
     pub region: Field,
     /// Categories lower-cased, as the `category` filter compares them (exact match).
@@ -65,7 +69,8 @@ pub fn schema() -> (Schema, Fields) {
     );
     let fields = Fields {
         id: b.add_u64_field("id", INDEXED | FAST | STORED),
-        published: b.add_i64_field("published", INDEXED | FAST),
+        published: b.add_i64_field("published", FAST),
+        day: b.add_i64_field("day", INDEXED),
         region: b.add_text_field("region", STRING),
         category: b.add_text_field("category", STRING),
         title: b.add_text_field("title", text.clone()),

@@ -16,7 +16,9 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 use crate::store::keys::Position;
 
 /// The `limit` positions of the matches nearest to a cursor: below `before` newest first, or,
-/// with `after`, above it oldest first (the scan of an RFC 5005 `previous` page).
+/// with `after`, above it oldest first (the scan of an RFC 5005 `previous` page), within the
+/// exact date bounds (the query bounds them only to whole days).
+#[derive(Clone, Copy)]
 pub struct InFeedOrder {
     /// Most positions kept.
     pub limit: usize,
@@ -24,6 +26,10 @@ pub struct InFeedOrder {
     pub before: Option<Position>,
     /// Only positions strictly newer than this; then the walk is oldest first.
     pub after: Option<Position>,
+    /// Only articles published at or after this instant (microseconds).
+    pub oldest: Option<i64>,
+    /// Only articles published at or before this instant (microseconds).
+    pub newest: Option<i64>,
 }
 
 impl InFeedOrder {
@@ -38,7 +44,10 @@ impl InFeedOrder {
     }
 
     fn admits(&self, p: Position) -> bool {
-        self.before.is_none_or(|b| p < b) && self.after.is_none_or(|a| p > a)
+        self.before.is_none_or(|b| p < b)
+            && self.after.is_none_or(|a| p > a)
+            && self.oldest.is_none_or(|o| p.micros >= o)
+            && self.newest.is_none_or(|n| p.micros <= n)
     }
 }
 
@@ -51,11 +60,7 @@ impl Collector for InFeedOrder {
         Ok(SegmentInFeedOrder {
             published: fast.i64("published")?,
             id: fast.u64("id")?,
-            order: InFeedOrder {
-                limit: self.limit,
-                before: self.before,
-                after: self.after,
-            },
+            order: InFeedOrder { ..*self },
             best: BinaryHeap::with_capacity(self.limit.min(1024) + 1),
         })
     }

@@ -55,7 +55,9 @@ impl Changes {
 pub fn document(f: &Fields, article: &Article) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_u64(f.id, article.id);
-    doc.add_i64(f.published, article.published_at.timestamp_micros());
+    let micros = article.published_at.timestamp_micros();
+    doc.add_i64(f.published, micros);
+    doc.add_i64(f.day, super::day_of(micros));
     for region in &article.regions {
         doc.add_text(f.region, region.as_str());
     }

@@ -187,14 +187,110 @@ impl SearchIndex {
         if self.broken.load(Ordering::Acquire) {
             return Err(SearchError::Broken);
         }
-        let query = query::build(&self.fields, terms, filters);
+        let searcher = self.reader.searcher();
+        let (oldest, newest) = filters.instants();
         let collector = InFeedOrder {
             limit,
             before: filters.before,
             after: filters.after,
+            oldest,
+            newest,
         };
-        let found = self.reader.searcher().search(query.as_ref(), &collector)?;
-        Ok(found.into_iter().map(|(_, p)| p).collect())
+        let run = |window: Option<(i64, i64)>| -> Result<Vec<Position>, SearchError> {
+            let query = query::build(&self.fields, terms, filters, window);
+            let found = searcher.search(query.as_ref(), &collector)?;
+            Ok(found.into_iter().map(|(_, p)| p).collect())
+        };
+        let Some(plan) = self.windows(&searcher, terms, filters, limit)? else {
+            return run(None);
+        };
+        // The newest `days` days first, eight times as many after each short page: a window
+        // holds every match newer than its first day, so a full page from it is the page.
+        let mut days = plan.first_days;
+        while days < plan.span_days {
+            let found = run(Some((plan.last_day - days + 1, plan.last_day)))?;
+            if found.len() >= limit {
+                return Ok(found);
+            }
+            days = days.saturating_mul(8);
+        }
+        run(None)
+    }
+
+    /// How to walk a newest-first search back in day windows, or None to search all at once:
+    /// when walking oldest first (an `after` cursor), when the words are rare enough that
+    /// visiting every match is cheap, or when the index is empty.
+    ///
+    /// Without this, a common word («работы», in most articles) costs a visit to every match to
+    /// keep the newest 50. The window's first size expects twice `limit` matches, from the
+    /// rarest word's document frequency spread evenly over the days the index covers.
+    fn windows(
+        &self,
+        searcher: &tantivy::Searcher,
+        terms: &SearchTerms,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Option<Windows>, SearchError> {
+        if filters.after.is_some() {
+            return Ok(None);
+        }
+        let Some((first, last)) = self.published_span(searcher)? else {
+            return Ok(None);
+        };
+        let expected = self.expected_matches(searcher, terms)?;
+        if expected <= (WINDOW_MIN_MATCHES_PER_ITEM * limit) as u64 {
+            return Ok(None);
+        }
+        let (_, newest) = filters.instants();
+        let last_day = day_of(newest.map_or(last, |n| n.min(last)));
+        let span_days = last_day - day_of(first) + 1;
+        let index_days = (day_of(last) - day_of(first) + 1).max(1);
+        let per_day = expected as f64 / index_days as f64;
+        let first_days = ((2 * limit) as f64 / per_day).ceil().max(1.0) as i64;
+        Ok(Some(Windows {
+            last_day,
+            span_days,
+            first_days,
+        }))
+    }
+
+    /// The fewest articles the words can match: the smallest document frequency of a word to
+    /// find (summed over the text fields), or of a phrase's rarest word.
+    fn expected_matches(
+        &self,
+        searcher: &tantivy::Searcher,
+        terms: &SearchTerms,
+    ) -> Result<u64, SearchError> {
+        let mut fewest = searcher.num_docs();
+        let words = terms
+            .all
+            .iter()
+            .map(String::as_str)
+            .chain(terms.phrases.iter().flatten().map(String::as_str));
+        for word in words {
+            for (_, token) in analyzer::tokens(word) {
+                let mut freq = 0;
+                for field in self.fields.text() {
+                    freq += searcher.doc_freq(&Term::from_field_text(field, &token))?;
+                }
+                fewest = fewest.min(freq);
+            }
+        }
+        Ok(fewest)
+    }
+
+    /// The oldest and newest `published` instant in the index, None when it is empty.
+    fn published_span(&self, searcher: &tantivy::Searcher) -> Result<Option<(i64, i64)>, SearchError> {
+        let mut span: Option<(i64, i64)> = None;
+        for segment in searcher.segment_readers() {
+            if segment.num_docs() == 0 {
+                continue;
+            }
+            let column = segment.fast_fields().i64("published")?;
+            let (lo, hi) = (column.min_value(), column.max_value());
+            span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+        Ok(span)
     }
 
     /// Bytes the index takes on disk.
@@ -209,6 +305,24 @@ impl SearchIndex {
             })
             .unwrap_or(0)
     }
+}
+
+/// Below this many expected matches per requested item, a search visits every match at once.
+const WINDOW_MIN_MATCHES_PER_ITEM: usize = 20;
+
+/// Day windows of a newest-first search (see [`SearchIndex::windows`]).
+struct Windows {
+    /// The newest day a match can be on.
+    last_day: i64,
+    /// Days from the oldest article in the index to `last_day`.
+    span_days: i64,
+    /// Days in the first window.
+    first_days: i64,
+}
+
+/// The UTC day (days since the epoch) of an instant in microseconds: the `day` field.
+pub fn day_of(micros: i64) -> i64 {
+    micros.div_euclid(86_400_000_000)
 }
 
 /// Commits everything added and deleted so far, with the watermark as the payload.

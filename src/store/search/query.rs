@@ -3,9 +3,8 @@
 //! Each word must occur, in some form, in the title, the lead, the body or the categories; a
 //! phrase must occur in one of them as consecutive words (a stop word inside it is a gap of one
 //! position, as it was when indexed); exclusions must occur in none. Regions and categories are
-//! exact terms (any of them), dates a range over `published`. The paging cursor is applied by
-//! the collector, which compares whole positions; its instant also bounds the range here, so
-//! older segments of a deep page are skipped early.
+//! exact terms (any of them), dates a range over the `day` terms. The exact instants and the
+//! paging cursor are applied by the collector, which compares whole positions.
 
 use std::ops::Bound;
 
@@ -38,8 +37,29 @@ pub struct Filters<'a> {
     pub after: Option<Position>,
 }
 
-/// The whole query: words, phrases and exclusions, within the filters.
-pub fn build(f: &Fields, terms: &SearchTerms, filters: &Filters) -> Box<dyn Query> {
+impl Filters<'_> {
+    /// The oldest and newest instants (microseconds) the dates and cursors allow.
+    pub fn instants(&self) -> (Option<i64>, Option<i64>) {
+        let lo = [self.oldest, self.after.map(|a| a.micros)]
+            .into_iter()
+            .flatten()
+            .max();
+        let hi = [self.newest, self.before.map(|b| b.micros)]
+            .into_iter()
+            .flatten()
+            .min();
+        (lo, hi)
+    }
+}
+
+/// The whole query: words, phrases and exclusions, within the filters, and within the UTC days
+/// `window` (inclusive) when given.
+pub fn build(
+    f: &Fields,
+    terms: &SearchTerms,
+    filters: &Filters,
+    window: Option<(i64, i64)>,
+) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for word in &terms.all {
         clauses.extend(text_clause(f, word).map(|q| (Occur::Must, q)));
@@ -61,7 +81,7 @@ pub fn build(f: &Fields, terms: &SearchTerms, filters: &Filters) -> Box<dyn Quer
         let any = filters.categories.iter().map(|c| exact(f.category, c));
         clauses.push((Occur::Must, any_of(any.collect())));
     }
-    if let Some(range) = published_range(f, filters) {
+    if let Some(range) = day_range(f, filters, window) {
         clauses.push((Occur::Must, range));
     }
     Box::new(BooleanQuery::new(clauses))
@@ -98,13 +118,16 @@ fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     ))
 }
 
-/// The instants the filters and cursors allow, as a range over `published`; None when all.
-fn published_range(f: &Fields, filters: &Filters) -> Option<Box<dyn Query>> {
-    let lo = [filters.oldest, filters.after.map(|a| a.micros)]
+/// The days the filters, cursors and `window` allow, as a range over the `day` terms (an
+/// indexed field that is not fast, so the inverted index answers it: a few terms, cheap); None
+/// when all. The collector applies the exact instants.
+fn day_range(f: &Fields, filters: &Filters, window: Option<(i64, i64)>) -> Option<Box<dyn Query>> {
+    let (lo, hi) = filters.instants();
+    let lo = [lo.map(super::day_of), window.map(|w| w.0)]
         .into_iter()
         .flatten()
         .max();
-    let hi = [filters.newest, filters.before.map(|b| b.micros)]
+    let hi = [hi.map(super::day_of), window.map(|w| w.1)]
         .into_iter()
         .flatten()
         .min();
@@ -112,7 +135,7 @@ fn published_range(f: &Fields, filters: &Filters) -> Option<Box<dyn Query>> {
         return None;
     }
     let bound = |v: Option<i64>| match v {
-        Some(v) => Bound::Included(Term::from_field_i64(f.published, v)),
+        Some(v) => Bound::Included(Term::from_field_i64(f.day, v)),
         None => Bound::Unbounded,
     };
     Some(Box::new(RangeQuery::new(bound(lo), bound(hi))))
