@@ -222,8 +222,10 @@ impl SearchIndex {
     /// visiting every match is cheap, or when the index is empty.
     ///
     /// Without this, a common word («работы», in most articles) costs a visit to every match to
-    /// keep the newest 50. The window's first size expects twice `limit` matches, from the
-    /// rarest word's document frequency spread evenly over the days the index covers.
+    /// keep the newest 50. Only words in at least one article in [`WINDOW_MIN_SHARE_INVERSE`]
+    /// walk in windows. The first window expects twice `limit` matches, from the rarest word's
+    /// document frequency times the share of the requested regions and categories, spread
+    /// evenly over the days the index covers.
     fn windows(
         &self,
         searcher: &tantivy::Searcher,
@@ -237,16 +239,42 @@ impl SearchIndex {
         let Some((first, last)) = self.published_span(searcher)? else {
             return Ok(None);
         };
-        let expected = self.expected_matches(searcher, terms)?;
-        if expected <= (WINDOW_MIN_MATCHES_PER_ITEM * limit) as u64 {
+        let docs = searcher.num_docs().max(1);
+        let word_matches = self.expected_matches(searcher, terms)?;
+        // A rare word's matches are cheap to visit all, and its windows would have to be wide.
+        if word_matches <= (WINDOW_MIN_MATCHES_PER_ITEM * limit) as u64
+            || word_matches * WINDOW_MIN_SHARE_INVERSE < docs
+        {
             return Ok(None);
+        }
+        let share = |field: tantivy::schema::Field,
+                     values: &mut dyn Iterator<Item = &str>|
+         -> Result<f64, SearchError> {
+            let mut freq = 0;
+            for value in values {
+                freq += searcher.doc_freq(&Term::from_field_text(field, value))?;
+            }
+            Ok((freq as f64 / docs as f64).min(1.0))
+        };
+        let mut expected = word_matches as f64;
+        if !filters.regions.is_empty() {
+            expected *= share(
+                self.fields.region,
+                &mut filters.regions.iter().map(|r| r.as_str()),
+            )?;
+        }
+        if !filters.categories.is_empty() {
+            expected *= share(
+                self.fields.category,
+                &mut filters.categories.iter().map(String::as_str),
+            )?;
         }
         let (_, newest) = filters.instants();
         let last_day = day_of(newest.map_or(last, |n| n.min(last)));
         let span_days = last_day - day_of(first) + 1;
         let index_days = (day_of(last) - day_of(first) + 1).max(1);
-        let per_day = expected as f64 / index_days as f64;
-        let first_days = ((2 * limit) as f64 / per_day).ceil().max(1.0) as i64;
+        let per_day = (expected / index_days as f64).max(f64::MIN_POSITIVE);
+        let first_days = ((2 * limit) as f64 / per_day).ceil().clamp(1.0, i64::MAX as f64) as i64;
         Ok(Some(Windows {
             last_day,
             span_days,
@@ -309,6 +337,9 @@ impl SearchIndex {
 
 /// Below this many expected matches per requested item, a search visits every match at once.
 const WINDOW_MIN_MATCHES_PER_ITEM: usize = 20;
+
+/// Words in fewer than one article in this many are searched at once, never in day windows.
+const WINDOW_MIN_SHARE_INVERSE: u64 = 20;
 
 /// Day windows of a newest-first search (see [`SearchIndex::windows`]).
 struct Windows {
