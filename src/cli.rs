@@ -443,8 +443,10 @@ fn import_file(args: ImportArgs) -> Result<()> {
     }
     let dir = args.store.regions()?;
     let store = args.store.open()?;
-    // The import keeps the keyword index current, one commit per chunk.
+    // The import keeps the keyword index current; offline, it commits every 100,000 changes
+    // and at the end rather than per chunk (nobody searches meanwhile: the directory is held).
     crate::app::open_search(&store, &args.store.data_dir, args.search.search_index_mb)?;
+    store.set_search_bulk(true)?;
     let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
@@ -470,6 +472,7 @@ fn import_file(args: ImportArgs) -> Result<()> {
         BufReader::with_capacity(1 << 16, reader),
         |n| bar.set_position(n),
     )?;
+    store.set_search_bulk(false)?;
     bar.finish_and_clear();
     println!(
         "imported {} (created {}, updated {}), rejected {}",

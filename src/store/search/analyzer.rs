@@ -100,13 +100,19 @@ pub fn analyzer() -> TextAnalyzer {
 
 /// The analyzed tokens of `text` with their positions: what the index holds for it.
 pub fn tokens(text: &str) -> Vec<(usize, String)> {
-    let mut analyzer = analyzer();
-    let mut stream = analyzer.token_stream(text);
-    let mut out = Vec::new();
-    while let Some(token) = stream.next() {
-        out.push((token.position, token.text.clone()));
+    thread_local! {
+        // Built once per thread: the stop-word sets are not rebuilt for every query word.
+        static ANALYZER: std::cell::RefCell<TextAnalyzer> = std::cell::RefCell::new(analyzer());
     }
-    out
+    ANALYZER.with(|analyzer| {
+        let mut analyzer = analyzer.borrow_mut();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push((token.position, token.text.clone()));
+        }
+        out
+    })
 }
 
 /// Writes `ё` as `е` (and `Ё` as `Е`; tokens are lower-cased first anyway).
@@ -145,7 +151,32 @@ impl TokenFilter for ScriptStemmer {
     }
 }
 
+/// Most words a thread keeps the stems of (see [`stem`]); the cache is emptied when full.
+const STEM_CACHE_WORDS: usize = 100_000;
+
+/// The stem of `text` (None when it is its own stem), remembered per thread: a news corpus
+/// repeats a limited vocabulary, and a Snowball stem costs several times a hash lookup, so
+/// indexing a batch spends most of its analysis time here without the cache.
 fn stem(text: &str) -> Option<String> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(known) = cache.get(text) {
+            return known.clone();
+        }
+        if cache.len() >= STEM_CACHE_WORDS {
+            cache.clear();
+        }
+        let stemmed = stem_uncached(text);
+        cache.insert(text.to_string(), stemmed.clone());
+        stemmed
+    })
+}
+
+fn stem_uncached(text: &str) -> Option<String> {
     thread_local! {
         static RUSSIAN: frostem::Stemmer = frostem::Stemmer::new(frostem::Algorithm::Russian);
         static ENGLISH: frostem::Stemmer = frostem::Stemmer::new(frostem::Algorithm::English);

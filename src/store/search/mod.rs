@@ -77,6 +77,17 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     broken: AtomicBool,
+    /// Bulk mode ([`SearchIndex::set_bulk`]): the watermark of changes added but not committed.
+    bulk: Mutex<Option<Bulk>>,
+}
+
+/// Changes of an offline bulk load waiting for their commit.
+#[derive(Default)]
+struct Bulk {
+    /// Documents added or deleted since the last commit.
+    changes: u64,
+    /// The watermark to commit them with (None: nothing pending).
+    watermark: Option<u64>,
 }
 
 impl SearchIndex {
@@ -107,6 +118,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             fields,
             broken: AtomicBool::new(false),
+            bulk: Mutex::new(None),
         })
     }
 
@@ -139,14 +151,41 @@ impl SearchIndex {
 
     fn try_apply(&self, changes: Changes, watermark: u64) -> Result<(), SearchError> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut count = 0u64;
         for (id, doc) in changes.into_docs() {
             writer.delete_term(Term::from_field_u64(self.fields.id, id));
             if let Some(doc) = doc {
                 writer.add_document(doc)?;
             }
+            count += 1;
+        }
+        let mut bulk = self.bulk.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pending) = bulk.as_mut() {
+            pending.changes += count;
+            pending.watermark = Some(watermark);
+            if pending.changes < BULK_COMMIT_CHANGES {
+                return Ok(());
+            }
+            *pending = Bulk::default();
         }
         commit(&mut writer, watermark)?;
         self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Turns bulk mode on or off. In bulk mode a batch's changes are committed only every
+    /// [`BULK_COMMIT_CHANGES`] changes (and when bulk mode ends), so searches lag the store:
+    /// only for offline loads that nobody reads meanwhile (`lenta import`, which holds the data
+    /// directory). A crash before the last commit leaves the index behind its store, which the
+    /// next open rebuilds. A commit per 256-article chunk cost more than the import itself.
+    pub fn set_bulk(&self, on: bool) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bulk = self.bulk.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = std::mem::replace(&mut *bulk, on.then(Bulk::default));
+        if let Some(watermark) = pending.and_then(|p| p.watermark) {
+            commit(&mut writer, watermark)?;
+            self.reader.reload()?;
+        }
         Ok(())
     }
 
@@ -334,6 +373,9 @@ impl SearchIndex {
             .unwrap_or(0)
     }
 }
+
+/// Changes an offline bulk load commits at once (see [`SearchIndex::set_bulk`]).
+pub const BULK_COMMIT_CHANGES: u64 = 100_000;
 
 /// Below this many expected matches per requested item, a search visits every match at once.
 const WINDOW_MIN_MATCHES_PER_ITEM: usize = 20;

@@ -90,6 +90,16 @@ impl Store {
         }
     }
 
+    /// Bulk mode of the keyword index for an offline load (see [`SearchIndex::set_bulk`]);
+    /// turning it off commits what is pending. Nothing to do when the index is not open.
+    pub fn set_search_bulk(&self, on: bool) -> Result<(), StoreError> {
+        let _lock = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        match self.search.get() {
+            Some(index) => Ok(index.set_bulk(on)?),
+            None => Ok(()),
+        }
+    }
+
     /// The positions of up to `limit` public articles matching `terms` within `filters`, in
     /// feed order; see [`SearchIndex::search`].
     pub fn search(
