@@ -11,6 +11,10 @@
 //! the end is the common slip, and the reader meant the words after it as a phrase; a 400 would
 //! only make them find the stray character.
 //!
+//! A `q` left with nothing to find (only stop words, punctuation, or only exclusions) is a 400
+//! that says so rather than an empty feed: a reader subscribing to it would otherwise get a feed
+//! that stays empty forever without learning why.
+//!
 //! Parsed terms have one canonical text ([`SearchTerms::canonical`]): lower case, `ё` as `е`,
 //! single spaces, words and phrases sorted (their order does not change what matches) while the
 //! words inside a phrase keep theirs. Equivalent queries are then one cache entry and one ETag.
