@@ -17,6 +17,9 @@
 //!   see [`SEARCHES`]) read with [`App::read_page`]: the search index gives the page's ids in
 //!   feed order, sled the articles. The index is built from the store on the first open
 //!   (`lenta reindex` times that build on its own). A rare word may not fill a page.
+//! - `popular/{period}/{N}`: one most-read ranking (`sort=popular`, 50 items, all regions) as a
+//!   refresh computes it ([`lenta::popular::rank`]), its window ending at the store's newest
+//!   article; its cost follows the articles in the window (capped by `--popular-candidates`).
 //!
 //! The large stores are built with the same generator and importer as `lenta gen | lenta import`
 //! and kept under `target/bench-stores/{N}` (reused while their article count matches), because
@@ -40,6 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lenta::app::App;
 use lenta::config::Settings;
@@ -47,7 +51,8 @@ use lenta::feed::{self, FeedDoc, Format, Page};
 use lenta::gen::{write_portal_corpus, GenOptions};
 use lenta::http::feeds;
 use lenta::import;
-use lenta::query::{FeedQuery, QueryContext};
+use lenta::popular;
+use lenta::query::{FeedQuery, QueryContext, Sort};
 
 /// The fixture file shipped with the project; its `seed_like_article` opens every corpus, as in
 /// `lenta gen`.
@@ -204,7 +209,7 @@ fn full_page(app: &App, query: &FeedQuery) -> Page {
     let stored: usize = page
         .articles
         .iter()
-        .map(|a| serde_json::to_vec(a).map_or(0, |v| v.len()))
+        .map(|a| serde_json::to_vec(&**a).map_or(0, |v| v.len()))
         .sum();
     eprintln!(
         "page {:?}: {} articles, {stored} bytes of article JSON",
@@ -358,12 +363,55 @@ fn bench_search(c: &mut Criterion) {
     group.finish();
 }
 
+/// Periods of the `popular` group: a day, a week, the longest allowed.
+const PERIODS: [&str; 3] = ["24h", "7d", "30d"];
+
+fn bench_popular(c: &mut Criterion) {
+    let mut group = c.benchmark_group("popular");
+    group.sample_size(10);
+    for period in PERIODS {
+        for articles in SIZES {
+            let ready: OnceCell<(&'static App, FeedQuery, lenta::query::Period, DateTime<Utc>)> =
+                OnceCell::new();
+            group.bench_function(BenchmarkId::new(period, articles), |b| {
+                let (app, query, period, now) = ready.get_or_init(|| {
+                    let app = big_store(articles);
+                    let query = query(app, &format!("sort=popular&period={period}"));
+                    let Sort::Popular(period) = query.sort else {
+                        panic!("not a ranking: {query:?}");
+                    };
+                    // The corpus is in the past: the window ends at its newest article.
+                    let newest = app.read_page(&FeedQuery {
+                        limit: 1,
+                        ..FeedQuery::default()
+                    });
+                    let now = newest.expect("read").articles[0].published_at.to_utc();
+                    let candidates = app.settings.popular_candidates;
+                    let ranked = popular::rank(&app.store, &query, period, now, candidates).expect("rank");
+                    assert_eq!(
+                        ranked.len(),
+                        query.limit,
+                        "the {period:?} window must fill a page"
+                    );
+                    (app, query, period, now)
+                });
+                let candidates = app.settings.popular_candidates;
+                b.iter(|| {
+                    popular::rank(&app.store, black_box(query), *period, *now, candidates).expect("rank")
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_render,
     bench_queries,
     bench_limits,
     bench_full_render,
-    bench_search
+    bench_search,
+    bench_popular
 );
 criterion_main!(benches);

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
+use crate::feed::stitch::ItemCache;
 use crate::feed::Format;
 use crate::feed::{Branding, FeedContext, Page};
 use crate::http::assets::{AssetError, Assets};
@@ -15,6 +16,7 @@ use crate::http::cache::RenderCache;
 use crate::http::pool::WorkPool;
 use crate::metrics::WriteKind;
 use crate::metrics::{Gauges, Metrics};
+use crate::popular::PopularCache;
 use crate::query::FeedQuery;
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
@@ -46,6 +48,8 @@ pub struct App {
     pub store: Store,
     /// Rendered responses.
     pub cache: RenderCache,
+    /// Feed items rendered and compressed once, that cache-missing pages are stitched from.
+    pub items: ItemCache,
     /// Where cache-missing renders run: bounded workers and queue (see [`crate::http::pool`]).
     pub renders: WorkPool,
     /// Counters (shared with background tasks such as the WebSub notifier).
@@ -61,6 +65,8 @@ pub struct App {
     /// Digest of every setting that changes rendered bytes, mixed into every ETag so that a new
     /// base URL or time zone never reuses an old validator.
     pub render_fingerprint: String,
+    /// Most-read ranking snapshots (see [`crate::popular`]).
+    pub popular: PopularCache,
 }
 
 /// The change state a query can see: enough to build validators without reading an article.
@@ -80,11 +86,13 @@ impl App {
             None => RegionDirectory::builtin(),
         };
         let assets = Assets::load(settings.icon_file.as_deref(), settings.logo_file.as_deref())?;
-        let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?;
+        let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?
+            .with_article_cache(settings.article_cache_bytes);
         open_search(&store, &settings.data_dir, settings.search_index_mb)?;
         let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
+            items: ItemCache::new(settings.item_cache_bytes),
             renders: WorkPool::new(settings.render_pool),
             metrics: Arc::new(Metrics::default()),
             websub: OnceLock::new(),
@@ -93,6 +101,7 @@ impl App {
                 .and_then(NonZeroU32::new)
                 .map(|per_second| RateLimiter::keyed(Quota::per_second(per_second))),
             render_fingerprint,
+            popular: PopularCache::new(settings.popular_refresh, settings.popular_cache_entries),
             branding: assets.branding(&settings.base_url),
             assets,
             regions,
@@ -149,7 +158,7 @@ impl App {
                 .after(after)
                 .articles(limit, |a| query.matches_category(&a.categories)),
         };
-        let position = |a: &crate::model::Article| Position::of(&a.published_at, a.id);
+        let position = |a: &std::sync::Arc<crate::model::Article>| Position::of(&a.published_at, a.id);
         let before = query.before.map(|c| c.0);
         let after = query.after.map(|c| c.0);
         // One extra item tells whether the page in the scan's direction continues.
@@ -187,7 +196,7 @@ impl App {
         before: Option<Position>,
         after: Option<Position>,
         limit: usize,
-    ) -> Result<Vec<crate::model::Article>, StoreError> {
+    ) -> Result<Vec<std::sync::Arc<crate::model::Article>>, StoreError> {
         let filters = Filters {
             regions: &query.regions,
             categories: &query.categories,
@@ -201,7 +210,7 @@ impl App {
         for position in positions {
             // The index is committed before a batch's generations show, so an id it gives is
             // in the store; one that is not (a bug) is skipped like a dangling feed index entry.
-            if let Some(article) = self.store.get(position.id)? {
+            if let Some(article) = self.store.get_shared(position.id)? {
                 articles.push(article);
             }
         }
@@ -265,6 +274,8 @@ impl App {
             cache_entries: self.cache.len() as u64,
             renders_running: self.renders.running() as u64,
             renders_waiting: self.renders.waiting() as u64,
+            article_cache_bytes: self.store.article_cache_bytes(),
+            item_cache_bytes: self.items.weight(),
         }
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::App;
-use crate::config::{normalize_base_url, parse_timezone, Settings};
+use crate::config::{check_absolute_url, normalize_base_url, parse_timezone, Settings};
 use crate::gen::{write_portal_corpus, GenOptions};
 use crate::http::encoding::Compression;
 use crate::http::pool::PoolLimits;
@@ -109,6 +109,17 @@ struct ServeArgs {
     /// sled page cache, in MiB.
     #[arg(long, env = "LENTA_STORE_CACHE_MB", default_value_t = 256)]
     store_cache_mb: u64,
+    /// Memory budget of decoded articles kept for cache-missing pages, in MiB (0 = none).
+    #[arg(long, env = "LENTA_ARTICLE_CACHE_MB", default_value_t = 64)]
+    article_cache_mb: u64,
+    /// Memory budget of rendered and compressed feed items, in MiB (0 = none).
+    #[arg(long, env = "LENTA_ITEM_CACHE_MB", default_value_t = 64)]
+    item_cache_mb: u64,
+    /// Answer a feed's cache-missing gzip request with a quick body (stitched from compressed
+    /// items, or compressed whole at level 1: larger), compressing it at --gzip-level later when
+    /// a render worker is idle; `false` compresses every gzip feed at --gzip-level at once.
+    #[arg(long, env = "LENTA_QUICK_FIRST_GZIP", default_value_t = true, action = clap::ArgAction::Set)]
+    quick_first_gzip: bool,
     /// Largest single-article request body, in bytes.
     #[arg(long, env = "LENTA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -118,6 +129,9 @@ struct ServeArgs {
     /// WebSub hub URL to advertise in feeds.
     #[arg(long, env = "LENTA_WEBSUB_HUB")]
     websub_hub: Option<String>,
+    /// PEM file of extra CA certificates to trust for an https:// WebSub hub (private hubs).
+    #[arg(long, env = "LENTA_WEBSUB_CA_FILE", requires = "websub_hub")]
+    websub_ca_file: Option<PathBuf>,
     /// Seconds a client has to send its request headers.
     #[arg(long, env = "LENTA_HEADER_TIMEOUT", default_value_t = 10)]
     header_timeout: u64,
@@ -167,6 +181,38 @@ struct ServeArgs {
     /// /logo.png; Atom logo, RSS image). Built-in logo when absent.
     #[arg(long = "logo", env = "LENTA_LOGO", value_name = "FILE")]
     logo_file: Option<PathBuf>,
+    /// How many hours back /dzen.rss reaches from the time of the request (Dzen takes the last
+    /// 2-3 days).
+    #[arg(long, env = "LENTA_DZEN_WINDOW_HOURS", default_value_t = 72,
+          value_parser = clap::value_parser!(u16).range(1..=72))]
+    dzen_window_hours: u16,
+    /// Where Dzen shows the items of /dzen.rss: news (Dzen News and the channel), news_only or
+    /// blogs_only (the channel only).
+    #[arg(long, env = "LENTA_DZEN_CONTENT_TYPE", default_value = "news",
+          value_parser = crate::feed::dzen::ContentType::parse)]
+    dzen_content_type: crate::feed::dzen::ContentType,
+    /// Absolute URL of the logo /dzen.rss names (yandex:logo); the portal's /logo.png when absent.
+    #[arg(long, env = "LENTA_DZEN_LOGO_URL", value_name = "URL")]
+    dzen_logo_url: Option<String>,
+    /// Absolute URL of the square logo /dzen.rss names (yandex:logo type="square"); the portal's
+    /// /apple-touch-icon.png when absent.
+    #[arg(long, env = "LENTA_DZEN_SQUARE_LOGO_URL", value_name = "URL")]
+    dzen_square_logo_url: Option<String>,
+    /// The yandex:genre of /yandex.rss items whose categories name none (a category such as
+    /// Интервью or Аналитика decides otherwise): message, article, interview or none.
+    #[arg(long, env = "LENTA_YANDEX_GENRE", default_value = "message",
+          value_parser = ["message", "article", "interview", "none"])]
+    yandex_genre: String,
+    /// Seconds between two computations of one most-read ranking (sort=popular); its ETag
+    /// changes at most this often.
+    #[arg(long, env = "LENTA_POPULAR_REFRESH_SECS", default_value_t = 60)]
+    popular_refresh_secs: u64,
+    /// Most most-read rankings held in memory (each at most `limit` articles).
+    #[arg(long, env = "LENTA_POPULAR_CACHE_ENTRIES", default_value_t = 64)]
+    popular_cache_entries: usize,
+    /// Most articles of a period one ranking considers (the newest; bounds a 30d ranking's cost).
+    #[arg(long, env = "LENTA_POPULAR_CANDIDATES", default_value_t = 50_000)]
+    popular_candidates: usize,
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -217,7 +263,7 @@ enum PublisherCommand {
         /// Comma-separated region codes it may publish in (default: all regions).
         #[arg(long = "regions", value_name = "CODES")]
         regions: Option<String>,
-        /// Allow its articles in the aggregator feeds (/yandex.rss), which otherwise leave out
+        /// Allow its articles in the aggregator feeds (/yandex.rss, /dzen.rss), which otherwise leave out
         /// outside publishers' articles.
         #[arg(long)]
         syndicate: bool,
@@ -284,12 +330,16 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_age = args.max_age;
     settings.render_cache_bytes = args.render_cache_mb << 20;
     settings.store_cache_bytes = args.store_cache_mb << 20;
+    settings.article_cache_bytes = args.article_cache_mb << 20;
+    settings.item_cache_bytes = args.item_cache_mb << 20;
+    settings.quick_first_gzip = args.quick_first_gzip;
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_batch_bytes = args.max_batch_bytes;
     if let Some(hub) = &args.websub_hub {
-        crate::websub::check_hub(hub)?;
+        crate::websub::check_hub(hub, args.websub_ca_file.as_deref())?;
     }
     settings.websub_hub = args.websub_hub;
+    settings.websub_ca_file = args.websub_ca_file;
     settings.rate_limit = args.rate_limit.filter(|n| *n > 0);
     settings.header_timeout = Duration::from_secs(args.header_timeout.max(1));
     settings.max_connections = args.max_connections;
@@ -311,6 +361,23 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.max_header_bytes = args.max_header_bytes.max(8192);
     settings.icon_file = args.icon_file;
     settings.logo_file = args.logo_file;
+    settings.dzen_window = Duration::from_secs(u64::from(args.dzen_window_hours) * 3600);
+    settings.dzen_content_type = args.dzen_content_type;
+    settings.yandex_genre =
+        crate::feed::yandex::Genre::parse_default(&args.yandex_genre).map_err(anyhow::Error::msg)?;
+    settings.dzen_logo_url = args
+        .dzen_logo_url
+        .map(|u| check_absolute_url("--dzen-logo-url", &u))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    settings.dzen_square_logo_url = args
+        .dzen_square_logo_url
+        .map(|u| check_absolute_url("--dzen-square-logo-url", &u))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    settings.popular_refresh = Duration::from_secs(args.popular_refresh_secs);
+    settings.popular_cache_entries = args.popular_cache_entries.max(1);
+    settings.popular_candidates = args.popular_candidates.max(1);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     settings.search_index_mb = args.search_index_mb;
     let app =
@@ -332,6 +399,10 @@ fn serve(args: ServeArgs) -> Result<()> {
     })
 }
 
+/// How long before the demo's start its newest article (or edit) is dated: a few minutes, so it
+/// is already published (not scheduled) and inside every aggregator window.
+const DEMO_LEAD_MINUTES: i64 = 5;
+
 fn load_demo(app: &App) -> Result<()> {
     if app.store.article_count() > 0 {
         eprintln!(
@@ -349,10 +420,14 @@ fn load_demo(app: &App) -> Result<()> {
         &app.regions,
         &mut corpus,
     )?;
+    // Anchored to now, so the windows of /sitemap-news.xml, /yandex.rss and /dzen.rss show it.
+    let latest = chrono::Utc::now() - chrono::TimeDelta::minutes(DEMO_LEAD_MINUTES);
+    let corpus = crate::gen::anchor_corpus(&corpus, latest)?;
     let report = import::import(&app.store, &app.regions, "portal", &corpus[..], |_| {})?;
     eprintln!(
-        "demo: loaded {} generated articles",
-        report.created + report.updated
+        "demo: loaded {} generated articles, the newest dated {} minutes ago",
+        report.created + report.updated,
+        DEMO_LEAD_MINUTES
     );
     Ok(())
 }

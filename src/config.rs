@@ -54,6 +54,12 @@ pub struct Settings {
     pub render_cache_bytes: u64,
     /// sled page cache, in bytes.
     pub store_cache_bytes: u64,
+    /// Budget of decoded articles kept for readers (`store::article_cache`), in bytes.
+    pub article_cache_bytes: u64,
+    /// Budget of rendered and compressed feed items (`feed::stitch`), in bytes.
+    pub item_cache_bytes: u64,
+    /// Whether a feed's cache-missing gzip answer is a quick body (`http::first_gzip`).
+    pub quick_first_gzip: bool,
     /// Largest accepted single-article request body.
     pub max_body_bytes: usize,
     /// Largest accepted NDJSON batch body.
@@ -62,6 +68,9 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// WebSub hub to advertise and notify.
     pub websub_hub: Option<String>,
+    /// Extra CA certificates (PEM) trusted for an `https://` WebSub hub, besides the built-in
+    /// Mozilla roots: for private hubs behind an in-house CA.
+    pub websub_ca_file: Option<PathBuf>,
     /// Time a client has to send its request headers.
     pub header_timeout: Duration,
     /// Most connections served at once; more wait in the accept queue.
@@ -104,6 +113,24 @@ pub struct Settings {
     /// Memory budget of the keyword index's writer, in MiB (`--search-index-mb`): what one
     /// indexing thread buffers before it writes a segment.
     pub search_index_mb: u64,
+    /// How far back `/dzen.rss` reaches from the time of the request: Dzen's 3 days by default
+    /// (`--dzen-window-hours`); seconds only in tests.
+    pub dzen_window: Duration,
+    /// Where Dzen shows the portal's items (every item's `contentType`).
+    pub dzen_content_type: crate::feed::dzen::ContentType,
+    /// The Dzen channel's `yandex:logo`; the portal's logo when absent.
+    pub dzen_logo_url: Option<String>,
+    /// The Dzen channel's square `yandex:logo`; the portal's icon when absent.
+    pub dzen_square_logo_url: Option<String>,
+    /// The `yandex:genre` of `/yandex.rss` items whose categories name none; none leaves it out.
+    pub yandex_genre: Option<crate::feed::yandex::Genre>,
+    /// Shortest time between two computations of one `sort=popular` ranking (its snapshot's
+    /// validators change at most this often; see [`crate::popular`]).
+    pub popular_refresh: Duration,
+    /// Most ranking snapshots held (each at most `limit` articles).
+    pub popular_cache_entries: usize,
+    /// Most articles of a period one ranking considers (the newest ones): bounds its cost.
+    pub popular_candidates: usize,
 }
 
 impl Settings {
@@ -127,10 +154,14 @@ impl Settings {
             max_age: 300,
             render_cache_bytes: 64 << 20,
             store_cache_bytes: 256 << 20,
+            article_cache_bytes: 64 << 20,
+            item_cache_bytes: 64 << 20,
+            quick_first_gzip: true,
             max_body_bytes: 1 << 20,
             max_batch_bytes: 64 << 20,
             admin_token: None,
             websub_hub: None,
+            websub_ca_file: None,
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(10),
@@ -151,6 +182,14 @@ impl Settings {
             news_window: Duration::from_secs(2 * 24 * 3600),
             yandex_window: Duration::from_secs(8 * 24 * 3600),
             search_index_mb: DEFAULT_SEARCH_INDEX_MB,
+            dzen_window: Duration::from_secs(3 * 24 * 3600),
+            dzen_content_type: crate::feed::dzen::ContentType::default(),
+            dzen_logo_url: None,
+            dzen_square_logo_url: None,
+            yandex_genre: Some(crate::feed::yandex::Genre::Message),
+            popular_refresh: Duration::from_secs(60),
+            popular_cache_entries: 64,
+            popular_candidates: 50_000,
         }
     }
 }
@@ -165,6 +204,14 @@ pub fn normalize_base_url(raw: &str) -> Result<String, String> {
         return Err(format!("base URL {raw:?} must not have a query or fragment"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Checks an absolute http(s) URL given in the configuration (e.g. a logo an aggregator fetches).
+pub fn check_absolute_url(name: &str, raw: &str) -> Result<String, String> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url.to_string()),
+        _ => Err(format!("{name} {raw:?} must be an absolute http(s) URL")),
+    }
 }
 
 /// Parses an IANA time zone name such as `Europe/Moscow`.

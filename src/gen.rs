@@ -80,6 +80,60 @@ pub fn write_portal_corpus<W: io::Write>(
     write_corpus(opts, &regions, &fixture_line, out)
 }
 
+/// The dated fields of a corpus line that [`anchor_corpus`] shifts.
+const DATED_FIELDS: [&str; 2] = ["published_at", "modified_at"];
+
+/// Shifts every date of an NDJSON corpus by one amount, so that the latest of them (published or
+/// modified) is `latest`; everything else, each date's own UTC offset and the spacing between
+/// articles included, stays as it was.
+///
+/// Why: `serve --demo` loads a corpus whose dates end when the generator's range does, weeks or
+/// years before the day it is loaded, so every document whose window is relative to the request
+/// (`/sitemap-news.xml`, `/yandex.rss`, `/dzen.rss`) would be empty in the demo. The demo anchors
+/// the corpus to the time it loads it; `lenta gen` itself never reads the clock and stays
+/// deterministic. The latest *modification* is anchored, not only the latest publication,
+/// because an edit dated ahead of the server's clock is refused on import.
+///
+/// Errors: `InvalidData` for a line that is not a JSON object or a date that is not RFC 3339.
+pub fn anchor_corpus(corpus: &[u8], latest: DateTime<chrono::Utc>) -> io::Result<Vec<u8>> {
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    let mut lines = Vec::new();
+    let mut newest: Option<DateTime<FixedOffset>> = None;
+    for line in corpus.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| invalid(e.to_string()))?;
+        if !value.is_object() {
+            return Err(invalid("a corpus line is not a JSON object".to_string()));
+        }
+        for date in dates(&value) {
+            let date = date.map_err(invalid)?;
+            newest = Some(newest.map_or(date, |n| n.max(date)));
+        }
+        lines.push(value);
+    }
+    let shift = newest.map_or(chrono::TimeDelta::zero(), |n| latest.fixed_offset() - n);
+    let mut out = Vec::with_capacity(corpus.len());
+    for mut value in lines {
+        for field in DATED_FIELDS {
+            let Some(text) = value.get(field).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let date = DateTime::parse_from_rfc3339(text).map_err(|e| invalid(format!("{field}: {e}")))?;
+            value[field] = (date + shift).to_rfc3339_opts(SecondsFormat::Secs, true).into();
+        }
+        serde_json::to_writer(&mut out, &value)?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// The dates of one corpus line.
+fn dates(value: &serde_json::Value) -> impl Iterator<Item = Result<DateTime<FixedOffset>, String>> + '_ {
+    DATED_FIELDS.into_iter().filter_map(move |field| {
+        let text = value.get(field)?.as_str()?;
+        Some(DateTime::parse_from_rfc3339(text).map_err(|e| format!("{field} {text:?}: {e}")))
+    })
+}
+
 /// Writes `opts.articles` NDJSON lines to `out`.
 ///
 /// The first line is always the fixture article given in `fixture_line`
@@ -1503,6 +1557,46 @@ RU\tРоссия";
         let got: serde_json::Value = serde_json::from_str(first).unwrap();
         assert_eq!(got, want);
         assert_eq!(first, serde_json::to_string(&want).unwrap());
+    }
+
+    #[test]
+    fn anchoring_moves_every_date_by_one_amount_to_the_given_latest() {
+        let text = corpus(300, 3);
+        let latest = DateTime::parse_from_rfc3339("2030-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let anchored = String::from_utf8(anchor_corpus(text.as_bytes(), latest).unwrap()).unwrap();
+        assert_eq!(anchored.lines().count(), 300);
+        let mut newest = None;
+        let mut shifts = std::collections::BTreeSet::new();
+        for (before, after) in text.lines().zip(anchored.lines()) {
+            let (b, a): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(before).unwrap(),
+                serde_json::from_str(after).unwrap(),
+            );
+            assert_eq!(b["external_id"], a["external_id"]);
+            assert_eq!(b["title"], a["title"]);
+            for field in DATED_FIELDS {
+                let (Some(b), Some(a)) = (b[field].as_str(), a[field].as_str()) else {
+                    assert_eq!(b[field], a[field], "{field} present in both or neither");
+                    continue;
+                };
+                let (b, a) = (
+                    DateTime::parse_from_rfc3339(b).unwrap(),
+                    DateTime::parse_from_rfc3339(a).unwrap(),
+                );
+                assert_eq!(b.offset(), a.offset(), "each date keeps its own offset");
+                shifts.insert(a - b);
+                newest = newest.max(Some(a));
+            }
+        }
+        assert_eq!(shifts.len(), 1, "one shift for every date: {shifts:?}");
+        assert_eq!(newest.unwrap(), latest);
+        assert_eq!(
+            anchor_corpus(b"[1]\n", latest).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        assert_eq!(anchor_corpus(b"", latest).unwrap(), b"");
     }
 
     #[test]

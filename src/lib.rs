@@ -4,7 +4,7 @@
 //! them as RSS 2.0, Atom 1.0 and JSON Feed 1.1, filtered by region and date, with conditional GET.
 //!
 //! Module map: [`model`] (the article and its validation), [`regions`] (the directory),
-//! [`store`] (articles and indexes in sled), [`query`] (parsed feed queries), [`feed`] (one renderer
+//! [`store`] (articles and indexes in sled), [`query`] (parsed feed queries), [`popular`] (most-read rankings), [`feed`] (one renderer
 //! per format), [`http`] (server, routing, conditional GET, compression, caching), [`api`] (JSON
 //! endpoints), [`html`] (pages for people), [`auth`] (publishers and tokens), [`config`] and
 //! [`cli`] (settings and the command line), [`gen`] and [`import`] (corpora).
@@ -21,6 +21,7 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod model;
+pub mod popular;
 pub mod query;
 pub mod regions;
 pub mod store;

@@ -35,6 +35,9 @@ pub struct Metrics {
     pub websub: [AtomicU64; 2],
     /// Cache-missing requests refused with 503 because the render pool was saturated.
     pub renders_refused: AtomicU64,
+    /// Most-read rankings computed ([`crate::popular`]): at most one per canonical query per
+    /// refresh interval, however many requests ask.
+    pub popular_rankings: AtomicU64,
 }
 
 /// Kinds of write, indexing [`Metrics::writes`].
@@ -60,6 +63,10 @@ pub struct Gauges {
     pub renders_running: u64,
     /// Renders waiting for a worker now.
     pub renders_waiting: u64,
+    /// Bytes held by the decoded-article cache.
+    pub article_cache_bytes: u64,
+    /// Bytes held by the rendered-item cache.
+    pub item_cache_bytes: u64,
 }
 
 impl Metrics {
@@ -115,7 +122,7 @@ impl Metrics {
         let sum = load(&self.latency_sum_micros) as f64 / 1e6;
         let _ = writeln!(out, "lenta_http_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "lenta_http_request_duration_seconds_count {count}");
-        let counters: [(&str, &str, u64); 6] = [
+        let counters: [(&str, &str, u64); 7] = [
             (
                 "lenta_not_modified_total",
                 "Conditional requests answered 304.",
@@ -135,6 +142,11 @@ impl Metrics {
                 "lenta_renders_refused_total",
                 "Cache-missing requests answered 503 because every render worker was busy and the queue full (or the wait too long).",
                 load(&self.renders_refused),
+            ),
+            (
+                "lenta_popular_rankings_total",
+                "Most-read rankings computed (at most one per query per --popular-refresh-secs).",
+                load(&self.popular_rankings),
             ),
             (
                 "lenta_writes_refused_total",
@@ -159,12 +171,22 @@ impl Metrics {
                 load(&self.writes[i])
             );
         }
-        let gauges: [(&str, &str, u64); 5] = [
+        let gauges: [(&str, &str, u64); 7] = [
             ("lenta_articles", "Articles stored.", gauges.articles),
             (
                 "lenta_render_cache_bytes",
                 "Bytes held by the rendered-feed cache.",
                 gauges.cache_bytes,
+            ),
+            (
+                "lenta_article_cache_bytes",
+                "Bytes held by the decoded-article cache (--article-cache-mb).",
+                gauges.article_cache_bytes,
+            ),
+            (
+                "lenta_item_cache_bytes",
+                "Bytes held by the rendered feed-item cache (--item-cache-mb).",
+                gauges.item_cache_bytes,
             ),
             (
                 "lenta_render_cache_entries",

@@ -15,7 +15,7 @@ use crate::store::search::SearchTerms;
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest allowed `limit`.
 pub const MAX_LIMIT: usize = 500;
-const PARAMS: &str = "region, category, from, to, limit, before, after, q";
+const PARAMS: &str = "region, category, from, to, limit, before, after, sort, period, q";
 
 /// One end of a date range: a whole local day, or an exact instant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,6 +84,85 @@ pub struct FeedQuery {
     pub after: Option<Cursor>,
     /// Keyword search (`q`): only articles with these words, still in feed order.
     pub q: Option<SearchTerms>,
+    /// The order: the timeline (default) or a ranking by views over a period
+    /// ([`crate::popular`]). A ranking never has paging cursors.
+    pub sort: Sort,
+}
+
+/// How a feed is ordered: `sort=newest` (the timeline, default) or `sort=popular&period=…`.
+///
+/// One type for both parameters, so that a period without a ranking cannot be represented.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Sort {
+    /// Newest first: a timeline, with paging cursors.
+    #[default]
+    Newest,
+    /// Most read first among the articles published within the period before the ranking's
+    /// snapshot ([`crate::popular`]).
+    Popular(Period),
+}
+
+/// The allowed values of `sort`, for error messages.
+const SORTS: &str = "newest (default) or popular";
+
+/// A look-back window of `sort=popular`: whole hours from 1h to 30d.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Period {
+    hours: u32,
+}
+
+impl Period {
+    /// The shortest period: one hour.
+    pub const MIN_HOURS: u32 = 1;
+    /// The longest period: 30 days. Beyond it a "most read" list is an archive query, and the
+    /// candidate scan ([`crate::popular`]) would reach its cap on any busy portal anyway.
+    pub const MAX_HOURS: u32 = 30 * 24;
+    /// The period when `sort=popular` comes without one: the last day.
+    pub const DEFAULT: Period = Period { hours: 24 };
+
+    /// Parses `Nh` (hours) or `Nd` (days), 1h to 30d.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (number, per) = match text.char_indices().last()? {
+            (at, 'h' | 'H') => (&text[..at], 1),
+            (at, 'd' | 'D') => (&text[..at], 24),
+            _ => return None,
+        };
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || number.len() > 4 {
+            return None;
+        }
+        let hours = number.parse::<u32>().ok()?.checked_mul(per)?;
+        (Self::MIN_HOURS..=Self::MAX_HOURS)
+            .contains(&hours)
+            .then_some(Period { hours })
+    }
+
+    /// The period's length.
+    pub fn duration(self) -> Duration {
+        Duration::hours(i64::from(self.hours))
+    }
+
+    /// Whole days, when the period is a whole number of them.
+    fn days(self) -> Option<u32> {
+        self.hours.is_multiple_of(24).then_some(self.hours / 24)
+    }
+
+    /// The period in Russian for titles ("самое читаемое за …"): `сутки`, `7 дн.`, `36 ч`.
+    pub fn label_ru(self) -> String {
+        match self.days() {
+            Some(1) => "сутки".to_string(),
+            Some(days) => format!("{days} дн."),
+            None => format!("{} ч", self.hours),
+        }
+    }
+
+    /// Canonical text: whole days as `Nd`, anything else as `Nh` (`48h` and `2d` are one feed).
+    pub fn text(self) -> String {
+        match self.days() {
+            Some(days) => format!("{days}d"),
+            None => format!("{}h", self.hours),
+        }
+    }
 }
 
 /// What parsing needs to know about the portal.
@@ -108,6 +187,7 @@ impl FeedQuery {
         let mut seen_single: Vec<&'static str> = Vec::new();
         let mut q_seen = false;
         let mut region_texts: Vec<(String, String)> = Vec::new();
+        let mut order: Vec<(&'static str, String)> = Vec::new();
         if let Some(code) = path_region {
             region_texts.push(("region".into(), code.to_string()));
         }
@@ -162,10 +242,41 @@ impl FeedQuery {
                         errors.push(e);
                     }
                 }
+                "sort" | "period" => {
+                    let name: &'static str = if key == "sort" { "sort" } else { "period" };
+                    if seen_single.contains(&name) {
+                        errors.push(FieldError::new(name, "given more than once; give it once"));
+                        continue;
+                    }
+                    seen_single.push(name);
+                    order.push((name, value.into_owned()));
+                }
                 other => errors.push(FieldError::new(
                     truncate(other, 64),
                     format!("unknown parameter; allowed parameters are {PARAMS}"),
                 )),
+            }
+        }
+        match parse_sort(&order) {
+            Ok(sort) => q.sort = sort,
+            Err(e) => errors.extend(e),
+        }
+        if matches!(q.sort, Sort::Popular(_)) {
+            for (set, name) in [(q.before.is_some(), "before"), (q.after.is_some(), "after")] {
+                if set {
+                    errors.push(FieldError::new(
+                        name,
+                        "sort=popular is a ranking, not a timeline, and has no pages; ask for up to \
+                         limit=500 items instead",
+                    ));
+                }
+            }
+            if q.q.is_some() {
+                errors.push(FieldError::new(
+                    "q",
+                    "q and sort=popular are not combinable yet; give q with the newest-first \
+                     timeline (no sort, or sort=newest), or sort=popular without q",
+                ));
             }
         }
         for (field, code) in region_texts {
@@ -276,6 +387,10 @@ impl FeedQuery {
         if let Some(terms) = &self.q {
             s.append_pair("q", &terms.canonical());
         }
+        if let Sort::Popular(period) = self.sort {
+            s.append_pair("sort", "popular");
+            s.append_pair("period", &period.text());
+        }
         s.finish()
     }
 
@@ -342,6 +457,46 @@ impl Default for FeedQuery {
             before: None,
             after: None,
             q: None,
+            sort: Sort::Newest,
+        }
+    }
+}
+
+/// `sort` and `period` (each given at most once) as a [`Sort`]; every problem is reported.
+fn parse_sort(given: &[(&'static str, String)]) -> Result<Sort, Vec<FieldError>> {
+    let value = |name: &str| given.iter().find(|(n, _)| *n == name).map(|(_, v)| v.trim());
+    let period = value("period").map(|text| {
+        Period::parse(text).ok_or_else(|| {
+            FieldError::new(
+                "period",
+                format!(
+                    "{:?} is not a period; give whole hours or days from 1h to 30d, e.g. 24h or 7d",
+                    truncate(text, 32)
+                ),
+            )
+        })
+    });
+    let sort = value("sort").map(str::to_ascii_lowercase);
+    match (sort.as_deref(), period) {
+        (Some("popular"), None) => Ok(Sort::Popular(Period::DEFAULT)),
+        (Some("popular"), Some(Ok(period))) => Ok(Sort::Popular(period)),
+        (Some("popular"), Some(Err(e))) => Err(vec![e]),
+        (None | Some("newest"), None) => Ok(Sort::Newest),
+        (None | Some("newest"), Some(_)) => Err(vec![FieldError::new(
+            "period",
+            "period applies only to sort=popular (e.g. sort=popular&period=7d); the newest-first \
+             timeline takes from and to",
+        )]),
+        (Some(_), period) => {
+            let mut errors = vec![FieldError::new(
+                "sort",
+                format!(
+                    "{:?} is not an order; sort is {SORTS}",
+                    truncate(value("sort").unwrap_or(""), 32)
+                ),
+            )];
+            errors.extend(period.and_then(Result::err));
+            Err(errors)
         }
     }
 }
@@ -478,6 +633,57 @@ mod tests {
         let raw = parse("from=2024-05-17T09:00:00+03:00").unwrap();
         assert_eq!(encoded, raw);
         assert_eq!(raw.from.unwrap().text, "2024-05-17T06:00:00Z");
+    }
+
+    #[test]
+    fn popular_has_a_canonical_period() {
+        let a = parse("sort=popular").unwrap();
+        let b = parse("period=24h&sort=popular").unwrap();
+        let c = parse("sort=popular&period=1d").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+        assert_eq!(a.canonical(), "sort=popular&period=1d");
+        assert_eq!(
+            parse("sort=popular&period=36h").unwrap().canonical(),
+            "sort=popular&period=36h"
+        );
+        assert_eq!(
+            parse("sort=popular&period=30d").unwrap().sort,
+            Sort::Popular(Period { hours: 720 })
+        );
+        assert_eq!(parse("sort=newest").unwrap(), parse("").unwrap());
+        assert_eq!(
+            a.identity(),
+            "sort=popular&period=1d",
+            "a ranking is another feed"
+        );
+    }
+
+    #[test]
+    fn bad_orders_name_what_is_allowed() {
+        for (raw, field, says) in [
+            ("sort=popular&period=0h", "period", "from 1h to 30d"),
+            ("sort=popular&period=1y", "period", "from 1h to 30d"),
+            ("sort=popular&period=31d", "period", "from 1h to 30d"),
+            ("sort=popular&period=721h", "period", "from 1h to 30d"),
+            ("sort=popular&period=-1h", "period", "from 1h to 30d"),
+            ("sort=popular&period=99999999999d", "period", "from 1h to 30d"),
+            ("sort=popular&period=", "period", "from 1h to 30d"),
+            ("period=7d", "period", "only to sort=popular"),
+            ("sort=newest&period=7d", "period", "only to sort=popular"),
+            ("sort=foo", "sort", "newest (default) or popular"),
+            ("sort=popular&sort=popular", "sort", "more than once"),
+        ] {
+            let errs = parse(raw).unwrap_err();
+            assert_eq!(errs[0].field, field, "{raw}: {errs:?}");
+            assert!(errs[0].reason.contains(says), "{raw}: {}", errs[0].reason);
+        }
+        let errs = parse("sort=foo&period=1y").unwrap_err();
+        assert_eq!(errs.len(), 2, "both reported: {errs:?}");
+        let cursor = Cursor(Position { micros: 1, id: 1 }).encode();
+        let errs = parse(&format!("sort=popular&before={cursor}")).unwrap_err();
+        assert_eq!(errs[0].field, "before");
+        assert!(errs[0].reason.contains("not a timeline"), "{}", errs[0].reason);
     }
 
     #[test]

@@ -112,10 +112,18 @@ async fn server_with_data() -> TestServer {
     server_with_data_and(|_| {}).await
 }
 
+///
+/// gzip feeds are compressed whole (`quick_first_gzip` off): these tests pin one strong ETag and
+/// one byte sequence per coding. A stitched first answer, which has a second tag until the whole
+/// body replaces it, is tested in tests/stitch.rs.
 async fn server_with_data_and(
     configure: impl Fn(&mut lenta::config::Settings) + Send + Sync + 'static,
 ) -> TestServer {
-    let server = TestServer::start_with(configure).await;
+    let server = TestServer::start_with(move |s| {
+        s.quick_first_gzip = false;
+        configure(s)
+    })
+    .await;
     let mut ndjson = String::new();
     for (i, region) in ["RU-NIZ", "RU-MOW", "RU-SPE", "RU-NIZ", "RU-MOW", "RU-NIZ"]
         .iter()

@@ -1200,6 +1200,17 @@ fn query_value(key: &str) -> BoxedStrategy<String> {
             "[0-9a-fA-FgG+ -]{0,40}",
         ]
         .boxed(),
+        "sort" => prop_oneof![
+            4 => prop::sample::select(vec!["popular", "newest", "POPULAR", "foo", ""]).prop_map(String::from),
+            1 => odd_string(),
+        ]
+        .boxed(),
+        "period" => prop_oneof![
+            4 => prop::sample::select(vec!["24h", "7d", "30d", "1h", "0h", "1y", "31d", "721h", "", "99999999999d"])
+                .prop_map(String::from),
+            1 => odd_string(),
+        ]
+        .boxed(),
         "month" => prop::sample::select(vec!["2024-05", "2024-13", "+10000-01", "0000-01", "", "2024-5"])
             .prop_map(String::from)
             .boxed(),
@@ -1209,7 +1220,7 @@ fn query_value(key: &str) -> BoxedStrategy<String> {
 
 fn query_case() -> impl Strategy<Value = QueryCase> {
     let key = prop_oneof![
-        8 => prop::sample::select(vec!["region", "category", "from", "to", "limit", "before", "after", "month"])
+        8 => prop::sample::select(vec!["region", "category", "from", "to", "limit", "before", "after", "month", "sort", "period"])
             .prop_map(String::from),
         1 => odd_string(),
     ];

@@ -25,6 +25,8 @@ use lenta::regions::RegionDirectory;
 const RENDER_CACHE_MB: u64 = 8;
 /// `--store-cache-mb` of the server under test.
 const STORE_CACHE_MB: u64 = 32;
+/// `--article-cache-mb` and `--item-cache-mb` of the server under test (each).
+const DECODED_CACHES_MB: u64 = 8;
 /// What the process may hold beyond its two caches: code, runtime, allocator, the requests in
 /// flight (issue 13's target: cache budgets + 256 MB). Measured on the debug build of main
 /// (380ab4d) with this test's load: idle after the demo import 116-125 MB; 2 clients (about what
@@ -82,7 +84,8 @@ fn reset_peak(pid: u32) -> bool {
 
 /// The distinct feed queries of the load, as paths: format x limit x span x region-or-all x start
 /// day, enumerated without repetition (so every request misses the render cache). The demo corpus
-/// spans 2022-01-01 to 2026-10-31; spans and limits are chosen so that many pages are full.
+/// spans the generator's 2022-01-01 to 2026-10-31, shifted to end when it is loaded (weeks
+/// later); spans and limits are chosen so that many pages are full.
 fn distinct_paths() -> impl Iterator<Item = String> {
     const FORMATS: [&str; 3] = ["rss", "atom", "json"];
     const LIMITS: [usize; 4] = [50, 100, 200, 500];
@@ -185,6 +188,7 @@ async fn peak_rss_and_threads_stay_bounded() {
         .build()
         .expect("client");
     let (render, store) = (RENDER_CACHE_MB.to_string(), STORE_CACHE_MB.to_string());
+    let decoded = DECODED_CACHES_MB.to_string();
     // Every client shares 127.0.0.1: lift the per-IP connection limit (64 by default, tested in
     // hostile_http.rs), or a connection the client reopens while the server still counts the
     // old one is refused and the run fails on something other than memory.
@@ -194,6 +198,10 @@ async fn peak_rss_and_threads_stay_bounded() {
         &render,
         "--store-cache-mb",
         &store,
+        "--article-cache-mb",
+        &decoded,
+        "--item-cache-mb",
+        &decoded,
         "--max-connections-per-ip",
         "1024",
     ];
@@ -257,7 +265,7 @@ async fn peak_rss_and_threads_stay_bounded() {
     let ok = answers.ok.load(Ordering::Relaxed);
     let shed = answers.shed.load(Ordering::Relaxed);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let rss_bound_mb = RENDER_CACHE_MB + STORE_CACHE_MB + ALLOWANCE_MB;
+    let rss_bound_mb = RENDER_CACHE_MB + STORE_CACHE_MB + 2 * DECODED_CACHES_MB + ALLOWANCE_MB;
     // Threads bounded by the machine, not the load: runtime workers and a render pool per core,
     // plus a fixed number for the store, the logger and a bounded blocking pool. 64 clients on a
     // server that spawns a thread per cache miss exceed it on any machine with fewer than 8 cores.

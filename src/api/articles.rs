@@ -9,10 +9,11 @@ use serde::Serialize;
 use super::write::authenticate;
 use super::ApiArticle;
 use crate::app::{App, Visible};
-use crate::feed::with_query;
+use crate::feed::{with_query, Page};
+use crate::http::popular;
 use crate::http::representation::{self, Representation};
 use crate::http::response::{self, Body, Problem};
-use crate::query::{FeedQuery, QueryContext};
+use crate::query::{FeedQuery, QueryContext, Sort};
 
 #[derive(Serialize)]
 struct ListBody<'a> {
@@ -33,19 +34,30 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
-    let repr = Representation::new(app, "api", "application/json", query.canonical(), &query.regions);
-    let render = Box::new(move |app: &App| {
-        let page = app.read_page(&query)?;
-        let ctx = app.feed_context();
-        let url = |q: &FeedQuery| with_query(format!("{}/api/articles", ctx.base_url), &q.canonical());
-        let body = ListBody {
-            self_url: url(&query),
-            next: page.next.map(|last| url(&query.next_page(last))),
-            items: page.articles.iter().map(|a| ApiArticle::new(&ctx, a)).collect(),
+    if let Sort::Popular(period) = query.sort {
+        let snapshot = match popular::snapshot(app, &query, period).await {
+            Ok(s) => s,
+            Err(problem) => return problem.into_response(),
         };
-        response::encode_json(&body)
-    });
+        let repr = popular::representation("api", "application/json", query.canonical(), &snapshot);
+        let render = Box::new(move |app: &App| list_body(app, &query, &popular::page(&snapshot)));
+        return representation::serve(app, &req.method, &req.headers, repr, render).await;
+    }
+    let repr = Representation::new(app, "api", "application/json", query.canonical(), &query.regions);
+    let render = Box::new(move |app: &App| list_body(app, &query, &app.read_page(&query)?));
     representation::serve(app, &req.method, &req.headers, repr, render).await
+}
+
+/// The JSON of one page of `query` (a timeline's, or a ranking snapshot's).
+fn list_body(app: &App, query: &FeedQuery, page: &Page) -> Result<Vec<u8>, Problem> {
+    let ctx = app.feed_context();
+    let url = |q: &FeedQuery| with_query(format!("{}/api/articles", ctx.base_url), &q.canonical());
+    let body = ListBody {
+        self_url: url(query),
+        next: page.next.map(|last| url(&query.next_page(last))),
+        items: page.articles.iter().map(|a| ApiArticle::new(&ctx, a)).collect(),
+    };
+    response::encode_json(&body)
 }
 
 /// `GET /api/articles/{id}`.

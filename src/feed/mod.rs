@@ -7,11 +7,14 @@
 
 pub mod atom;
 pub mod attribution;
+pub mod dzen;
 pub mod json;
 pub mod news_sitemap;
 pub mod opml;
 pub mod rss;
+mod segment;
 pub mod sitemap;
+pub mod stitch;
 pub mod text;
 mod xml;
 pub mod yandex;
@@ -20,7 +23,7 @@ use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use chrono_tz::Tz;
 
 use crate::model::Article;
-use crate::query::FeedQuery;
+use crate::query::{FeedQuery, Sort};
 use crate::regions::RegionDirectory;
 use crate::store::keys::Position;
 
@@ -156,7 +159,7 @@ pub fn with_query(path: String, query: &str) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Page {
     /// At most `limit` articles, newest first.
-    pub articles: Vec<Article>,
+    pub articles: Vec<std::sync::Arc<Article>>,
     /// The position of the last article when an older page exists.
     pub next: Option<Position>,
     /// The position of the first article when a newer page exists.
@@ -216,6 +219,20 @@ impl<'a> FeedDoc<'a> {
         page: &'a Page,
         updated: DateTime<Utc>,
     ) -> Self {
+        FeedDoc {
+            items: page.articles.iter().map(|a| item(ctx, a)).collect(),
+            ..FeedDoc::frame(ctx, query, format, page, updated)
+        }
+    }
+
+    /// [`FeedDoc::new`] without the items: what [`stitch`] puts the cached items in.
+    pub fn frame(
+        ctx: &FeedContext,
+        query: &FeedQuery,
+        format: Format,
+        page: &Page,
+        updated: DateTime<Utc>,
+    ) -> Self {
         let first = query.first_page();
         FeedDoc {
             title: feed_title(ctx, query),
@@ -235,11 +252,12 @@ impl<'a> FeedDoc<'a> {
             hub_url: ctx.hub.map(str::to_string),
             updated: updated.trunc_subsecs(0).with_timezone(&ctx.tz).fixed_offset(),
             branding: ctx.branding.clone(),
-            items: page.articles.iter().map(|a| item(ctx, a)).collect(),
+            items: Vec::new(),
         }
     }
 }
 
+/// An article as an item of a feed.
 fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
     Item {
         article,
@@ -292,6 +310,9 @@ pub fn feed_title(ctx: &FeedContext, query: &FeedQuery) -> String {
         (Some(f), None) => title.push_str(&format!(", с {}", f.text)),
         (None, Some(t)) => title.push_str(&format!(", по {}", t.text)),
         (None, None) => {}
+    }
+    if let Sort::Popular(period) = query.sort {
+        title.push_str(&format!(", самое читаемое за {}", period.label_ru()));
     }
     title
 }

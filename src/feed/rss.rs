@@ -37,11 +37,11 @@ const REGION_DOMAIN: &str = "urn:lenta:region";
 /// The Media RSS namespace (<https://www.rssboard.org/media-rss>).
 pub const MEDIA_NAMESPACE: &str = "http://search.yahoo.com/mrss/";
 
+/// The RSS content module (<https://web.resource.org/rss/1.0/modules/content/>).
+const CONTENT_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/content/";
+
 /// Renders `doc` as RSS 2.0.
 pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
-    let mut namespaces = BTreeMap::new();
-    namespaces.insert("atom".to_string(), rss::extension::atom::NAMESPACE.to_string());
-    namespaces.insert("media".to_string(), MEDIA_NAMESPACE.to_string());
     let channel = Channel {
         image: Some(RssImage {
             url: doc.branding.logo_url.clone(),
@@ -53,10 +53,26 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         }),
         atom_ext: Some(AtomExtension { links: links(doc) }),
         items: doc.items.iter().map(item).collect(),
-        namespaces,
+        namespaces: namespaces(),
         ..channel(doc)
     };
     write(&channel, "RSS", 2048)
+}
+
+/// Every namespace an item may use, declared whether or not this page's items use it: the
+/// writer would otherwise declare `content` and `dc` only when some item has them, and a page
+/// stitched from items rendered alone ([`super::stitch`]) must open with the same `<rss>` tag
+/// whatever its items.
+fn namespaces() -> BTreeMap<String, String> {
+    [
+        ("atom", rss::extension::atom::NAMESPACE),
+        ("content", CONTENT_NAMESPACE),
+        ("dc", rss::extension::dublincore::NAMESPACE),
+        ("media", MEDIA_NAMESPACE),
+    ]
+    .into_iter()
+    .map(|(prefix, uri)| (prefix.to_string(), uri.to_string()))
+    .collect()
 }
 
 /// The channel elements every RSS document of lenta's carries (the Yandex feed too): title,
@@ -146,6 +162,33 @@ pub(super) fn enclosure(img: &crate::model::Image) -> Enclosure {
         length: img.length.unwrap_or(0).to_string(),
         mime_type: owned(&img.mime_type),
     }
+}
+
+/// An extension element `name` (with its prefix, if any) with `attrs` and text `value`, every
+/// string made XML-safe: how the Yandex and Dzen renderers write the elements the rss crate has
+/// no field for.
+pub(super) fn element(name: &str, attrs: &[(&str, &str)], value: Option<&str>) -> Extension {
+    Extension {
+        name: name.to_string(),
+        value: value.map(owned),
+        attrs: attrs.iter().map(|(k, v)| (k.to_string(), owned(v))).collect(),
+        ..Default::default()
+    }
+}
+
+/// Extension elements under `key` (the writer orders them by key, then by name; each carries its
+/// own prefix), leaving out names without elements.
+pub(super) fn extension_map(key: &str, elements: Vec<(&str, Vec<Extension>)>) -> ExtensionMap {
+    let mut map = ExtensionMap::new();
+    map.insert(
+        key.to_string(),
+        elements
+            .into_iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(name, list)| (name.to_string(), list))
+            .collect(),
+    );
+    map
 }
 
 /// `dc:creator` (the byline) and `dc:source` (each source: its URL when given, which is what

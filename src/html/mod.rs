@@ -32,10 +32,11 @@ use crate::api::calendar::{day_counts, CalendarQuery};
 use crate::api::FeedLinks;
 use crate::app::App;
 use crate::feed::FeedContext;
+use crate::http::popular;
 use crate::http::representation::{self, Representation};
 use crate::http::response::{Body, Problem};
 use crate::model::{Article, FieldError};
-use crate::query::FeedQuery;
+use crate::query::{FeedQuery, Period, QueryContext, Sort};
 use crate::regions::RegionCode;
 use month::MonthGrid;
 
@@ -210,21 +211,60 @@ struct RegionPage {
     code: String,
     calendar: Option<String>,
     teasers: Vec<Teaser>,
+    /// The ranking's period when this is the "most read" page (`?sort=popular`).
+    popular: Option<String>,
+    /// The region's pages: the latest articles, and the most read over each offered period.
+    orders: Vec<OrderLink>,
 }
 
-/// `GET /regions/{code}/`.
+/// A link to one ordering of a region's page.
+struct OrderLink {
+    label: String,
+    href: String,
+    current: bool,
+}
+
+/// The periods the region page offers links to (any other `period=` works too).
+const OFFERED_PERIODS: [&str; 3] = ["24h", "7d", "30d"];
+
+/// Articles a region page lists.
+const REGION_PAGE_ITEMS: usize = 30;
+
+/// `GET /regions/{code}/` (the latest articles) and `GET /regions/{code}/?sort=popular[&period=…]`
+/// (the most read of the period).
+///
+/// The most read is a page of its own, linked from the timeline page, not a block on it: a
+/// block would tie the timeline page's validators to the ranking, so the page most readers open
+/// would change with views (at the refresh rate) and could no longer be answered from
+/// generations alone; and a ranking computed for every region page view would cost more than
+/// the page. As a page it has its own snapshot validators and autodiscovery of the ranking's feeds.
 pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Body> {
-    if let Some(problem) = no_query(req) {
+    if let Some(problem) = only_order_params(req) {
         return problem;
     }
     let Some(region) = app.regions.lookup(code) else {
         return crate::http::router::unknown_region(code).into_response();
     };
-    let query = FeedQuery {
-        regions: vec![region.code.clone()],
-        limit: 30,
-        ..FeedQuery::default()
+    let ctx = QueryContext {
+        regions: &app.regions,
+        tz: app.settings.tz,
     };
+    let query = match FeedQuery::parse(req.uri.query(), Some(region.code.as_str()), ctx) {
+        Ok(q) => FeedQuery {
+            limit: REGION_PAGE_ITEMS,
+            ..q
+        },
+        Err(errors) => return Problem::bad_query(errors).into_response(),
+    };
+    if let Sort::Popular(period) = query.sort {
+        let snapshot = match popular::snapshot(app, &query, period).await {
+            Ok(s) => s,
+            Err(problem) => return problem.into_response(),
+        };
+        let repr = popular::representation("html-region", CONTENT_TYPE, query.canonical(), &snapshot);
+        let render = Box::new(move |app: &App| render(&region_html(app, &query, &snapshot.articles)));
+        return representation::serve(app, &req.method, &req.headers, repr, render).await;
+    }
     let repr = Representation::new(
         app,
         "html-region",
@@ -239,9 +279,45 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }
 
-fn region_html(app: &App, query: &FeedQuery, articles: &[Article]) -> RegionPage {
+/// A 400 for any parameter of a region page other than `sort` and `period`.
+fn only_order_params(req: &Parts) -> Option<Response<Body>> {
+    let raw = req.uri.query().filter(|q| !q.is_empty())?;
+    let errors: Vec<FieldError> = form_urlencoded::parse(raw.as_bytes())
+        .filter(|(key, _)| key != "sort" && key != "period")
+        .map(|(key, _)| {
+            FieldError::new(
+                key.chars().take(64).collect::<String>(),
+                "this page takes only sort and period (e.g. ?sort=popular&period=7d); the \
+                 region's feeds take the other filters",
+            )
+        })
+        .collect();
+    (!errors.is_empty()).then(|| Problem::bad_query(errors).into_response())
+}
+
+/// Links to the region's latest articles and to its most read over each offered period.
+fn order_links(base: &str, code: &str, current: Sort) -> Vec<OrderLink> {
+    let page = format!("{base}/regions/{code}/");
+    let mut links = vec![OrderLink {
+        label: "Последние".to_string(),
+        href: page.clone(),
+        current: current == Sort::Newest,
+    }];
+    links.extend(OFFERED_PERIODS.iter().filter_map(|text| {
+        let period = Period::parse(text)?;
+        Some(OrderLink {
+            label: format!("Самое читаемое за {}", period.label_ru()),
+            href: format!("{page}?sort=popular&period={}", period.text()),
+            current: current == Sort::Popular(period),
+        })
+    }));
+    links
+}
+
+fn region_html(app: &App, query: &FeedQuery, articles: &[std::sync::Arc<Article>]) -> RegionPage {
     let ctx = app.feed_context();
     let name = scope_name(app, &query.regions);
+    let code = query.regions.first().map_or_else(String::new, |c| c.to_string());
     // The calendar opens at the newest article's month: derived from the data, not the clock,
     // so the page stays byte-identical until a write changes it.
     let calendar = articles.first().map(|newest| {
@@ -254,11 +330,23 @@ fn region_html(app: &App, query: &FeedQuery, articles: &[Article]) -> RegionPage
     });
     RegionPage {
         head: Head {
-            title: format!("{name} — {}", app.settings.portal_name),
+            title: match query.sort {
+                Sort::Popular(period) => format!(
+                    "{name}: самое читаемое за {} — {}",
+                    period.label_ru(),
+                    app.settings.portal_name
+                ),
+                Sort::Newest => format!("{name} — {}", app.settings.portal_name),
+            },
             feeds: FeedLinks::of(&ctx, query),
         },
         base: ctx.base_url.to_string(),
-        code: query.regions.first().map_or_else(String::new, |c| c.to_string()),
+        orders: order_links(ctx.base_url, &code, query.sort),
+        popular: match query.sort {
+            Sort::Popular(period) => Some(period.label_ru()),
+            Sort::Newest => None,
+        },
+        code,
         name,
         calendar,
         teasers: articles

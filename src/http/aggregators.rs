@@ -1,5 +1,6 @@
 //! The documents whose window is relative to the time of the request: `/sitemap-news.xml`
-//! (Google News, 2 days) and `/yandex.rss` (Yandex, 8 days, also per region).
+//! (Google News, 2 days), `/yandex.rss` (Yandex, 8 days) and `/dzen.rss` (Dzen, 3 days), the
+//! two feeds also per region and with the feeds' query parameters (see `window_query`).
 //!
 //! The window moves with the clock, yet the validators must change only when the listed set
 //! does (a crawler revalidating every few minutes should get 304s until an article leaves). With
@@ -24,8 +25,9 @@ use super::response::{Body, Problem};
 use super::sitemaps::no_query;
 use crate::app::App;
 use crate::feed::news_sitemap::{self, NewsEntry};
-use crate::feed::{sitemap, yandex, FeedDoc, Format, Page};
-use crate::query::{FeedQuery, MAX_LIMIT};
+use crate::feed::{dzen, sitemap, yandex, FeedDoc, Format, Page};
+use crate::model::FieldError;
+use crate::query::{FeedQuery, QueryContext, MAX_LIMIT};
 use crate::regions::RegionCode;
 use crate::store::keys::Position;
 use crate::store::StoreError;
@@ -37,7 +39,18 @@ pub async fn news(app: &Arc<App>, req: &Parts) -> Response<Body> {
         return refusal;
     }
     let window = app.settings.news_window;
-    let (repr, first_in) = match windowed(app, "sitemap-news", sitemap::CONTENT_TYPE, Vec::new(), window) {
+    let everything = FeedQuery {
+        limit: news_sitemap::MAX_URLS,
+        ..FeedQuery::default()
+    };
+    let (repr, first_in) = match windowed(
+        app,
+        "sitemap-news",
+        sitemap::CONTENT_TYPE,
+        &everything,
+        None,
+        window,
+    ) {
         Ok(w) => w,
         Err(problem) => return problem.into_response(),
     };
@@ -50,74 +63,210 @@ pub async fn news(app: &Arc<App>, req: &Parts) -> Response<Body> {
 
 /// Answers `/yandex.rss` and `/regions/{code}/yandex.rss` (the router has checked the code):
 /// the articles of the last `yandex_window`, newest first, at most [`MAX_LIMIT`], without those of
-/// accredited outside publishers not marked `syndicate` (Yandex shows them under the portal's
-/// name, and publishing someone else's content so needs the operator's say).
+/// accredited outside publishers not marked `syndicate` (see [`Syndication`]).
 pub async fn yandex(app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> Response<Body> {
-    if let Some(refusal) = no_query(req) {
-        return refusal;
-    }
-    let regions: Vec<RegionCode> = path_region
-        .and_then(|code| app.regions.lookup(code))
-        .map(|r| vec![r.code.clone()])
-        .unwrap_or_default();
-    let window = app.settings.yandex_window;
-    let content_type = Format::Rss.content_type();
-    let outside = match crate::auth::outside_publishers(&app.store) {
-        Ok(outside) => outside,
-        Err(e) => return Problem::internal(e.to_string()).into_response(),
+    let feed = WindowFeed {
+        kind: "yandex",
+        window: app.settings.yandex_window,
+        cap: MAX_LIMIT,
+        settings: format!(
+            "&genre={}",
+            app.settings.yandex_genre.map_or("none", |g| g.as_str())
+        ),
+        render: |app, doc| yandex::render(doc, app.settings.yandex_genre),
     };
-    let (mut repr, first_in) = match windowed(app, "yandex", content_type, regions.clone(), window) {
-        Ok(w) => w,
-        Err(problem) => return problem.into_response(),
-    };
-    // Allowing or accrediting a publisher changes what is shown without a write to any article.
-    repr.canonical
-        .push_str(&format!("&outside={}", outside.join(",")));
-    let updated = repr.visible.last_modified;
-    let render = Box::new(move |app: &App| {
-        let articles = match first_in {
-            Some(first) => app
-                .store
-                .scan(&regions)
-                .oldest(Some(first.micros))
-                .articles(MAX_LIMIT, |a| outside.binary_search(&a.publisher).is_err())
-                .map_err(|e| Problem::internal(e.to_string()))?,
-            None => Vec::new(),
-        };
-        let page = Page {
-            articles,
-            ..Page::default()
-        };
-        let query = FeedQuery {
-            regions,
-            ..FeedQuery::default()
-        };
-        let doc = FeedDoc::new(&app.feed_context(), &query, Format::Rss, &page, updated);
-        Ok(yandex::render(&doc)?)
-    });
-    representation::serve(app, &req.method, &req.headers, repr, render).await
+    feed.serve(app, req, path_region).await
 }
 
-/// The representation of a `window` over `regions` at the time of the request, and the oldest
-/// position inside the window (which the render lists from).
+/// Answers `/dzen.rss` and `/regions/{code}/dzen.rss` (the router has checked the code): the
+/// articles of the last `dzen_window`, newest first, at most [`dzen::MAX_ITEMS`], without those of
+/// outside publishers not marked `syndicate` (Dzen forbids publishing someone else's content
+/// under the portal's brand).
+pub async fn dzen(app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> Response<Body> {
+    let options = dzen_options(app);
+    let feed = WindowFeed {
+        kind: "dzen",
+        window: app.settings.dzen_window,
+        cap: dzen::MAX_ITEMS,
+        // The settings the bytes depend on, so that a restart with others never reuses a validator.
+        settings: format!(
+            "&content_type={}&logo={}&square_logo={}",
+            options.content_type.as_str(),
+            options.logo_url,
+            options.square_logo_url
+        ),
+        render: |app, doc| dzen::render(doc, &dzen_options(app)),
+    };
+    feed.serve(app, req, path_region).await
+}
+
+/// The Dzen channel's settings: the configured logos, else the portal's logo and icon.
+fn dzen_options(app: &App) -> dzen::DzenOptions<'_> {
+    let s = &app.settings;
+    dzen::DzenOptions {
+        content_type: s.dzen_content_type,
+        logo_url: s.dzen_logo_url.as_deref().unwrap_or(&app.branding.logo_url),
+        square_logo_url: s
+            .dzen_square_logo_url
+            .as_deref()
+            .unwrap_or(&app.branding.icon_url),
+    }
+}
+
+/// An RSS document of the articles inside a window that ends at the time of the request.
+struct WindowFeed {
+    /// Kind of document, part of the ETag.
+    kind: &'static str,
+    /// How far back from the request it reaches.
+    window: Duration,
+    /// Most items.
+    cap: usize,
+    /// Settings the bytes depend on beyond the render fingerprint, for the cache key.
+    settings: String,
+    /// The renderer.
+    render: fn(&App, &FeedDoc) -> Result<Vec<u8>, crate::feed::RenderError>,
+}
+
+impl WindowFeed {
+    async fn serve(self, app: &Arc<App>, req: &Parts, path_region: Option<&str>) -> Response<Body> {
+        let query = match window_query(app, req, path_region, self.cap) {
+            Ok(q) => q,
+            Err(problem) => return problem.into_response(),
+        };
+        let syndication = match Syndication::load(app) {
+            Ok(s) => s,
+            Err(problem) => return problem.into_response(),
+        };
+        let floor = query.from.as_ref().map(|b| b.micros);
+        let (mut repr, first_in) = match windowed(
+            app,
+            self.kind,
+            Format::Rss.content_type(),
+            &query,
+            floor,
+            self.window,
+        ) {
+            Ok(w) => w,
+            Err(problem) => return problem.into_response(),
+        };
+        repr.canonical.push_str(&syndication.key());
+        repr.canonical.push_str(&self.settings);
+        let updated = repr.visible.last_modified;
+        let render = self.render;
+        let render = Box::new(move |app: &App| {
+            let articles = match first_in {
+                Some(first) => app
+                    .store
+                    .scan(&query.regions)
+                    .oldest(Some(first.micros))
+                    .newest(query.to.as_ref().map(|b| b.micros))
+                    .articles(query.limit, |a| {
+                        syndication.allows(a) && query.matches_category(&a.categories)
+                    })
+                    .map_err(|e| Problem::internal(e.to_string()))?,
+                None => Vec::new(),
+            };
+            let page = Page {
+                articles,
+                ..Page::default()
+            };
+            let doc = FeedDoc::new(&app.feed_context(), &query, Format::Rss, &page, updated);
+            Ok(render(app, &doc)?)
+        });
+        representation::serve(app, &req.method, &req.headers, repr, render).await
+    }
+}
+
+/// The parameters the window feeds take: those of the other feeds (`region`, `category`, `from`,
+/// `to`, `limit`), parsed by [`FeedQuery::parse`], so a partner can take one region or topic.
+/// `from` only narrows the window (it never reaches further back than the window does); `limit`
+/// defaults to the document's cap (`cap`, at most [`MAX_LIMIT`]) rather than to a feed page.
+/// Paging cursors are refused: these documents list their whole window at once.
+fn window_query(app: &App, req: &Parts, path_region: Option<&str>, cap: usize) -> Result<FeedQuery, Problem> {
+    let ctx = QueryContext {
+        regions: &app.regions,
+        tz: app.settings.tz,
+    };
+    let raw = req.uri.query();
+    let mut query = FeedQuery::parse(raw, path_region, ctx).map_err(Problem::bad_query)?;
+    let paging: Vec<FieldError> = [
+        ("before", query.before.is_some()),
+        ("after", query.after.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, given)| *given)
+    .map(|(name, _)| {
+        FieldError::new(
+            name,
+            "this document lists its whole window at once and has no pages; allowed parameters \
+                 are region, category, from, to, limit",
+        )
+    })
+    .collect();
+    if !paging.is_empty() {
+        return Err(Problem::bad_query(paging));
+    }
+    let limit_given = form_urlencoded::parse(raw.unwrap_or("").as_bytes()).any(|(k, _)| k == "limit");
+    query.limit = if limit_given { query.limit.min(cap) } else { cap };
+    Ok(query)
+}
+
+/// Which articles the aggregator documents may republish under the portal's name: all but those
+/// of accredited outside publishers the operator has not marked `syndicate` (Yandex and Dzen show
+/// them as the portal's, and both forbid publishing someone else's content so). One rule for
+/// every aggregator feed.
+struct Syndication {
+    /// The publishers left out, sorted.
+    outside: Vec<String>,
+}
+
+impl Syndication {
+    fn load(app: &App) -> Result<Self, Problem> {
+        crate::auth::outside_publishers(&app.store)
+            .map(|outside| Syndication { outside })
+            .map_err(|e| Problem::internal(e.to_string()))
+    }
+
+    /// Whether `article` may be shown.
+    fn allows(&self, article: &crate::model::Article) -> bool {
+        self.outside.binary_search(&article.publisher).is_err()
+    }
+
+    /// For the cache key and ETag: allowing or accrediting a publisher changes what is shown
+    /// without a write to any article.
+    fn key(&self) -> String {
+        format!("&outside={}", self.outside.join(","))
+    }
+}
+
+/// The representation of a `window` over `query`'s regions at the time of the request, and the
+/// oldest position inside it (which the render lists from). `floor` (a query's `from`) narrows the
+/// window's start, never widens it.
 fn windowed(
     app: &App,
     kind: &'static str,
     content_type: &'static str,
-    regions: Vec<RegionCode>,
+    query: &FeedQuery,
+    floor: Option<i64>,
     window: Duration,
 ) -> Result<(Representation, Option<Position>), Problem> {
     let window = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
     let cutoff = Utc::now().timestamp_micros().saturating_sub(window);
-    let edge = window_edge(app, &regions, cutoff).map_err(|e| Problem::internal(e.to_string()))?;
-    let codes: Vec<&str> = regions.iter().map(RegionCode::as_str).collect();
-    let canonical = match edge.first_in {
-        Some(p) => format!("region={}&from={}.{}", codes.join(","), p.micros, p.id),
-        None => format!("region={}&from=none", codes.join(",")),
+    // The clock bounds the list only while the window's start is later than `from`.
+    let clock_bound = floor.is_none_or(|f| f <= cutoff);
+    let start = floor.map_or(cutoff, |f| f.max(cutoff));
+    let edge = window_edge(app, &query.regions, start).map_err(|e| Problem::internal(e.to_string()))?;
+    let from = match edge.first_in {
+        Some(p) => format!("{}.{}", p.micros, p.id),
+        None => "none".to_string(),
     };
-    let mut repr = Representation::new(app, kind, content_type, canonical, &regions);
+    // The canonical query (regions, categories, dates) and the effective limit, which the
+    // canonical form leaves out at the feeds' default.
+    let canonical = format!("{}&limit={}&first_in={from}", query.canonical(), query.limit);
+    let mut repr = Representation::new(app, kind, content_type, canonical, &query.regions);
     if let Some(left) = edge
         .last_out
+        .filter(|_| clock_bound)
         .and_then(|p| DateTime::<Utc>::from_timestamp_micros(p.micros.saturating_add(window)))
     {
         repr.visible.last_modified = repr.visible.last_modified.max(left);
@@ -171,7 +320,7 @@ fn news_entries(app: &App, first_in: Option<Position>) -> Result<Vec<NewsEntry>,
         .into_iter()
         .map(|a| NewsEntry {
             loc: format!("{base}/articles/{}", a.id),
-            title: a.title,
+            title: a.title.clone(),
             published_at: a.published_at,
         })
         .collect())

@@ -15,9 +15,11 @@ pub mod conditional;
 pub mod cors;
 pub mod encoding;
 pub mod feeds;
+pub mod first_gzip;
 pub mod opml;
 pub mod peers;
 pub mod pool;
+pub mod popular;
 pub mod release;
 pub mod representation;
 pub mod response;
@@ -61,8 +63,12 @@ impl RunningServer {
     pub fn on(app: Arc<App>, listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         if let Some(hub) = &app.settings.websub_hub {
-            let notifier = crate::websub::Notifier::start(hub, Arc::clone(&app.metrics))
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let notifier = crate::websub::Notifier::start(
+                hub,
+                app.settings.websub_ca_file.as_deref(),
+                Arc::clone(&app.metrics),
+            )
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
             let _ = app.websub.set(notifier);
         }
         let (stop, stopped) = watch::channel(false);

@@ -91,6 +91,23 @@ impl WorkPool {
         self.limits.workers - self.permits.available_permits()
     }
 
+    /// Runs `job` on a blocking thread only if a worker is free and no request waits for one,
+    /// without waiting for it to finish; returns whether it was started. For work that may be
+    /// skipped (see `representation::upgrade`): it never delays a request.
+    pub fn run_if_idle(&self, job: impl FnOnce() + Send + 'static) -> bool {
+        if self.waiting() > 0 {
+            return false;
+        }
+        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        });
+        true
+    }
+
     /// Runs `job` on a blocking thread once a worker is free, or refuses it.
     ///
     /// A job whose requester goes away while it runs still finishes (it holds its worker until

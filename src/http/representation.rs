@@ -15,9 +15,11 @@ use http_body_util::Full;
 
 use super::conditional::{self, EntityTag, Outcome, Validators};
 use super::encoding::{self, Encoding};
+use super::first_gzip;
 use super::pool::Busy;
 use super::response::{self, Body, Problem};
 use crate::app::{App, Visible};
+use crate::feed::stitch::Stitched;
 
 /// What a cacheable response is made of, before any article is read.
 pub struct Representation {
@@ -33,6 +35,20 @@ pub struct Representation {
 
 /// A renderer of the identity body, run on a blocking thread on a cache miss.
 pub type Render = Box<dyn FnOnce(&App) -> Result<Vec<u8>, Problem> + Send>;
+
+/// A renderer of both the identity and the gzip body at once (feeds: [`crate::feed::stitch`]),
+/// run on a blocking thread on a cache miss.
+pub type StitchedRender = Box<dyn FnOnce(&App) -> Result<Stitched, Problem> + Send>;
+
+/// How a miss makes its body.
+enum Renderer {
+    /// Renders the identity body; a coded body is compressed from it.
+    Whole(Render),
+    /// Renders identity and, when it can, a stitched gzip body together: a gzip answer is a
+    /// quick first body, later the whole one ([`super::first_gzip`]); brotli is compressed from
+    /// the identity.
+    Stitched(StitchedRender),
+}
 
 impl Representation {
     /// The representation of `kind` answering `canonical` over `regions` (empty = all), with the
@@ -89,6 +105,27 @@ pub async fn serve(
     repr: Representation,
     render: Render,
 ) -> Response<Body> {
+    respond(app, method, headers, repr, Renderer::Whole(render)).await
+}
+
+/// [`serve`] for a representation whose gzip body is stitched rather than compressed whole.
+pub async fn serve_stitched(
+    app: &Arc<App>,
+    method: &Method,
+    headers: &HeaderMap,
+    repr: Representation,
+    render: StitchedRender,
+) -> Response<Body> {
+    respond(app, method, headers, repr, Renderer::Stitched(render)).await
+}
+
+async fn respond(
+    app: &Arc<App>,
+    method: &Method,
+    headers: &HeaderMap,
+    repr: Representation,
+    render: Renderer,
+) -> Response<Body> {
     let accept = joined(headers, header::ACCEPT_ENCODING);
     let Some(encoding) = encoding::negotiate(accept.as_deref()) else {
         return Problem::new(
@@ -103,18 +140,25 @@ pub async fn serve(
     };
     let etag = repr.etag(app, encoding);
     let last_modified = repr.last_modified();
-    let current = Validators {
-        etag: Some(&etag),
-        last_modified: Some(last_modified),
-    };
-    match conditional::evaluate(method, headers, true, &current) {
+    let quick = (matches!(render, Renderer::Stitched(_))
+        && encoding == Encoding::Gzip
+        && app.settings.quick_first_gzip)
+        .then(|| first_gzip::quick_tags(&etag));
+    let (outcome, matched) = evaluate(
+        method,
+        headers,
+        &etag,
+        quick.as_ref().map_or(&[], |t| &t[..]),
+        last_modified,
+    );
+    match outcome {
         Outcome::NotModified => {
             app.metrics
                 .not_modified
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut res = Response::new(Full::new(Bytes::new()));
             *res.status_mut() = StatusCode::NOT_MODIFIED;
-            cache_headers(app, res.headers_mut(), &etag, last_modified);
+            cache_headers(app, res.headers_mut(), matched, last_modified);
             return res;
         }
         Outcome::PreconditionFailed => {
@@ -128,8 +172,14 @@ pub async fn serve(
         }
         Outcome::Proceed => {}
     }
-    let body = match body(app, &repr, encoding, &etag, render).await {
-        Ok(body) => body,
+    let served = match (render, quick) {
+        (Renderer::Stitched(render), Some(_)) => first_gzip::serve(app, &repr, etag, render).await,
+        (render, _) => body(app, &repr, encoding, &etag, render)
+            .await
+            .map(|body| (body, etag)),
+    };
+    let (body, etag) = match served {
+        Ok(served) => served,
         Err(problem) => return problem.into_response(),
     };
     let length = body.len();
@@ -151,6 +201,38 @@ pub async fn serve(
     res
 }
 
+/// Evaluates the preconditions against the current tag `whole` and the other current tags
+/// `quick` (a gzip feed's quick first bodies, see [`super::first_gzip`]): 304 when any matches
+/// If-None-Match, 412 only when none satisfies If-Match. Returns the outcome and the tag a 304
+/// names (the one that matched).
+fn evaluate<'a>(
+    method: &Method,
+    headers: &HeaderMap,
+    whole: &'a EntityTag,
+    quick: &'a [EntityTag],
+    last_modified: SystemTime,
+) -> (Outcome, &'a EntityTag) {
+    let outcome = |etag: &EntityTag| {
+        let current = Validators {
+            etag: Some(etag),
+            last_modified: Some(last_modified),
+        };
+        conditional::evaluate(method, headers, true, &current)
+    };
+    let mut first = outcome(whole);
+    if first == Outcome::NotModified {
+        return (first, whole);
+    }
+    for tag in quick {
+        match outcome(tag) {
+            Outcome::NotModified => return (Outcome::NotModified, tag),
+            Outcome::Proceed => first = Outcome::Proceed,
+            Outcome::PreconditionFailed => {}
+        }
+    }
+    (first, whole)
+}
+
 /// The body in `encoding`, from the cache or rendered (identity first, then compressed).
 ///
 /// The coded body is looked up first: a repeated request for a compressed feed, the common case,
@@ -163,7 +245,7 @@ async fn body(
     repr: &Representation,
     encoding: Encoding,
     etag: &EntityTag,
-    render: Render,
+    render: Renderer,
 ) -> Result<Bytes, Problem> {
     app.cache
         .get_or_render(&etag.tag, &app.metrics, || async {
@@ -176,11 +258,20 @@ async fn body(
             let job_app = Arc::clone(app);
             let job = move || -> Result<Bytes, Problem> {
                 let Some(identity_tag) = identity_tag else {
-                    return render(&job_app).map(Bytes::from);
+                    return match render {
+                        Renderer::Whole(render) => render(&job_app).map(Bytes::from),
+                        Renderer::Stitched(render) => render(&job_app).map(|s| Bytes::from(s.identity)),
+                    };
                 };
-                let identity = match job_app.cache.peek(&identity_tag) {
-                    Some(identity) => identity,
-                    None => {
+                let identity = match (job_app.cache.peek(&identity_tag), render) {
+                    // Identity, brotli, or (quick first answers off) gzip at --gzip-level.
+                    (_, Renderer::Stitched(render)) => {
+                        let identity = Bytes::from(render(&job_app)?.identity);
+                        job_app.cache.insert(identity_tag, identity.clone());
+                        identity
+                    }
+                    (Some(identity), Renderer::Whole(_)) => identity,
+                    (None, Renderer::Whole(render)) => {
                         let identity = Bytes::from(render(&job_app)?);
                         job_app.cache.insert(identity_tag, identity.clone());
                         identity
@@ -200,7 +291,7 @@ async fn body(
 
 /// 503 with `Retry-After` for a miss the render pool could not take (RFC 9110 §15.6.4); a
 /// panicked render is a 500.
-fn busy_problem(app: &App, busy: Busy) -> Problem {
+pub(super) fn busy_problem(app: &App, busy: Busy) -> Problem {
     if let Busy::Panicked(detail) = busy {
         return Problem::internal(format!("rendering failed: {detail}"));
     }

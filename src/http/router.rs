@@ -33,6 +33,7 @@ enum Route<'a> {
     Robots,
     NewsSitemap,
     Yandex(Option<&'a str>),
+    Dzen(Option<&'a str>),
     Asset(AssetKind),
     RegionPage(&'a str),
     CalendarPage(&'a str),
@@ -72,6 +73,7 @@ impl<'a> Route<'a> {
                 None if *file == "sitemap-news.xml" => Route::NewsSitemap,
                 None if *file == "yandex.rss" => Route::Yandex(None),
                 None if *file == "search" => Route::SearchPage,
+                None if *file == "dzen.rss" => Route::Dzen(None),
                 None if file.starts_with(crate::feed::sitemap::PREFIX) => {
                     Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
                 }
@@ -82,6 +84,7 @@ impl<'a> Route<'a> {
             ["articles", id] => Route::ArticlePage(canonical_id(id)?),
             ["days", day] => Route::DayPage(day),
             ["regions", code, "yandex.rss"] => Route::Yandex(Some(code)),
+            ["regions", code, "dzen.rss"] => Route::Dzen(Some(code)),
             ["regions", code, file] => Route::Feed(
                 file.strip_prefix("feed.").and_then(Format::from_extension)?,
                 Some(code),
@@ -125,6 +128,7 @@ impl<'a> Route<'a> {
             | Route::Robots
             | Route::NewsSitemap
             | Route::Yandex(_)
+            | Route::Dzen(_)
             | Route::RegionPage(_)
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
@@ -138,7 +142,10 @@ impl<'a> Route<'a> {
     /// The region code in the path (`/regions/{code}/…`), if any.
     fn path_region(self) -> Option<&'a str> {
         match self {
-            Route::RegionPage(code) | Route::Feed(_, Some(code)) | Route::Yandex(Some(code)) => Some(code),
+            Route::RegionPage(code)
+            | Route::Feed(_, Some(code))
+            | Route::Yandex(Some(code))
+            | Route::Dzen(Some(code)) => Some(code),
             _ => None,
         }
     }
@@ -152,6 +159,7 @@ impl<'a> Route<'a> {
             Route::SitemapIndex | Route::Sitemap(_) => "sitemap",
             Route::NewsSitemap => "news_sitemap",
             Route::Yandex(_) => "yandex",
+            Route::Dzen(_) => "dzen",
             Route::Robots => "robots",
             Route::Asset(_) => "asset",
             Route::RegionPage(_) => "region_page",
@@ -257,6 +265,7 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::Robots, _) => sitemaps::robots(app, &parts).await,
         (Route::NewsSitemap, _) => aggregators::news(app, &parts).await,
         (Route::Yandex(region), _) => aggregators::yandex(app, &parts, region).await,
+        (Route::Dzen(region), _) => aggregators::dzen(app, &parts, region).await,
         (Route::Asset(kind), _) => assets::serve(app.assets.get(kind), &parts.method, &parts.headers),
         (Route::Articles, &Method::POST) => api::write::create(app, &parts, body).await,
         (Route::Articles, _) => api::articles::list(app, &parts).await,

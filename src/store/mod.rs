@@ -32,6 +32,7 @@
 //! never consult the clock, and an idle server relies on a task that submits an empty batch
 //! when the next article is due ([`Store::release_due`]).
 
+mod article_cache;
 mod check;
 pub mod flusher;
 pub mod keys;
@@ -43,7 +44,7 @@ pub mod views;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use sled::{Batch, IVec};
@@ -230,6 +231,9 @@ pub struct Store {
     scheduled: tokio::sync::Notify,
     /// The keyword index, once opened ([`Store::open_search`]): every later batch updates it.
     search: OnceLock<search::SearchIndex>,
+    /// Decoded articles, for readers ([`Store::get_shared`]); dropped by the writes that change
+    /// them.
+    decoded: article_cache::ArticleCache,
 }
 
 impl Store {
@@ -272,8 +276,21 @@ impl Store {
             writer: Mutex::new(()),
             group: Mutex::new(Group::default()),
             search: OnceLock::new(),
+            decoded: article_cache::ArticleCache::new(0),
             db,
         })
+    }
+
+    /// Keeps up to about `budget_bytes` of decoded articles in memory for readers (none by
+    /// default: the command-line tools read each article once).
+    pub fn with_article_cache(mut self, budget_bytes: u64) -> Self {
+        self.decoded = article_cache::ArticleCache::new(budget_bytes);
+        self
+    }
+
+    /// Bytes of decoded articles held for readers.
+    pub fn article_cache_bytes(&self) -> u64 {
+        self.decoded.weight()
     }
 
     /// The publishers tree, owned by [`crate::auth`].
@@ -300,6 +317,21 @@ impl Store {
             None => Ok(None),
             Some(bytes) => decode_article(&bytes).map(Some),
         }
+    }
+
+    /// One article by id, shared with other readers: decoded once and then served from memory
+    /// until a write changes it (see [`article_cache`]).
+    pub fn get_shared(&self, id: u64) -> Result<Option<Arc<Article>>, StoreError> {
+        if let Some(article) = self.decoded.get(id) {
+            return Ok(Some(article));
+        }
+        let read_at = self.decoded.epoch();
+        let Some(bytes) = self.data.get(Space::article(id))? else {
+            return Ok(None);
+        };
+        let article = Arc::new(decode_article(&bytes)?);
+        self.decoded.insert(Arc::clone(&article), bytes.len(), read_at);
+        Ok(Some(article))
     }
 
     /// When article `id` was withdrawn, if it was (a deleted article leaves a tombstone).
@@ -551,6 +583,7 @@ impl Store {
         self.data.apply_batch(batch)?;
         // Before the new generations are visible: a validator never claims what search misses.
         self.index_changes(pending.search, &meta_changes);
+        self.decoded.committed(pending.articles.keys().copied());
         if let Some(next) = pending.next_id {
             self.next_id.store(next, Ordering::Release);
         }
@@ -660,7 +693,11 @@ impl Pending {
         supplied: Option<DateTime<FixedOffset>>,
     ) -> Result<Committed, StoreError> {
         new.id = old.id;
-        let now = new.updated_at;
+        // Every change moves `updated_at` forward, even two within one clock tick: rendered
+        // items are cached by (id, updated_at) (see `feed::stitch`), so it must name the content.
+        let now = new
+            .updated_at
+            .max(old.updated_at + chrono::Duration::microseconds(1));
         new.modified_at = new.modified_after(&old, supplied, now);
         new.updated_at = old.updated_at;
         if new == old {

@@ -6,6 +6,7 @@
 //! stops after `limit` hits, so its cost follows `limit`, not the size of the store.
 
 use std::iter::Peekable;
+use std::sync::Arc;
 
 use crate::model::Article;
 use crate::regions::RegionCode;
@@ -84,8 +85,12 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Up to `limit` articles in scan order that pass `keep`.
-    pub fn articles(self, limit: usize, keep: impl Fn(&Article) -> bool) -> Result<Vec<Article>, StoreError> {
+    /// Up to `limit` articles in scan order that pass `keep` (shared: see [`Store::get_shared`]).
+    pub fn articles(
+        self,
+        limit: usize,
+        keep: impl Fn(&Article) -> bool,
+    ) -> Result<Vec<Arc<Article>>, StoreError> {
         let store = self.store;
         let mut out = Vec::with_capacity(limit.min(512));
         for position in self.positions() {
@@ -95,7 +100,7 @@ impl<'a> Scan<'a> {
             let position = position?;
             // An index entry without its article would be a broken invariant; `lenta check`
             // reports it. A feed skips it rather than failing every reader.
-            if let Some(article) = store.get(position.id)? {
+            if let Some(article) = store.get_shared(position.id)? {
                 if keep(&article) {
                     out.push(article);
                 }

@@ -119,3 +119,41 @@ impl Store {
         Ok(())
     }
 }
+
+/// What ranking an article by views needs of it ([`crate::popular`]): its total views and its
+/// categories (for the category filter), read without building the rest of the article.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Popularity {
+    /// The publisher's `views` plus the views counted by lenta: the total the views endpoint
+    /// answers and the article page shows.
+    pub views: u64,
+    /// The article's categories, as stored.
+    pub categories: Vec<String>,
+}
+
+/// The two stored fields [`Popularity`] needs; serde skips the others (title, body, …) without
+/// allocating them, which is most of a ranking's cost over tens of thousands of candidates.
+#[derive(serde::Deserialize)]
+struct StoredStats {
+    #[serde(default)]
+    views: Option<u64>,
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+impl Store {
+    /// The [`Popularity`] of article `id`, or `None` when it does not exist.
+    pub fn popularity(&self, id: u64) -> Result<Option<Popularity>, StoreError> {
+        let Some(bytes) = self.data.get(Space::article(id))? else {
+            return Ok(None);
+        };
+        let stats: StoredStats = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            tree: Space::Articles.name(),
+            reason: format!("article {id}: {e}"),
+        })?;
+        Ok(Some(Popularity {
+            views: stats.views.unwrap_or(0).saturating_add(self.views(id)?),
+            categories: stats.categories,
+        }))
+    }
+}

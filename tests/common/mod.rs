@@ -105,6 +105,19 @@ impl TestServer {
         format!("{}{}", self.base, path_and_query)
     }
 
+    /// GET `path_and_query`, which must be refused with a 400 `application/problem+json`
+    /// (RFC 9457); returns the problem.
+    pub async fn get_bad_request(&self, path_and_query: &str) -> serde_json::Value {
+        let res = self.get(path_and_query).await;
+        assert_eq!(res.status(), 400, "{path_and_query}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path_and_query}"
+        );
+        res.json().await.expect("a problem document")
+    }
+
     /// GET `path_and_query`.
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client
@@ -262,54 +275,102 @@ impl Drop for ChildServer {
     }
 }
 
+/// WebSub publish pings a hub stub received: (hub.mode, hub.url).
+pub type Pings = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// Records WebSub publish pings: (hub.mode, hub.url).
-pub async fn hub_stub() -> (String, Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+pub async fn hub_stub() -> (String, Pings) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind hub");
     let url = format!("http://{}/hub", listener.local_addr().expect("addr"));
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Pings::default();
     let record = Arc::clone(&seen);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let record = Arc::clone(&record);
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let record = Arc::clone(&record);
-                        async move {
-                            use http_body_util::BodyExt;
-                            let body = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                                .collect();
-                            let get = |k: &str| {
-                                pairs
-                                    .iter()
-                                    .find(|(key, _)| key == k)
-                                    .map(|(_, v)| v.clone())
-                                    .unwrap_or_default()
-                            };
-                            record
-                                .lock()
-                                .expect("lock")
-                                .push((get("hub.mode"), get("hub.url")));
-                            let mut res =
-                                hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-                            *res.status_mut() = hyper::StatusCode::NO_CONTENT;
-                            Ok::<_, std::convert::Infallible>(res)
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(serve_hub_connection(stream, Arc::clone(&record), true));
         }
     });
     (url, seen)
+}
+
+/// Serves one connection to a hub stub, plain or TLS: records each request's form fields
+/// `hub.mode` and `hub.url` into `record` and answers 204; without `keep_alive`, with
+/// `Connection: close`, as hubs that serve one request per connection do.
+pub async fn serve_hub_connection<S>(io: S, record: Pings, keep_alive: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let record = Arc::clone(&record);
+        async move {
+            use http_body_util::BodyExt;
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            record
+                .lock()
+                .expect("lock")
+                .push((get("hub.mode"), get("hub.url")));
+            let mut res = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+            *res.status_mut() = hyper::StatusCode::NO_CONTENT;
+            Ok::<_, std::convert::Infallible>(res)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(keep_alive)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
+}
+
+/// The validators of a document whose window ends at the request (issue 11), once its one
+/// listed item, published a second before `started`, is inside a 10-second window: `path` stays
+/// 304 for its `etag` while only the clock moves (asserted while that item is surely inside, so a
+/// slow machine cannot make it lie), and once the item has left, both the ETag and
+/// `last_modified` say so (200, a new ETag) and `listed` finds nothing in the body.
+pub async fn assert_validators_follow_the_window(
+    server: &TestServer,
+    path: &str,
+    started: Instant,
+    (etag, last_modified): (&str, &str),
+    listed: fn(&str) -> usize,
+) {
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = server
+        .client
+        .get(server.url(path))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("GET");
+    if started.elapsed() < Duration::from_secs(7) {
+        assert_eq!(again.status(), 304, "{path}: the clock alone changes nothing");
+    }
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(started.elapsed())).await;
+    for (name, value) in [("if-none-match", etag), ("if-modified-since", last_modified)] {
+        let res = server
+            .client
+            .get(server.url(path))
+            .header(name, value)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(res.status(), 200, "{path}: {name} after an item left");
+        assert_ne!(res.headers()["etag"].to_str().expect("etag"), etag, "{path}");
+        let body = res.text().await.expect("body");
+        assert_eq!(listed(&body), 0, "{path}: {body}");
+    }
 }
