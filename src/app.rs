@@ -125,22 +125,19 @@ impl App {
 
     /// What a query over `regions` (empty = all) can see.
     pub fn visible(&self, regions: &[RegionCode]) -> Visible {
-        let codes: Vec<&str> = if regions.is_empty() {
-            vec![ALL_REGIONS]
-        } else {
-            regions.iter().map(RegionCode::as_str).collect()
-        };
-        let metas: Vec<_> = codes
-            .iter()
-            .map(|c| (c.to_string(), self.store.region_meta(c)))
-            .collect();
-        Visible {
-            last_modified: metas
-                .iter()
-                .map(|(_, m)| m.last_modified())
-                .max()
-                .unwrap_or_default(),
-            generations: metas.into_iter().map(|(c, m)| (c, m.generation)).collect(),
+        visible_in(regions, |code| self.store.region_meta(code))
+    }
+
+    /// What `query` can see: for a keyword query, the regions as the search index's last commit
+    /// shows them (see [`crate::store::search`]: its validators never claim a write the index
+    /// does not show), otherwise as they are now ([`App::visible`]).
+    pub fn visible_to(&self, query: &FeedQuery) -> Visible {
+        match &query.q {
+            Some(_) => match self.store.search_published() {
+                Some(published) => visible_in(&query.regions, |code| published.region_meta(code)),
+                None => self.visible(&query.regions),
+            },
+            None => self.visible(&query.regions),
         }
     }
 
@@ -208,8 +205,8 @@ impl App {
         let positions = self.store.search(terms, &filters, limit)?;
         let mut articles = Vec::with_capacity(positions.len());
         for position in positions {
-            // The index is committed before a batch's generations show, so an id it gives is
-            // in the store; one that is not (a bug) is skipped like a dangling feed index entry.
+            // The index's last commit may predate a withdrawal: an id the store no longer has is
+            // skipped like a dangling feed index entry (the next commit drops it).
             if let Some(article) = self.store.get_shared(position.id)? {
                 articles.push(article);
             }
@@ -303,6 +300,24 @@ pub fn open_search(store: &Store, data_dir: &std::path::Path, budget_mb: u64) ->
         );
     }
     Ok(rebuilt)
+}
+
+/// The change state of `regions` (empty = all) with the metadata `meta` gives.
+fn visible_in(regions: &[RegionCode], meta: impl Fn(&str) -> crate::store::RegionMeta) -> Visible {
+    let codes: Vec<&str> = if regions.is_empty() {
+        vec![ALL_REGIONS]
+    } else {
+        regions.iter().map(RegionCode::as_str).collect()
+    };
+    let metas: Vec<_> = codes.iter().map(|c| (c.to_string(), meta(c))).collect();
+    Visible {
+        last_modified: metas
+            .iter()
+            .map(|(_, m)| m.last_modified())
+            .max()
+            .unwrap_or_default(),
+        generations: metas.into_iter().map(|(c, m)| (c, m.generation)).collect(),
+    }
 }
 
 fn fingerprint(settings: &Settings, regions: &RegionDirectory, assets: &Assets) -> String {

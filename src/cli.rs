@@ -220,6 +220,11 @@ struct ServeArgs {
     #[arg(long, env = "LENTA_SEARCH_INDEX_MB", default_value_t = crate::config::DEFAULT_SEARCH_INDEX_MB,
           value_parser = clap::value_parser!(u64).range(crate::store::search::MIN_BUDGET_MB..=65536))]
     search_index_mb: u64,
+    /// How often the keyword index is committed, in milliseconds: the longest a write waits to
+    /// be findable by a keyword (1 … 60000).
+    #[arg(long, env = "LENTA_SEARCH_COMMIT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    search_commit_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -380,6 +385,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.popular_candidates = args.popular_candidates.max(1);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     settings.search_index_mb = args.search_index_mb;
+    settings.search_commit = Duration::from_millis(args.search_commit_ms);
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
     if args.demo {

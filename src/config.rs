@@ -113,6 +113,9 @@ pub struct Settings {
     /// Memory budget of the keyword index's writer, in MiB (`--search-index-mb`): what one
     /// indexing thread buffers before it writes a segment.
     pub search_index_mb: u64,
+    /// How often the keyword index is committed (`--search-commit-ms`): the longest a write
+    /// waits to be findable by a keyword (see [`crate::http::search_commit`]).
+    pub search_commit: Duration,
     /// How far back `/dzen.rss` reaches from the time of the request: Dzen's 3 days by default
     /// (`--dzen-window-hours`); seconds only in tests.
     pub dzen_window: Duration,
@@ -182,6 +185,7 @@ impl Settings {
             news_window: Duration::from_secs(2 * 24 * 3600),
             yandex_window: Duration::from_secs(8 * 24 * 3600),
             search_index_mb: DEFAULT_SEARCH_INDEX_MB,
+            search_commit: Duration::from_millis(1000),
             dzen_window: Duration::from_secs(3 * 24 * 3600),
             dzen_content_type: crate::feed::dzen::ContentType::default(),
             dzen_logo_url: None,

@@ -1,6 +1,8 @@
 //! Keyword feeds (`q=`) over HTTP against the real server: Russian and English word forms,
 //! exclusions, phrases, the feed filters and cursors, validators, the index's life across
-//! restarts (a deleted index is rebuilt), withdrawals and scheduled articles, and bad queries.
+//! restarts (a deleted index is rebuilt), withdrawals and scheduled articles, and bad queries;
+//! and the index committed on a timer: a write is findable within the commit interval, and a
+//! keyword feed's validators move only when a commit makes a write visible.
 
 mod common;
 
@@ -77,11 +79,60 @@ fn corpus() -> String {
     .collect()
 }
 
+/// The commit interval of the servers these tests start (`--search-commit-ms`).
+const COMMIT: Duration = Duration::from_millis(50);
+
+/// A server whose keyword index is committed every [`COMMIT`].
+async fn server() -> TestServer {
+    TestServer::start_with(|s| s.search_commit = COMMIT).await
+}
+
 async fn started() -> TestServer {
-    let server = TestServer::start().await;
+    let server = server().await;
     let report = server.import(&corpus());
     assert_eq!(report.created, 6, "{:?}", report.rejected);
+    settled(&server).await;
     server
+}
+
+/// Waits (at most 10 s) until the commit task has committed every write so far: the
+/// generations the index's last commit published are the store's. A sync point, not an
+/// assertion: what a commit shows is asserted over HTTP.
+async fn settled(server: &TestServer) {
+    let store = &server.app().store;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let live = store.region_meta("*").generation;
+        let published = store
+            .search_published()
+            .expect("index open")
+            .region_meta("*")
+            .generation;
+        if published == live {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index never committed generation {live} (at {published})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Polls `/api/articles?{query}` (at most 10 s) until it lists `expected`.
+async fn until_found(server: &TestServer, query: &str, expected: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = found(server, query).await;
+        if got == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{query}: still {got:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// External ids of `/api/articles?{query}`, in order, following no link.
@@ -201,7 +252,7 @@ async fn combined_with_region_category_dates_and_limit() {
 
 #[tokio::test]
 async fn paging_is_stable_while_writes_land() {
-    let server = TestServer::start().await;
+    let server = server().await;
     let token = server.add_publisher("news", "");
     let lines: String = (0..30)
         .map(|i| {
@@ -220,6 +271,7 @@ async fn paging_is_stable_while_writes_land() {
         })
         .collect();
     assert_eq!(server.import(&lines).created, 30);
+    settled(&server).await;
     let mut seen = Vec::new();
     let mut url = Some(server.url(&format!("/api/articles?q={}&limit=7", q("мост"))));
     let mut page = 0;
@@ -307,6 +359,7 @@ async fn validators_follow_visible_writes_and_ignore_spelling() {
         .await
         .expect("POST");
     assert_eq!(res.status(), 201);
+    settled(&server).await;
     assert_eq!(server.get_tagged(&feed).await.1.as_deref(), Some(etag.as_str()));
     // A matching write in its region: a new ETag, and the body already shows the article.
     let visible = article(
@@ -326,6 +379,7 @@ async fn validators_follow_visible_writes_and_ignore_spelling() {
         .await
         .expect("POST");
     assert_eq!(res.status(), 201);
+    settled(&server).await;
     let (status, new_etag, body) = server.get_tagged(&feed).await;
     assert_eq!(status, 200);
     assert_ne!(new_etag.as_deref(), Some(etag.as_str()));
@@ -381,10 +435,7 @@ async fn withdrawn_and_scheduled_articles_follow_the_index() {
         .await
         .expect("DELETE");
     assert!(res.status().is_success(), "{}", res.status());
-    assert!(
-        found(&server, &word).await.is_empty(),
-        "a withdrawn article is searchable"
-    );
+    until_found(&server, &word, &[]).await;
 }
 
 #[tokio::test]
@@ -636,7 +687,7 @@ async fn walk(server: &TestServer, query: &str) -> Vec<String> {
 async fn a_common_word_walked_back_in_day_windows_keeps_the_feed_order() {
     // 240 articles on 240 days, written out of order, all with «мост»: common enough that the
     // search walks back in day windows (see SearchIndex::windows) at small page sizes.
-    let server = TestServer::start().await;
+    let server = server().await;
     let regions = ["RU-NIZ", "RU-MOW", "RU-SPE"];
     let day0 = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).expect("date");
     let lines: String = (0..240)
@@ -658,6 +709,7 @@ async fn a_common_word_walked_back_in_day_windows_keeps_the_feed_order() {
         })
         .collect();
     assert_eq!(server.import(&lines).created, 240);
+    settled(&server).await;
     let newest_first = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
         (0..240)
             .rev()
@@ -687,4 +739,127 @@ async fn a_common_word_walked_back_in_day_windows_keeps_the_feed_order() {
         found(&server, &format!("q={word}&limit=2&to=2023-01-05")).await,
         ["w004", "w003"]
     );
+}
+
+/// POSTs `body` as publisher `token`; the status.
+async fn post(server: &TestServer, token: &str, body: &Value) -> u16 {
+    server
+        .client
+        .post(server.url("/api/articles"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("POST")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_write_is_findable_within_the_commit_interval() {
+    let server = started().await;
+    let token = server.add_publisher("news", "");
+    let word = format!("q={}", q("переправа"));
+    assert!(found(&server, &word).await.is_empty());
+    let fresh = article(
+        "x1",
+        "Переправу открыли",
+        "",
+        "",
+        "RU-NIZ",
+        "2024-05-18T09:00:00+03:00",
+    );
+    assert_eq!(post(&server, &token, &fresh).await, 201);
+    // The commit task (every 50 ms here) makes it findable without any other write.
+    until_found(&server, &format!("q={}", q("переправы")), &["x1"]).await;
+    // A withdrawal too.
+    let id = server
+        .app()
+        .store
+        .id_by_external("news", "x1")
+        .expect("read")
+        .expect("id");
+    let res = server
+        .client
+        .delete(server.url(&format!("/api/articles/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(res.status().is_success(), "{}", res.status());
+    until_found(&server, &word, &[]).await;
+}
+
+#[tokio::test]
+async fn a_keyword_feed_validates_only_what_the_index_has_committed() {
+    // A commit interval no test waits for: the index commits only when this test calls the
+    // commit the task would run (Store::commit_search).
+    let server = TestServer::start_with(|s| s.search_commit = Duration::from_secs(3600)).await;
+    assert_eq!(server.import(&corpus()).created, 6);
+    assert!(server.app().store.commit_search().expect("commit"));
+    let token = server.add_publisher("news", "");
+    let keyword = format!("/feed.json?region=RU-NIZ&q={}", q("мост"));
+    let plain = "/feed.json?region=RU-NIZ";
+    let (status, etag, body) = server.get_tagged(&keyword).await;
+    assert_eq!(status, 200);
+    let etag = etag.expect("etag");
+    let plain_etag = server.get_tagged(plain).await.1.expect("etag");
+    let last_modified = |res: &reqwest::Response| res.headers()["last-modified"].clone();
+    let before_lm = last_modified(&server.get(&keyword).await);
+    assert!(!String::from_utf8_lossy(&body).contains("Мосты чинят ночью"));
+
+    let write = article(
+        "m9",
+        "Мосты чинят ночью",
+        "",
+        "",
+        "RU-NIZ",
+        "2024-05-18T09:00:00+03:00",
+    );
+    assert_eq!(post(&server, &token, &write).await, 201);
+    // The plain feed shows the write at once; the keyword feed keeps its validators (a
+    // conditional GET is still a 304) and its body until the index commits the write.
+    let (_, plain_now, plain_body) = server.get_tagged(plain).await;
+    assert_ne!(plain_now.as_deref(), Some(plain_etag.as_str()));
+    assert!(String::from_utf8_lossy(&plain_body).contains("Мосты чинят ночью"));
+    let (status, still, body) = server.get_tagged(&keyword).await;
+    assert_eq!(status, 200);
+    assert_eq!(still.as_deref(), Some(etag.as_str()));
+    assert!(!String::from_utf8_lossy(&body).contains("Мосты чинят ночью"));
+    let res = server
+        .client
+        .get(server.url(&keyword))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 304);
+    assert_eq!(last_modified(&server.get(&keyword).await), before_lm);
+
+    // The commit makes the write findable: a new ETag, and the body shows it.
+    assert!(server.app().store.commit_search().expect("commit"));
+    let (status, after, body) = server.get_tagged(&keyword).await;
+    assert_eq!(status, 200);
+    assert_ne!(after.as_deref(), Some(etag.as_str()));
+    assert!(String::from_utf8_lossy(&body).contains("Мосты чинят ночью"));
+    let res = server
+        .client
+        .get(server.url(&keyword))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn q_with_sort_popular_is_refused() {
+    let server = started().await;
+    for path in ["/feed.rss", "/api/articles"] {
+        let res = server.get(&format!("{path}?q={}&sort=popular", q("мост"))).await;
+        assert_eq!(res.status(), 400, "{path}");
+        let problem: Value = res.json().await.expect("problem");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains("not combinable"), "{detail}");
+    }
 }

@@ -43,13 +43,7 @@ pub async fn page(app: &Arc<App>, req: &Parts) -> Response<Body> {
         Ok(q) => q,
         Err(errors) => return Problem::bad_query(errors).into_response(),
     };
-    let repr = Representation::new(
-        app,
-        "html-search",
-        CONTENT_TYPE,
-        query.canonical(),
-        &query.regions,
-    );
+    let repr = Representation::of_query(app, "html-search", CONTENT_TYPE, &query);
     let render = Box::new(move |app: &App| render(&search_html(app, &query)?));
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }

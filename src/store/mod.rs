@@ -581,7 +581,8 @@ impl Store {
         }
         views::write(&pending.views, &mut batch);
         self.data.apply_batch(batch)?;
-        // Before the new generations are visible: a validator never claims what search misses.
+        // Into the index writer with the generations it produced; the next index commit
+        // publishes both together (keyword feeds' validators, see `search`).
         self.index_changes(pending.search, &meta_changes);
         self.decoded.committed(pending.articles.keys().copied());
         if let Some(next) = pending.next_id {

@@ -2,9 +2,9 @@
 //!
 //! The store records what a batch does to the public articles as [`Changes`] while it plans the
 //! batch (an article filed in the public indexes is indexed, one removed from them is deleted),
-//! and hands them to [`super::SearchIndex::apply`] after the sled batch is applied and before
-//! the batch's new generations become visible. Scheduled articles are in no public index, so
-//! they are not searchable until the batch that releases them.
+//! and hands them to [`super::SearchIndex::apply`] after the sled batch is applied, with the
+//! region metadata the batch produced; the next index commit publishes both. Scheduled articles
+//! are in no public index, so they are not searchable until the batch that releases them.
 
 use std::collections::BTreeMap;
 

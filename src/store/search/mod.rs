@@ -14,10 +14,18 @@
 //! index that is missing or whose watermark differs from the store's is rebuilt from sled
 //! ([`crate::store::Store::open_search`]), which is also how the index catches up after a crash.
 //!
-//! Why synchronous: the store applies a batch's index changes and commits them
-//! ([`SearchIndex::apply`]) after the sled batch and before the batch's new generations become
-//! visible to readers. A keyword feed's validators are the region generations like any feed's,
-//! so they never claim a write the index does not show. If that commit fails, the index is
+//! Why committed on a timer: a tantivy commit (segment files and an fsync) costs far more than
+//! the write batch it follows; one per batch cut single API writes to a sixteenth of their rate.
+//! So a batch only adds and deletes its documents in the writer ([`SearchIndex::apply`], cheap)
+//! and records the region metadata it produced; a background task commits every
+//! `--search-commit-ms` ([`SearchIndex::commit`], see `crate::http::search_commit`), a write
+//! commits itself when [`SERVE_COMMIT_CHANGES`] changes are pending, and a graceful stop commits
+//! once more. Each commit publishes its searcher together with the region generations of the
+//! batches it contains ([`Published`]); a keyword feed takes its validators from those, not from
+//! the live generations, so it never caches or validates a body under generations claiming a
+//! write the index does not show yet, and its `ETag` changes when a commit makes a matching write
+//! visible. Writes acknowledged but not yet committed when the process dies leave the index's
+//! watermark behind the store's, and the next start rebuilds it. If a commit fails, the index is
 //! marked broken and searches fail (503) until a restart rebuilds it, rather than serve results
 //! that disagree with their validators.
 //!
@@ -32,14 +40,16 @@ pub mod query;
 mod sync;
 pub mod terms;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::directory::MmapDirectory;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::store::keys::Position;
+use crate::store::RegionMeta;
 use analyzer::Fields;
 use collect::InFeedOrder;
 pub use indexer::Changes;
@@ -69,25 +79,44 @@ pub enum SearchError {
     Budget(u64),
 }
 
-/// The search index: one writer (used under the store's writer lock) and a reader reloaded
-/// after every commit.
+/// The search index: one writer (batches add to it under the store's writer lock, commits take
+/// it from the commit task) and what the last commit published.
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<Writer>,
     fields: Fields,
     broken: AtomicBool,
-    /// Bulk mode ([`SearchIndex::set_bulk`]): the watermark of changes added but not committed.
-    bulk: Mutex<Option<Bulk>>,
+    /// The last commit's searcher and generations, swapped whole by the next commit.
+    published: RwLock<Arc<Published>>,
+    /// Pending changes at which a batch commits itself ([`SERVE_COMMIT_CHANGES`], or
+    /// [`BULK_COMMIT_CHANGES`] in bulk mode).
+    commit_at: AtomicU64,
 }
 
-/// Changes of an offline bulk load waiting for their commit.
-#[derive(Default)]
-struct Bulk {
+/// The tantivy writer and what it holds beyond the last commit.
+struct Writer {
+    writer: IndexWriter,
     /// Documents added or deleted since the last commit.
     changes: u64,
-    /// The watermark to commit them with (None: nothing pending).
+    /// Region metadata the batches since the last commit produced (last one wins).
+    meta: BTreeMap<String, RegionMeta>,
+    /// The store's all-regions generation the next commit reflects, when it moved.
     watermark: Option<u64>,
+}
+
+/// What one commit made searchable: its searcher, and the region metadata of the store as of
+/// the last batch it contains. A keyword feed's validators come from here (see the module doc).
+pub struct Published {
+    searcher: Searcher,
+    meta: HashMap<String, RegionMeta>,
+}
+
+impl Published {
+    /// Region `code`'s (or `*`'s) metadata as this commit shows it.
+    pub fn region_meta(&self, code: &str) -> RegionMeta {
+        self.meta.get(code).copied().unwrap_or_default()
+    }
 }
 
 impl SearchIndex {
@@ -108,18 +137,40 @@ impl SearchIndex {
             .tokenizers()
             .register(analyzer::ANALYZER, analyzer::analyzer());
         let writer = index.writer_with_num_threads(1, (budget_mb << 20) as usize)?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let published = Published {
+            searcher: reader.searcher(),
+            meta: HashMap::new(),
+        };
         Ok(SearchIndex {
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer {
+                writer,
+                changes: 0,
+                meta: BTreeMap::new(),
+                watermark: None,
+            }),
             fields,
             broken: AtomicBool::new(false),
-            bulk: Mutex::new(None),
+            published: RwLock::new(Arc::new(published)),
+            commit_at: AtomicU64::new(SERVE_COMMIT_CHANGES),
         })
+    }
+
+    /// What the last commit published.
+    pub fn published(&self) -> Arc<Published> {
+        Arc::clone(&self.published.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Declares that the committed index reflects the store whose region metadata is `meta`
+    /// (after opening or rebuilding it, under the store's writer lock).
+    pub fn set_published_meta(&self, meta: HashMap<String, RegionMeta>) {
+        let searcher = self.reader.searcher();
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Published { searcher, meta });
     }
 
     /// The store generation the last commit reflects (None for a new or foreign index).
@@ -136,55 +187,83 @@ impl SearchIndex {
         self.fields
     }
 
-    /// Applies one batch's changes and commits them with `watermark`, then reloads the reader
-    /// so that the next search sees them. On failure the index is marked broken.
-    pub fn apply(&self, changes: Changes, watermark: u64) -> Result<(), SearchError> {
+    /// Adds one batch's changes to the writer, with the region metadata `meta` the batch
+    /// produced, without committing them (see the module doc) unless the pending changes reach
+    /// the commit threshold. On failure the index is marked broken.
+    pub fn apply(&self, changes: Changes, meta: &BTreeMap<String, RegionMeta>) -> Result<(), SearchError> {
+        self.unless_broken(|| {
+            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, doc) in changes.into_docs() {
+                w.writer.delete_term(Term::from_field_u64(self.fields.id, id));
+                if let Some(doc) = doc {
+                    w.writer.add_document(doc)?;
+                }
+                w.changes += 1;
+            }
+            if let Some(all) = meta.get(crate::store::ALL_REGIONS) {
+                w.watermark = Some(all.generation);
+            }
+            w.meta.extend(meta.iter().map(|(code, m)| (code.clone(), *m)));
+            if w.changes >= self.commit_at.load(Ordering::Relaxed) {
+                self.commit_locked(&mut w)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Commits what the batches since the last commit added (nothing to do when none moved the
+    /// store), publishing it to searches and keyword feeds' validators together. Returns
+    /// whether it committed. On failure the index is marked broken.
+    pub fn commit(&self) -> Result<bool, SearchError> {
+        self.unless_broken(|| {
+            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            self.commit_locked(&mut w)
+        })
+    }
+
+    /// Runs `work` unless the index is broken, and marks it broken when `work` fails.
+    fn unless_broken<T>(&self, work: impl FnOnce() -> Result<T, SearchError>) -> Result<T, SearchError> {
         if self.broken.load(Ordering::Acquire) {
             return Err(SearchError::Broken);
         }
-        let result = self.try_apply(changes, watermark);
+        let result = work();
         if result.is_err() {
             self.broken.store(true, Ordering::Release);
         }
         result
     }
 
-    fn try_apply(&self, changes: Changes, watermark: u64) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut count = 0u64;
-        for (id, doc) in changes.into_docs() {
-            writer.delete_term(Term::from_field_u64(self.fields.id, id));
-            if let Some(doc) = doc {
-                writer.add_document(doc)?;
-            }
-            count += 1;
-        }
-        let mut bulk = self.bulk.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pending) = bulk.as_mut() {
-            pending.changes += count;
-            pending.watermark = Some(watermark);
-            if pending.changes < BULK_COMMIT_CHANGES {
-                return Ok(());
-            }
-            *pending = Bulk::default();
-        }
-        commit(&mut writer, watermark)?;
+    fn commit_locked(&self, w: &mut Writer) -> Result<bool, SearchError> {
+        let watermark = match w.watermark.take() {
+            Some(watermark) => watermark,
+            // Changes without an all-regions step (none are expected) keep the old watermark.
+            None if w.changes > 0 => self.watermark().unwrap_or_default(),
+            None => return Ok(false),
+        };
+        commit(&mut w.writer, watermark)?;
         self.reader.reload()?;
-        Ok(())
+        w.changes = 0;
+        let mut meta = self.published().meta.clone();
+        meta.extend(std::mem::take(&mut w.meta));
+        let searcher = self.reader.searcher();
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Published { searcher, meta });
+        Ok(true)
     }
 
-    /// Turns bulk mode on or off. In bulk mode a batch's changes are committed only every
-    /// [`BULK_COMMIT_CHANGES`] changes (and when bulk mode ends), so searches lag the store:
-    /// only for offline loads that nobody reads meanwhile (`lenta import`, which holds the data
-    /// directory). A crash before the last commit leaves the index behind its store, which the
-    /// next open rebuilds. A commit per 256-article chunk cost more than the import itself.
+    /// Turns bulk mode on or off. In bulk mode a batch commits itself only at
+    /// [`BULK_COMMIT_CHANGES`] pending changes, not [`SERVE_COMMIT_CHANGES`], and turning it off
+    /// commits what is pending: for offline loads that nobody reads meanwhile (`lenta import`,
+    /// which holds the data directory and runs no commit task). A crash before the last commit
+    /// leaves the index behind its store, which the next open rebuilds.
     pub fn set_bulk(&self, on: bool) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut bulk = self.bulk.lock().unwrap_or_else(|p| p.into_inner());
-        let pending = std::mem::replace(&mut *bulk, on.then(Bulk::default));
-        if let Some(watermark) = pending.and_then(|p| p.watermark) {
-            commit(&mut writer, watermark)?;
-            self.reader.reload()?;
+        let at = if on {
+            BULK_COMMIT_CHANGES
+        } else {
+            SERVE_COMMIT_CHANGES
+        };
+        self.commit_at.store(at, Ordering::Relaxed);
+        if !on {
+            self.commit()?;
         }
         Ok(())
     }
@@ -198,18 +277,21 @@ impl SearchIndex {
         watermark: u64,
         mut progress: impl FnMut(u64),
     ) -> Result<u64, crate::store::StoreError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        writer.delete_all_documents().map_err(SearchError::from)?;
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.writer.delete_all_documents().map_err(SearchError::from)?;
         let mut added = 0u64;
         for doc in docs {
-            writer.add_document(doc?).map_err(SearchError::from)?;
+            w.writer.add_document(doc?).map_err(SearchError::from)?;
             added += 1;
             if added.is_multiple_of(1000) {
                 progress(added);
             }
         }
-        commit(&mut writer, watermark)?;
+        commit(&mut w.writer, watermark)?;
         self.reader.reload().map_err(SearchError::from)?;
+        w.changes = 0;
+        w.meta.clear();
+        w.watermark = None;
         self.broken.store(false, Ordering::Release);
         progress(added);
         Ok(added)
@@ -226,7 +308,8 @@ impl SearchIndex {
         if self.broken.load(Ordering::Acquire) {
             return Err(SearchError::Broken);
         }
-        let searcher = self.reader.searcher();
+        let published = self.published();
+        let searcher = &published.searcher;
         let (oldest, newest) = filters.instants();
         let collector = InFeedOrder {
             limit,
@@ -240,7 +323,7 @@ impl SearchIndex {
             let found = searcher.search(query.as_ref(), &collector)?;
             Ok(found.into_iter().map(|(_, p)| p).collect())
         };
-        let Some(plan) = self.windows(&searcher, terms, filters, limit)? else {
+        let Some(plan) = self.windows(searcher, terms, filters, limit)? else {
             return run(None);
         };
         // The newest `days` days first, eight times as many after each short page: a window
@@ -376,6 +459,10 @@ impl SearchIndex {
 
 /// Changes an offline bulk load commits at once (see [`SearchIndex::set_bulk`]).
 pub const BULK_COMMIT_CHANGES: u64 = 100_000;
+
+/// Pending changes at which a serving write commits the index itself rather than wait for the
+/// commit task: bounds how far searches lag during a burst of writes (an import over the API).
+pub const SERVE_COMMIT_CHANGES: u64 = 10_000;
 
 /// Below this many expected matches per requested item, a search visits every match at once.
 const WINDOW_MIN_MATCHES_PER_ITEM: usize = 20;

@@ -32,6 +32,8 @@ impl Store {
                 "the search index is missing or behind the store; rebuilding it"
             );
             self.rebuild_into(&index, progress)?;
+        } else {
+            index.set_published_meta(self.meta_snapshot());
         }
         // A second call keeps the first index; the writes already update that one.
         let _ = self.search.set(index);
@@ -65,12 +67,20 @@ impl Store {
                 .transpose()
                 .map(|a| a.map(|a| indexer::document(&fields, &a)))
         });
-        index.rebuild(docs, watermark, |done| progress(done, total))
+        let added = index.rebuild(docs, watermark, |done| progress(done, total))?;
+        index.set_published_meta(self.meta_snapshot());
+        Ok(added)
     }
 
-    /// Commits a batch's index changes with the batch's all-regions generation as watermark. A
-    /// failure is logged and leaves the index marked broken (searches answer 503 until a
-    /// restart rebuilds it); the write itself stands, as sled already holds it.
+    /// Every region's metadata as it stands.
+    fn meta_snapshot(&self) -> std::collections::HashMap<String, RegionMeta> {
+        self.meta.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Adds a batch's index changes and the region metadata it produced to the index writer;
+    /// the next commit ([`Store::commit_search`]) publishes them. A failure is logged and leaves
+    /// the index marked broken (searches answer 503 until a restart rebuilds it); the write
+    /// itself stands, as sled already holds it.
     pub(in crate::store) fn index_changes(
         &self,
         changes: Option<super::Changes>,
@@ -79,21 +89,34 @@ impl Store {
         let (Some(index), Some(changes)) = (self.search.get(), changes) else {
             return;
         };
-        let Some(all) = meta_changes.get(ALL_REGIONS) else {
-            return;
-        };
-        if changes.is_empty() {
+        if changes.is_empty() && meta_changes.is_empty() {
             return;
         }
-        if let Err(e) = index.apply(changes, all.generation) {
-            tracing::error!(error = %e, "search index commit failed; searches answer 503 until a restart rebuilds it");
+        if let Err(e) = index.apply(changes, meta_changes) {
+            tracing::error!(error = %e, "search index update failed; searches answer 503 until a restart rebuilds it");
         }
+    }
+
+    /// Commits the keyword index: the writes since its last commit become findable, and keyword
+    /// feeds' validators move to their generations. Returns whether there was anything to
+    /// commit; nothing to do when the index is not open. Called by the commit task on a timer
+    /// and once more on a graceful stop.
+    pub fn commit_search(&self) -> Result<bool, StoreError> {
+        match self.search.get() {
+            Some(index) => Ok(index.commit()?),
+            None => Ok(false),
+        }
+    }
+
+    /// What the keyword index's last commit published (its searcher and the region metadata
+    /// it reflects): keyword feeds' validators (see [`super`]); None when the index is not open.
+    pub fn search_published(&self) -> Option<std::sync::Arc<super::Published>> {
+        self.search.get().map(SearchIndex::published)
     }
 
     /// Bulk mode of the keyword index for an offline load (see [`SearchIndex::set_bulk`]);
     /// turning it off commits what is pending. Nothing to do when the index is not open.
     pub fn set_search_bulk(&self, on: bool) -> Result<(), StoreError> {
-        let _lock = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         match self.search.get() {
             Some(index) => Ok(index.set_bulk(on)?),
             None => Ok(()),
