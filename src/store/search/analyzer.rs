@@ -17,8 +17,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, StopWordFilter, TextAnalyzer, Token,
-    TokenFilter, TokenStream, Tokenizer,
+    Language, RemoveLongFilter, StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// Name under which [`analyzer`] is registered with the index.
@@ -87,9 +86,9 @@ pub fn analyzer() -> TextAnalyzer {
     let stop_words = [Language::Russian, Language::English]
         .into_iter()
         .filter_map(StopWordFilter::new);
-    let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
+    let mut builder = TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
+        .filter(LowerCase)
         .filter(YoToYe)
         .dynamic();
     for filter in stop_words {
@@ -113,6 +112,101 @@ pub fn tokens(text: &str) -> Vec<(usize, String)> {
         }
         out
     })
+}
+
+/// The words of a text: runs of alphanumeric characters, exactly as tantivy's
+/// `SimpleTokenizer` splits them, but deciding ASCII and the Russian alphabet without the Unicode
+/// tables: `char::is_alphanumeric` on Cyrillic was the largest single cost of indexing a write.
+#[derive(Clone, Default)]
+pub struct WordTokenizer {
+    token: Token,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordStream<'a> {
+        self.token.reset();
+        WordStream {
+            text,
+            chars: text.char_indices(),
+            token: &mut self.token,
+        }
+    }
+}
+
+/// The stream of a [`WordTokenizer`].
+pub struct WordStream<'a> {
+    text: &'a str,
+    chars: std::str::CharIndices<'a>,
+    token: &'a mut Token,
+}
+
+impl TokenStream for WordStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.token.text.clear();
+        self.token.position = self.token.position.wrapping_add(1);
+        while let Some((from, c)) = self.chars.next() {
+            if is_word_char(c) {
+                let to = (&mut self.chars)
+                    .find(|(_, c)| !is_word_char(*c))
+                    .map_or(self.text.len(), |(at, _)| at);
+                self.token.offset_from = from;
+                self.token.offset_to = to;
+                self.token.text.push_str(&self.text[from..to]);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
+/// `char::is_alphanumeric`, answered without the Unicode tables for ASCII and `А`–`я`, `Ё`, `ё`.
+fn is_word_char(c: char) -> bool {
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' | 'А'..='я' | 'Ё' | 'ё' => true,
+        _ if c.is_ascii() => false,
+        _ => c.is_alphanumeric(),
+    }
+}
+
+/// Lower-cases tokens as tantivy's `LowerCaser` does (each character by `char::to_lowercase`),
+/// leaving a token that is lower case already untouched (most are) without the Unicode tables
+/// for ASCII and the Russian alphabet.
+#[derive(Clone, Copy)]
+pub struct LowerCase;
+
+impl TokenFilter for LowerCase {
+    type Tokenizer<T: Tokenizer> = MapFilter<T, fn(&str) -> Option<String>>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> Self::Tokenizer<T> {
+        MapFilter {
+            inner: tokenizer,
+            map: lower_case,
+        }
+    }
+}
+
+fn lower_case(text: &str) -> Option<String> {
+    let changes = |c: char| match c {
+        'a'..='z' | '0'..='9' | 'а'..='я' | 'ё' => false,
+        'A'..='Z' | 'А'..='Я' | 'Ё' => true,
+        _ => {
+            let mut lower = c.to_lowercase();
+            lower.next() != Some(c) || lower.next().is_some()
+        }
+    };
+    text.chars()
+        .any(changes)
+        .then(|| text.chars().flat_map(char::to_lowercase).collect())
 }
 
 /// Writes `ё` as `е` (and `Ё` as `Е`; tokens are lower-cased first anyway).
@@ -256,6 +350,30 @@ mod tests {
         assert!(forms.iter().all(|f| f == &forms[0]), "{forms:?}");
         assert_eq!(stems("bridges"), stems("bridge"));
         assert_eq!(stems("ёлка"), stems("елка"));
+    }
+
+    #[test]
+    fn words_and_lower_case_are_tantivys() {
+        use tantivy::tokenizer::{LowerCaser, SimpleTokenizer};
+        let text = "Мост через ВОЛГУ, Ёлки-палки! Volga's 2024г. ΣΊΣΥΦΟΣ İstanbul ǅemal \
+                    ﬁne ß Straße ﾀﾞ №5 ½ x²y₃ ٣ a\u{0301}b ҂ ҃ Ꙁ ʼn 𝔄𝔅 日本語 ❤ é\u{200d}z";
+        let run = |analyzer: &mut TextAnalyzer| {
+            let mut stream = analyzer.token_stream(text);
+            let mut out = Vec::new();
+            while let Some(t) = stream.next() {
+                out.push((t.position, t.offset_from, t.offset_to, t.text.clone()));
+            }
+            out
+        };
+        let mut ours = TextAnalyzer::builder(WordTokenizer::default())
+            .filter(LowerCase)
+            .build();
+        let mut theirs = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .build();
+        let expected = run(&mut theirs);
+        assert!(expected.len() > 20, "{expected:?}");
+        assert_eq!(run(&mut ours), expected);
     }
 
     #[test]

@@ -462,7 +462,7 @@ pub const BULK_COMMIT_CHANGES: u64 = 100_000;
 
 /// Pending changes at which a serving write commits the index itself rather than wait for the
 /// commit task: bounds how far searches lag during a burst of writes (an import over the API).
-pub const SERVE_COMMIT_CHANGES: u64 = 10_000;
+pub const SERVE_COMMIT_CHANGES: u64 = 50_000;
 
 /// Below this many expected matches per requested item, a search visits every match at once.
 const WINDOW_MIN_MATCHES_PER_ITEM: usize = 20;
