@@ -772,6 +772,21 @@ async fn a_write_is_findable_within_the_commit_interval() {
     assert_eq!(post(&server, &token, &fresh).await, 201);
     // The commit task (every 50 ms here) makes it findable without any other write.
     until_found(&server, &format!("q={}", q("переправы")), &["x1"]).await;
+    // An update replaces its document (found once, by its new words only).
+    let updated = article(
+        "x1",
+        "Переправу закрыли",
+        "",
+        "Паром стоит.",
+        "RU-NIZ",
+        "2024-05-18T09:00:00+03:00",
+    );
+    assert_eq!(post(&server, &token, &updated).await, 200);
+    until_found(&server, &format!("q={}", q("паром")), &["x1"]).await;
+    assert_eq!(found(&server, &word).await, ["x1"]);
+    assert!(found(&server, &format!("q={}", q("открыли переправу")))
+        .await
+        .is_empty());
     // A withdrawal too.
     let id = server
         .app()

@@ -6,7 +6,7 @@
 //! region metadata the batch produced; the next index commit publishes both. Scheduled articles
 //! are in no public index, so they are not searchable until the batch that releases them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tantivy::schema::TantivyDocument;
 
@@ -15,9 +15,15 @@ use crate::model::Article;
 
 /// What one batch does to the index: per article id, its new document, or `None` to delete it.
 /// Keyed by id so that an article changed twice in a batch ends as its last version.
+///
+/// Only an article that was public before may be in the index, and the store removes it
+/// ([`Changes::remove`]) before it files its new version; a new or released article is only
+/// added. Its delete would cost a term lookup in every segment at the next commit, for nothing.
 pub struct Changes {
     fields: Fields,
     docs: BTreeMap<u64, Option<TantivyDocument>>,
+    /// Ids whose earlier document (committed, or added by an earlier batch) must be deleted.
+    deletes: BTreeSet<u64>,
 }
 
 impl Changes {
@@ -26,6 +32,7 @@ impl Changes {
         Changes {
             fields,
             docs: BTreeMap::new(),
+            deletes: BTreeSet::new(),
         }
     }
 
@@ -35,9 +42,10 @@ impl Changes {
             .insert(article.id, Some(document(&self.fields, article)));
     }
 
-    /// Article `id` is no longer public: remove it from the index.
+    /// Article `id` is no longer public (or is about to be replaced): remove it from the index.
     pub fn remove(&mut self, id: u64) {
         self.docs.insert(id, None);
+        self.deletes.insert(id);
     }
 
     /// Whether the batch changed no public article.
@@ -45,9 +53,13 @@ impl Changes {
         self.docs.is_empty()
     }
 
-    /// The changes, in id order.
-    pub fn into_docs(self) -> impl Iterator<Item = (u64, Option<TantivyDocument>)> {
-        self.docs.into_iter()
+    /// The changes, in id order: the id, whether its earlier document must be deleted, and its
+    /// new document.
+    pub fn into_docs(self) -> impl Iterator<Item = (u64, bool, Option<TantivyDocument>)> {
+        let deletes = self.deletes;
+        self.docs
+            .into_iter()
+            .map(move |(id, doc)| (id, deletes.contains(&id), doc))
     }
 }
 

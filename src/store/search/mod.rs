@@ -193,8 +193,10 @@ impl SearchIndex {
     pub fn apply(&self, changes: Changes, meta: &BTreeMap<String, RegionMeta>) -> Result<(), SearchError> {
         self.unless_broken(|| {
             let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, doc) in changes.into_docs() {
-                w.writer.delete_term(Term::from_field_u64(self.fields.id, id));
+            for (id, delete, doc) in changes.into_docs() {
+                if delete {
+                    w.writer.delete_term(Term::from_field_u64(self.fields.id, id));
+                }
                 if let Some(doc) = doc {
                     w.writer.add_document(doc)?;
                 }
