@@ -13,6 +13,10 @@
 //!   cost does follow.
 //! - `full_render/{format}/{N}`: read plus render, exactly the cache-miss path of a feed request
 //!   ([`lenta::http::feeds::render`]).
+//! - `search/{common_word,rare_word,phrase}[_region]/{N}`: a 50-item keyword feed page (`q=`,
+//!   see [`SEARCHES`]) read with [`App::read_page`]: the search index gives the page's ids in
+//!   feed order, sled the articles. The index is built from the store on the first open
+//!   (`lenta reindex` times that build on its own). A rare word may not fill a page.
 //! - `popular/{period}/{N}`: one most-read ranking (`sort=popular`, 50 items, all regions) as a
 //!   refresh computes it ([`lenta::popular::rank`]), its window ending at the store's newest
 //!   article; its cost follows the articles in the window (capped by `--popular-candidates`).
@@ -73,6 +77,18 @@ const QUERIES: [(&str, &str); 4] = [
         "region=RU-NIZ&from=2023-01-01&to=2023-12-31",
     ),
     ("all_regions", ""),
+];
+
+/// Keyword feeds (`q=`) over words of the generator's vocabulary: «работы» is in most generated
+/// articles (and «работ», «работа» share its stem), «ликвидировали» in about one in a thousand,
+/// and «многодетных семей» is a phrase in about a third of them.
+const SEARCHES: [(&str, &str, bool); 6] = [
+    ("common_word", "q=%D1%80%D0%B0%D0%B1%D0%BE%D1%82%D1%8B", true),
+    ("common_word_region", "q=%D1%80%D0%B0%D0%B1%D0%BE%D1%82%D1%8B&region=RU-NIZ", true),
+    ("rare_word", "q=%D0%BB%D0%B8%D0%BA%D0%B2%D0%B8%D0%B4%D0%B8%D1%80%D0%BE%D0%B2%D0%B0%D0%BB%D0%B8", true),
+    ("rare_word_region", "q=%D0%BB%D0%B8%D0%BA%D0%B2%D0%B8%D0%B4%D0%B8%D1%80%D0%BE%D0%B2%D0%B0%D0%BB%D0%B8&region=RU-NIZ", false),
+    ("phrase", "q=%22%D0%BC%D0%BD%D0%BE%D0%B3%D0%BE%D0%B4%D0%B5%D1%82%D0%BD%D1%8B%D1%85+%D1%81%D0%B5%D0%BC%D0%B5%D0%B9%22", true),
+    ("phrase_region", "q=%22%D0%BC%D0%BD%D0%BE%D0%B3%D0%BE%D0%B4%D0%B5%D1%82%D0%BD%D1%8B%D1%85+%D1%81%D0%B5%D0%BC%D0%B5%D0%B9%22&region=RU-NIZ", true),
 ];
 
 /// Settings as `lenta serve` would have them (default caches), on a store in `dir`.
@@ -211,6 +227,8 @@ fn full_page(app: &App, query: &FeedQuery) -> Page {
 struct Prepared {
     articles: usize,
     raw: String,
+    /// Whether the query must fill its page (a rare word need not).
+    fills: bool,
     ready: OnceCell<(&'static App, FeedQuery)>,
 }
 
@@ -219,6 +237,7 @@ impl Prepared {
         Prepared {
             articles,
             raw,
+            fills: true,
             ready: OnceCell::new(),
         }
     }
@@ -227,7 +246,12 @@ impl Prepared {
         let (app, query) = self.ready.get_or_init(|| {
             let app = big_store(self.articles);
             let query = query(app, &self.raw);
-            full_page(app, &query);
+            if self.fills {
+                full_page(app, &query);
+            } else {
+                let found = app.read_page(&query).expect("read page").articles.len();
+                eprintln!("page {:?}: {found} articles", query.canonical());
+            }
             (app, query)
         });
         (app, query)
@@ -322,6 +346,23 @@ fn bench_full_render(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_search(c: &mut Criterion) {
+    let mut group = c.benchmark_group("search");
+    for (name, raw, fills) in SEARCHES {
+        for articles in SIZES {
+            let prepared = Prepared {
+                fills,
+                ..Prepared::new(articles, raw.to_string())
+            };
+            group.bench_function(BenchmarkId::new(name, articles), |b| {
+                let (app, query) = prepared.get();
+                b.iter(|| app.read_page(black_box(query)).expect("read page"))
+            });
+        }
+    }
+    group.finish();
+}
+
 /// Periods of the `popular` group: a day, a week, the longest allowed.
 const PERIODS: [&str; 3] = ["24h", "7d", "30d"];
 
@@ -370,6 +411,7 @@ criterion_group!(
     bench_queries,
     bench_limits,
     bench_full_render,
+    bench_search,
     bench_popular
 );
 criterion_main!(benches);

@@ -20,6 +20,7 @@ use crate::popular::PopularCache;
 use crate::query::FeedQuery;
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
+use crate::store::search::{Filters, SearchTerms};
 use crate::store::{Committed, Store, StoreError, ALL_REGIONS};
 use crate::websub::Notifier;
 
@@ -87,6 +88,7 @@ impl App {
         let assets = Assets::load(settings.icon_file.as_deref(), settings.logo_file.as_deref())?;
         let store = Store::open(&settings.data_dir, settings.store_cache_bytes)?
             .with_article_cache(settings.article_cache_bytes);
+        open_search(&store, &settings.data_dir, settings.search_index_mb)?;
         let render_fingerprint = fingerprint(&settings, &regions, &assets);
         Ok(App {
             cache: RenderCache::new(settings.render_cache_bytes),
@@ -123,36 +125,35 @@ impl App {
 
     /// What a query over `regions` (empty = all) can see.
     pub fn visible(&self, regions: &[RegionCode]) -> Visible {
-        let codes: Vec<&str> = if regions.is_empty() {
-            vec![ALL_REGIONS]
-        } else {
-            regions.iter().map(RegionCode::as_str).collect()
-        };
-        let metas: Vec<_> = codes
-            .iter()
-            .map(|c| (c.to_string(), self.store.region_meta(c)))
-            .collect();
-        Visible {
-            last_modified: metas
-                .iter()
-                .map(|(_, m)| m.last_modified())
-                .max()
-                .unwrap_or_default(),
-            generations: metas.into_iter().map(|(c, m)| (c, m.generation)).collect(),
+        visible_in(regions, |code| self.store.region_meta(code))
+    }
+
+    /// What `query` can see: for a keyword query, the regions as the search index's last commit
+    /// shows them (see [`crate::store::search`]: its validators never claim a write the index
+    /// does not show), otherwise as they are now ([`App::visible`]).
+    pub fn visible_to(&self, query: &FeedQuery) -> Visible {
+        match &query.q {
+            Some(_) => match self.store.search_published() {
+                Some(published) => visible_in(&query.regions, |code| published.region_meta(code)),
+                None => self.visible(&query.regions),
+            },
+            None => self.visible(&query.regions),
         }
     }
 
     /// Reads one page of `query`, newest first, with the cursors of its neighbours (RFC 5005):
     /// `next` when an older page exists, `previous` when a newer one does.
     pub fn read_page(&self, query: &FeedQuery) -> Result<Page, StoreError> {
-        let scan = |before: Option<Position>, after: Option<Position>, limit: usize| {
-            self.store
+        let scan = |before: Option<Position>, after: Option<Position>, limit: usize| match &query.q {
+            Some(terms) => self.search_articles(query, terms, before, after, limit),
+            None => self
+                .store
                 .scan(&query.regions)
                 .oldest(query.from.as_ref().map(|b| b.micros))
                 .newest(query.to.as_ref().map(|b| b.micros))
                 .before(before)
                 .after(after)
-                .articles(limit, |a| query.matches_category(&a.categories))
+                .articles(limit, |a| query.matches_category(&a.categories)),
         };
         let position = |a: &std::sync::Arc<crate::model::Article>| Position::of(&a.published_at, a.id);
         let before = query.before.map(|c| c.0);
@@ -181,6 +182,36 @@ impl App {
             next,
             previous,
         })
+    }
+
+    /// Up to `limit` articles matching `terms` within `query`'s filters, in scan order (as
+    /// [`crate::store::Scan::articles`]): the index gives the positions, the store the articles.
+    fn search_articles(
+        &self,
+        query: &FeedQuery,
+        terms: &SearchTerms,
+        before: Option<Position>,
+        after: Option<Position>,
+        limit: usize,
+    ) -> Result<Vec<std::sync::Arc<crate::model::Article>>, StoreError> {
+        let filters = Filters {
+            regions: &query.regions,
+            categories: &query.categories,
+            oldest: query.from.as_ref().map(|b| b.micros),
+            newest: query.to.as_ref().map(|b| b.micros),
+            before,
+            after,
+        };
+        let positions = self.store.search(terms, &filters, limit)?;
+        let mut articles = Vec::with_capacity(positions.len());
+        for position in positions {
+            // The index's last commit may predate a withdrawal: an id the store no longer has is
+            // skipped like a dangling feed index entry (the next commit drops it).
+            if let Some(article) = self.store.get_shared(position.id)? {
+                articles.push(article);
+            }
+        }
+        Ok(articles)
     }
 
     /// Everything that follows a durable write: counting it, and pinging the WebSub hub for
@@ -243,6 +274,49 @@ impl App {
             article_cache_bytes: self.store.article_cache_bytes(),
             item_cache_bytes: self.items.weight(),
         }
+    }
+}
+
+/// Opens `store`'s keyword index in `data_dir`, rebuilding it from the store with a progress
+/// bar (drawn only on a terminal) when it is missing or behind; returns whether it rebuilt.
+/// `serve`, `import` and `reindex` all open it this way.
+pub fn open_search(store: &Store, data_dir: &std::path::Path, budget_mb: u64) -> Result<bool, StoreError> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] search index {wide_bar} {pos}/{len} articles",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let rebuilt = store.open_search(data_dir, budget_mb, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    if rebuilt {
+        tracing::info!(
+            articles = store.article_count(),
+            "search index rebuilt from the store"
+        );
+    }
+    Ok(rebuilt)
+}
+
+/// The change state of `regions` (empty = all) with the metadata `meta` gives.
+fn visible_in(regions: &[RegionCode], meta: impl Fn(&str) -> crate::store::RegionMeta) -> Visible {
+    let codes: Vec<&str> = if regions.is_empty() {
+        vec![ALL_REGIONS]
+    } else {
+        regions.iter().map(RegionCode::as_str).collect()
+    };
+    let metas: Vec<_> = codes.iter().map(|c| (c.to_string(), meta(c))).collect();
+    Visible {
+        last_modified: metas
+            .iter()
+            .map(|(_, m)| m.last_modified())
+            .max()
+            .unwrap_or_default(),
+        generations: metas.into_iter().map(|(c, m)| (c, m.generation)).collect(),
     }
 }
 

@@ -43,6 +43,9 @@ enum Command {
     Publisher(PublisherCommand),
     /// Verify a data directory offline: every index agrees with the articles.
     Check(CheckArgs),
+    /// Rebuild the keyword search index from the store (offline; `serve` also rebuilds it on
+    /// start when it is missing or behind).
+    Reindex(ReindexArgs),
 }
 
 /// Where the store lives.
@@ -213,6 +216,15 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LENTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Memory budget of the keyword index's writer, in MiB (at least 15).
+    #[arg(long, env = "LENTA_SEARCH_INDEX_MB", default_value_t = crate::config::DEFAULT_SEARCH_INDEX_MB,
+          value_parser = clap::value_parser!(u64).range(crate::store::search::MIN_BUDGET_MB..=65536))]
+    search_index_mb: u64,
+    /// How often the keyword index is committed, in milliseconds: the longest a write waits to
+    /// be findable by a keyword (1 … 60000).
+    #[arg(long, env = "LENTA_SEARCH_COMMIT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    search_commit_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -237,6 +249,8 @@ struct ImportArgs {
     /// Publisher that will own the imported articles.
     #[arg(long, default_value = "portal")]
     publisher: String,
+    #[command(flatten)]
+    search: SearchArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -273,6 +287,23 @@ enum PublisherCommand {
     },
 }
 
+/// The keyword index's writer budget, for the commands that write articles.
+#[derive(Args, Debug)]
+struct SearchArgs {
+    /// Memory budget of the keyword index's writer, in MiB (at least 15).
+    #[arg(long, env = "LENTA_SEARCH_INDEX_MB", default_value_t = crate::config::DEFAULT_SEARCH_INDEX_MB,
+          value_parser = clap::value_parser!(u64).range(crate::store::search::MIN_BUDGET_MB..=65536))]
+    search_index_mb: u64,
+}
+
+#[derive(Args, Debug)]
+struct ReindexArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    search: SearchArgs,
+}
+
 #[derive(Args, Debug)]
 struct CheckArgs {
     #[command(flatten)]
@@ -288,6 +319,7 @@ pub fn run() -> Result<()> {
         Command::Import(args) => import_file(args),
         Command::Publisher(cmd) => publisher(cmd),
         Command::Check(args) => check(args),
+        Command::Reindex(args) => reindex(args),
     }
 }
 
@@ -352,6 +384,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     settings.popular_cache_entries = args.popular_cache_entries.max(1);
     settings.popular_candidates = args.popular_candidates.max(1);
     settings.admin_token = std::env::var("LENTA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    settings.search_index_mb = args.search_index_mb;
+    settings.search_commit = Duration::from_millis(args.search_commit_ms);
     let app =
         App::open(settings).with_context(|| format!("cannot open {}", args.store.data_dir.display()))?;
     if args.demo {
@@ -490,6 +524,10 @@ fn import_file(args: ImportArgs) -> Result<()> {
     }
     let dir = args.store.regions()?;
     let store = args.store.open()?;
+    // The import keeps the keyword index current; offline, it commits every 100,000 changes
+    // and at the end rather than per chunk (nobody searches meanwhile: the directory is held).
+    crate::app::open_search(&store, &args.store.data_dir, args.search.search_index_mb)?;
+    store.set_search_bulk(true)?;
     let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
@@ -515,6 +553,7 @@ fn import_file(args: ImportArgs) -> Result<()> {
         BufReader::with_capacity(1 << 16, reader),
         |n| bar.set_position(n),
     )?;
+    store.set_search_bulk(false)?;
     bar.finish_and_clear();
     println!(
         "imported {} (created {}, updated {}), rejected {}",
@@ -597,4 +636,22 @@ fn check(args: CheckArgs) -> Result<()> {
         problems.len(),
         args.store.data_dir.display()
     )
+}
+
+fn reindex(args: ReindexArgs) -> Result<()> {
+    let store = args.store.open()?;
+    let dir = args.store.data_dir.join(crate::store::search::DIR_NAME);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    let started = std::time::Instant::now();
+    crate::app::open_search(&store, &args.store.data_dir, args.search.search_index_mb)?;
+    println!(
+        "indexed {} articles in {:.1} s; the index takes {:.1} MiB in {}",
+        store.article_count(),
+        started.elapsed().as_secs_f64(),
+        crate::store::search::SearchIndex::disk_bytes(&args.store.data_dir) as f64 / (1 << 20) as f64,
+        dir.display()
+    );
+    Ok(())
 }

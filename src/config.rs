@@ -22,6 +22,9 @@ use crate::http::pool::PoolLimits;
 /// instead keeps the renders at full speed and the latency bounded by the wait.
 pub const DEFAULT_RENDER_QUEUE: usize = 1024;
 
+/// Default `--search-index-mb`.
+pub const DEFAULT_SEARCH_INDEX_MB: u64 = 50;
+
 /// One render worker per core: rendering and compressing are CPU-bound, so more threads than
 /// cores only add memory (a heap per thread) and context switches.
 pub fn default_render_workers() -> usize {
@@ -107,6 +110,12 @@ pub struct Settings {
     /// How far back `/yandex.rss` reaches from the time of the request: Yandex's 8 days;
     /// shorter only in tests.
     pub yandex_window: Duration,
+    /// Memory budget of the keyword index's writer, in MiB (`--search-index-mb`): what one
+    /// indexing thread buffers before it writes a segment.
+    pub search_index_mb: u64,
+    /// How often the keyword index is committed (`--search-commit-ms`): the longest a write
+    /// waits to be findable by a keyword (see [`crate::http::search_commit`]).
+    pub search_commit: Duration,
     /// How far back `/dzen.rss` reaches from the time of the request: Dzen's 3 days by default
     /// (`--dzen-window-hours`); seconds only in tests.
     pub dzen_window: Duration,
@@ -175,6 +184,8 @@ impl Settings {
             sitemap_max_urls: crate::feed::sitemap::MAX_URLS,
             news_window: Duration::from_secs(2 * 24 * 3600),
             yandex_window: Duration::from_secs(8 * 24 * 3600),
+            search_index_mb: DEFAULT_SEARCH_INDEX_MB,
+            search_commit: Duration::from_millis(1000),
             dzen_window: Duration::from_secs(3 * 24 * 3600),
             dzen_content_type: crate::feed::dzen::ContentType::default(),
             dzen_logo_url: None,

@@ -9,12 +9,13 @@ use chrono_tz::Tz;
 use crate::model::FieldError;
 use crate::regions::{RegionCode, RegionDirectory};
 use crate::store::keys::Position;
+use crate::store::search::SearchTerms;
 
 /// Items per page when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest allowed `limit`.
 pub const MAX_LIMIT: usize = 500;
-const PARAMS: &str = "region, category, from, to, limit, before, after, sort, period";
+const PARAMS: &str = "region, category, from, to, limit, before, after, sort, period, q";
 
 /// One end of a date range: a whole local day, or an exact instant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +82,8 @@ pub struct FeedQuery {
     /// Paging cursor (RFC 5005 `previous`): only items newer than this position, the `limit`
     /// oldest of them. Never together with `before`.
     pub after: Option<Cursor>,
+    /// Keyword search (`q`): only articles with these words, still in feed order.
+    pub q: Option<SearchTerms>,
     /// The order: the timeline (default) or a ranking by views over a period
     /// ([`crate::popular`]). A ranking never has paging cursors.
     pub sort: Sort,
@@ -182,6 +185,7 @@ impl FeedQuery {
         let mut errors = Vec::new();
         let mut q = FeedQuery::default();
         let mut seen_single: Vec<&'static str> = Vec::new();
+        let mut q_seen = false;
         let mut region_texts: Vec<(String, String)> = Vec::new();
         let mut order: Vec<(&'static str, String)> = Vec::new();
         if let Some(code) = path_region {
@@ -208,6 +212,17 @@ impl FeedQuery {
                 "category" => {
                     for c in split_list(&value) {
                         q.categories.push(c.to_lowercase());
+                    }
+                }
+                "q" => {
+                    if q_seen {
+                        errors.push(FieldError::new("q", "given more than once; give it once"));
+                        continue;
+                    }
+                    q_seen = true;
+                    match SearchTerms::parse(&value) {
+                        Ok(terms) => q.q = Some(terms),
+                        Err(e) => errors.push(FieldError::new("q", e.to_string())),
                     }
                 }
                 "from" | "to" | "limit" | "before" | "after" => {
@@ -255,6 +270,13 @@ impl FeedQuery {
                          limit=500 items instead",
                     ));
                 }
+            }
+            if q.q.is_some() {
+                errors.push(FieldError::new(
+                    "q",
+                    "q and sort=popular are not combinable yet; give q with the newest-first \
+                     timeline (no sort, or sort=newest), or sort=popular without q",
+                ));
             }
         }
         for (field, code) in region_texts {
@@ -362,6 +384,9 @@ impl FeedQuery {
         if let Some(c) = &self.after {
             s.append_pair("after", &c.encode());
         }
+        if let Some(terms) = &self.q {
+            s.append_pair("q", &terms.canonical());
+        }
         if let Sort::Popular(period) = self.sort {
             s.append_pair("sort", "popular");
             s.append_pair("period", &period.text());
@@ -431,6 +456,7 @@ impl Default for FeedQuery {
             limit: DEFAULT_LIMIT,
             before: None,
             after: None,
+            q: None,
             sort: Sort::Newest,
         }
     }

@@ -5,7 +5,9 @@
 //! article the server answered 2xx for. At a random moment the process gets SIGKILL. Then
 //! `lenta check` must pass on the directory, and after a restart every acknowledged article must
 //! be there, intact. Several rounds on the same directory, each killed at another moment, so
-//! recovery is also tested on a store that has been recovered before.
+//! recovery is also tested on a store that has been recovered before. After each restart every
+//! acknowledged article is also found by keyword search (a word form of its body): the search
+//! index, committed with each batch but not flushed with it, caught up with sled.
 
 mod common;
 
@@ -48,17 +50,18 @@ fn article(external_id: &str) -> Value {
     json!({
         "external_id": external_id,
         "title": format!("Crash {external_id}"),
-        "content_html": format!("<p>Body of {external_id}.</p>"),
+        "content_html": format!("<p>Body of {external_id}: про мосты.</p>"),
         "published_at": "2024-05-17T09:00:00+03:00",
         "regions": [if external_id.len().is_multiple_of(2) { "RU-NIZ" } else { "RU-MOW" }],
         "categories": ["Тест"],
     })
 }
 
-/// Every article the server lists, by external id (title as stored), paging with `next`.
-async fn listed(server: &Server, client: &reqwest::Client) -> BTreeMap<String, String> {
+/// Every article the server lists, by external id (title as stored), paging with `next`;
+/// `filter` is more of the query string (`&q=…`).
+async fn listed(server: &Server, client: &reqwest::Client, filter: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut url = Some(format!("{}/api/articles?limit=500", server.base));
+    let mut url = Some(format!("{}/api/articles?limit=500{filter}", server.base));
     while let Some(next) = url {
         let res = client.get(&next).send().await.expect("GET /api/articles");
         assert_eq!(res.status(), 200);
@@ -71,6 +74,19 @@ async fn listed(server: &Server, client: &reqwest::Client) -> BTreeMap<String, S
         url = page["next"].as_str().map(str::to_string);
     }
     out
+}
+
+/// The article count `/healthz` reports.
+async fn article_count(server: &Server, client: &reqwest::Client) -> u64 {
+    let health: Value = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("JSON");
+    health["articles"].as_u64().expect("articles")
 }
 
 /// One writer task: single POSTs until stopped; returns the acknowledged external ids.
@@ -162,7 +178,7 @@ async fn acknowledged_writes_survive_kill_9() {
     for round in 0..=ROUNDS {
         let server = Server::start(&data, &[], &client).await;
         // Everything acknowledged in earlier rounds is there, intact, and counted.
-        let present = listed(&server, &client).await;
+        let present = listed(&server, &client, "").await;
         let missing: Vec<&String> = acked.iter().filter(|e| !present.contains_key(*e)).collect();
         assert!(
             missing.is_empty(),
@@ -173,17 +189,19 @@ async fn acknowledged_writes_survive_kill_9() {
         for (ext, title) in &present {
             assert_eq!(title, &format!("Crash {ext}"), "article {ext} is damaged");
         }
-        let health: Value = client
-            .get(format!("{}/healthz", server.base))
-            .send()
-            .await
-            .expect("healthz")
-            .json()
-            .await
-            .expect("JSON");
+        // «мост» finds «мосты» in every article's body: search shows exactly what the store has.
+        let searched = listed(&server, &client, "&q=%D0%BC%D0%BE%D1%81%D1%82").await;
+        let unsearchable: Vec<&String> = acked.iter().filter(|e| !searched.contains_key(*e)).collect();
+        assert!(
+            unsearchable.is_empty(),
+            "round {round}: {} acknowledged articles not found by search, e.g. {:?}",
+            unsearchable.len(),
+            &unsearchable[..unsearchable.len().min(5)]
+        );
+        assert_eq!(searched, present, "round {round}: search and the store disagree");
         assert_eq!(
-            health["articles"].as_u64(),
-            Some(present.len() as u64),
+            article_count(&server, &client).await,
+            present.len() as u64,
             "round {round}: count disagrees with the listing"
         );
         if round == ROUNDS {
@@ -213,6 +231,17 @@ async fn acknowledged_writes_survive_kill_9() {
             Arc::clone(&stop),
         );
         tasks.push(tokio::spawn(batch_writer(args.0, args.1, args.2, args.3, args.4)));
+        // The random moment counts from the first committed write: a server that rebuilds its
+        // search index on start, or a loaded machine, must not turn the round into "killed
+        // before anything was written".
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while article_count(&server, &client).await <= present.len() as u64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: no write committed in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let moment = Duration::from_millis(rng.random_range(100..=600));
         tokio::time::sleep(moment).await;
         server.kill();

@@ -43,7 +43,7 @@ pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
         let render = Box::new(move |app: &App| list_body(app, &query, &popular::page(&snapshot)));
         return representation::serve(app, &req.method, &req.headers, repr, render).await;
     }
-    let repr = Representation::new(app, "api", "application/json", query.canonical(), &query.regions);
+    let repr = Representation::of_query(app, "api", "application/json", &query);
     let render = Box::new(move |app: &App| list_body(app, &query, &app.read_page(&query)?));
     representation::serve(app, &req.method, &req.headers, repr, render).await
 }

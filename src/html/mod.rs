@@ -1,6 +1,6 @@
 //! Pages for people: `/` (regions and their feeds), `/regions/{code}/` (latest articles),
 //! `/calendar/YYYY-MM` (the month), `/days/YYYY-MM-DD` (one local day, [`day`]) and
-//! `/articles/{id}` (the article page, [`article`]).
+//! `/articles/{id}` (the article page, [`article`]) and `/search?q=…` (keyword search, [`search`]).
 //!
 //! Server-rendered HTML5, small, no JavaScript, readable on a phone. Every `<head>` carries
 //! autodiscovery links (`<link rel="alternate">`) so a browser or reader finds the feeds from the
@@ -19,6 +19,7 @@
 pub mod article;
 pub mod day;
 mod month;
+pub mod search;
 
 use std::sync::Arc;
 

@@ -47,13 +47,7 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
         });
         return representation::serve(app, &req.method, &req.headers, repr, render).await;
     }
-    let repr = Representation::new(
-        app,
-        format.extension(),
-        format.content_type(),
-        query.canonical(),
-        &query.regions,
-    );
+    let repr = Representation::of_query(app, format.extension(), format.content_type(), &query);
     let updated = repr.visible.last_modified;
     let render = Box::new(move |app: &App| render(app, &query, format, updated));
     representation::serve_stitched(app, &req.method, &req.headers, repr, render).await
@@ -68,9 +62,7 @@ pub fn render(
     format: Format,
     updated: DateTime<Utc>,
 ) -> Result<Stitched, Problem> {
-    let page = app
-        .read_page(query)
-        .map_err(|e| Problem::internal(e.to_string()))?;
+    let page = app.read_page(query)?;
     render_page(app, query, format, &page, updated)
 }
 

@@ -24,6 +24,7 @@ pub mod release;
 pub mod representation;
 pub mod response;
 pub mod router;
+pub mod search_commit;
 pub mod sitemaps;
 
 use std::future::Future;
@@ -50,6 +51,7 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     /// Publishes scheduled articles when due ([`release`]).
     releaser: JoinHandle<()>,
+    committer: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -73,6 +75,7 @@ impl RunningServer {
         }
         let (stop, stopped) = watch::channel(false);
         let releaser = release::start(Arc::clone(&app), stop.subscribe());
+        let committer = search_commit::start(Arc::clone(&app), stop.subscribe());
         let task = tokio::spawn(serve(Arc::clone(&app), listener, wait_for(stopped)));
         Ok(RunningServer {
             addr,
@@ -80,6 +83,7 @@ impl RunningServer {
             stop,
             task,
             releaser,
+            committer,
         })
     }
 
@@ -87,6 +91,7 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.releaser.await;
+        let _ = self.committer.await;
         let _ = self.task.await;
     }
 
@@ -182,6 +187,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     {
         tracing::warn!(grace = ?app.settings.shutdown_grace, "in-flight requests did not finish in time");
     }
+    search_commit::commit_on_stop(&app);
     if let Err(e) = app.store.flush_blocking() {
         tracing::error!(error = %e, "final flush failed");
     }

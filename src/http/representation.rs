@@ -68,6 +68,22 @@ impl Representation {
         }
     }
 
+    /// The representation of `kind` answering `query`, with the change state it can see
+    /// ([`App::visible_to`]: a keyword query's as the search index last committed it).
+    pub fn of_query(
+        app: &App,
+        kind: &'static str,
+        content_type: &'static str,
+        query: &crate::query::FeedQuery,
+    ) -> Self {
+        Representation {
+            kind,
+            content_type,
+            canonical: query.canonical(),
+            visible: app.visible_to(query),
+        }
+    }
+
     /// The strong ETag of this representation in `encoding`.
     ///
     /// A digest of everything the bytes depend on; different encodings get different tags, as

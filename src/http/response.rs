@@ -209,10 +209,20 @@ impl From<crate::feed::RenderError> for Problem {
     }
 }
 
-/// A store failure inside a request is the server's fault (500), never the client's.
+/// A store failure inside a request is the server's fault (500), never the client's; a search
+/// index that fell behind after a failed commit is unavailable until a restart rebuilds it (503).
 impl From<crate::store::StoreError> for Problem {
     fn from(e: crate::store::StoreError) -> Self {
-        Problem::internal(e.to_string())
+        use crate::store::{search::SearchError, StoreError};
+        match e {
+            StoreError::Search(SearchError::Broken) | StoreError::SearchClosed => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "search-unavailable",
+                "Search unavailable",
+                format!("{e}; feeds without q= are served as usual"),
+            ),
+            e => Problem::internal(e.to_string()),
+        }
     }
 }
 

@@ -39,6 +39,7 @@ enum Route<'a> {
     CalendarPage(&'a str),
     ArticlePage(u64),
     DayPage(&'a str),
+    SearchPage,
     Articles,
     ArticlesBatch,
     Article(u64),
@@ -71,6 +72,7 @@ impl<'a> Route<'a> {
                 None if *file == "robots.txt" => Route::Robots,
                 None if *file == "sitemap-news.xml" => Route::NewsSitemap,
                 None if *file == "yandex.rss" => Route::Yandex(None),
+                None if *file == "search" => Route::SearchPage,
                 None if *file == "dzen.rss" => Route::Dzen(None),
                 None if file.starts_with(crate::feed::sitemap::PREFIX) => {
                     Route::Sitemap(&file[crate::feed::sitemap::PREFIX.len()..])
@@ -131,6 +133,7 @@ impl<'a> Route<'a> {
             | Route::CalendarPage(_)
             | Route::ArticlePage(_)
             | Route::DayPage(_)
+            | Route::SearchPage
             | Route::Regions
             | Route::Calendar => PUBLIC,
         }
@@ -163,6 +166,7 @@ impl<'a> Route<'a> {
             Route::CalendarPage(_) => "calendar_page",
             Route::ArticlePage(_) => "article_page",
             Route::DayPage(_) => "day_page",
+            Route::SearchPage => "search_page",
             Route::Articles => "articles",
             Route::ArticlesBatch => "articles_batch",
             Route::Article(_) => "article",
@@ -253,6 +257,7 @@ async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> (&'static str, Resp
         (Route::CalendarPage(month), _) => html::calendar_page(app, &parts, month).await,
         (Route::ArticlePage(id), _) => html::article::page(app, &parts, id).await,
         (Route::DayPage(day), _) => html::day::page(app, &parts, day).await,
+        (Route::SearchPage, _) => html::search::page(app, &parts).await,
         (Route::Feed(format, region), _) => feeds::feed(app, &parts, format, region).await,
         (Route::Opml, _) => opml::opml(app, &parts).await,
         (Route::SitemapIndex, _) => sitemaps::index(app, &parts).await,

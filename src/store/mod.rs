@@ -37,13 +37,14 @@ mod check;
 pub mod flusher;
 pub mod keys;
 mod scan;
+pub mod search;
 mod space;
 pub mod views;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use sled::{Batch, IVec};
@@ -79,6 +80,12 @@ pub enum StoreError {
     /// The group commit this write was part of failed (see the log for the cause).
     #[error("the group commit this write was part of failed: {0}")]
     Group(String),
+    /// The search index failed (see [`search`]).
+    #[error(transparent)]
+    Search(#[from] search::SearchError),
+    /// A keyword search was asked of a store whose index is not open.
+    #[error("the search index is not open")]
+    SearchClosed,
 }
 
 /// Why a write did not happen.
@@ -222,6 +229,8 @@ pub struct Store {
     /// Woken when a batch files a scheduled article, which may be due before the one the
     /// release task sleeps for.
     scheduled: tokio::sync::Notify,
+    /// The keyword index, once opened ([`Store::open_search`]): every later batch updates it.
+    search: OnceLock<search::SearchIndex>,
     /// Decoded articles, for readers ([`Store::get_shared`]); dropped by the writes that change
     /// them.
     decoded: article_cache::ArticleCache,
@@ -266,6 +275,7 @@ impl Store {
             meta: RwLock::new(meta),
             writer: Mutex::new(()),
             group: Mutex::new(Group::default()),
+            search: OnceLock::new(),
             decoded: article_cache::ArticleCache::new(0),
             db,
         })
@@ -445,10 +455,12 @@ impl Store {
     fn begin(&self, now: DateTime<Utc>) -> Pending {
         let stored = self.released_until.load(Ordering::Acquire);
         let mark = now.timestamp_micros().max(stored);
+        let search = self.search.get().map(|s| search::Changes::new(s.fields()));
         match self.due(mark) {
             Ok(due) => {
                 let mut pending = Pending {
                     mark,
+                    search,
                     ..Pending::default()
                 };
                 for article in due {
@@ -460,6 +472,7 @@ impl Store {
                 tracing::error!(error = %e, "cannot read the scheduled articles; releasing none");
                 Pending {
                     mark: stored,
+                    search,
                     ..Pending::default()
                 }
             }
@@ -568,6 +581,9 @@ impl Store {
         }
         views::write(&pending.views, &mut batch);
         self.data.apply_batch(batch)?;
+        // Into the index writer with the generations it produced; the next index commit
+        // publishes both together (keyword feeds' validators, see `search`).
+        self.index_changes(pending.search, &meta_changes);
         self.decoded.committed(pending.articles.keys().copied());
         if let Some(next) = pending.next_id {
             self.next_id.store(next, Ordering::Release);
@@ -636,6 +652,8 @@ struct Pending {
     released: Vec<Article>,
     /// Whether this batch files any article as scheduled.
     scheduled: bool,
+    /// What the batch does to the keyword index, when one is open.
+    search: Option<search::Changes>,
 }
 
 impl Pending {
@@ -740,6 +758,9 @@ impl Pending {
             self.scheduled = true;
             return;
         }
+        if let Some(changes) = &mut self.search {
+            changes.put(article);
+        }
         self.batch
             .insert(Space::ByTime.key(&pos.to_bytes()), IVec::default());
         for region in &article.regions {
@@ -758,6 +779,9 @@ impl Pending {
         if !self.is_public(article) {
             self.batch.remove(Space::Scheduled.key(&pos.to_bytes()));
             return;
+        }
+        if let Some(changes) = &mut self.search {
+            changes.remove(article.id);
         }
         self.batch.remove(Space::ByTime.key(&pos.to_bytes()));
         for region in &article.regions {
