@@ -421,20 +421,7 @@ async fn withdrawn_and_scheduled_articles_follow_the_index() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let id = server
-        .app()
-        .store
-        .id_by_external("news", "s1")
-        .expect("read")
-        .expect("id");
-    let res = server
-        .client
-        .delete(server.url(&format!("/api/articles/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("DELETE");
-    assert!(res.status().is_success(), "{}", res.status());
+    withdraw(&server, &token, "s1").await;
     until_found(&server, &word, &[]).await;
 }
 
@@ -788,20 +775,7 @@ async fn a_write_is_findable_within_the_commit_interval() {
         .await
         .is_empty());
     // A withdrawal too.
-    let id = server
-        .app()
-        .store
-        .id_by_external("news", "x1")
-        .expect("read")
-        .expect("id");
-    let res = server
-        .client
-        .delete(server.url(&format!("/api/articles/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("DELETE");
-    assert!(res.status().is_success(), "{}", res.status());
+    withdraw(&server, &token, "x1").await;
     until_found(&server, &word, &[]).await;
 }
 
@@ -877,4 +851,22 @@ async fn q_with_sort_popular_is_refused() {
         let detail = problem["detail"].as_str().expect("detail");
         assert!(detail.contains("not combinable"), "{detail}");
     }
+}
+
+/// Withdraws the article `external_id` of the publisher `news` through the API, as `token`.
+async fn withdraw(server: &TestServer, token: &str, external_id: &str) {
+    let id = server
+        .app()
+        .store
+        .id_by_external("news", external_id)
+        .expect("read")
+        .expect("id");
+    let res = server
+        .client
+        .delete(server.url(&format!("/api/articles/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(res.status().is_success(), "{}", res.status());
 }
