@@ -52,7 +52,7 @@ use lenta::gen::{write_portal_corpus, GenOptions};
 use lenta::http::feeds;
 use lenta::import;
 use lenta::popular;
-use lenta::query::{FeedQuery, QueryContext, Sort};
+use lenta::query::{FeedQuery, Sort};
 
 /// The fixture file shipped with the project; its `seed_like_article` opens every corpus, as in
 /// `lenta gen`.
@@ -101,11 +101,8 @@ fn settings(dir: &Path) -> Settings {
 
 /// Parses `raw` the way a feed request would be parsed.
 fn query(app: &App, raw: &str) -> FeedQuery {
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    FeedQuery::parse(Some(raw), None, ctx).unwrap_or_else(|e| panic!("bad bench query {raw:?}: {e:?}"))
+    FeedQuery::parse(Some(raw), None, app.query_context())
+        .unwrap_or_else(|e| panic!("bad bench query {raw:?}: {e:?}"))
 }
 
 /// Writes `lenta gen --articles {articles} --seed {SEED}` to `out`.
@@ -339,7 +336,7 @@ fn bench_full_render(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new(format.extension(), articles), |b| {
                 let (app, query) = prepared.get();
                 let updated = app.visible(&query.regions).last_modified;
-                b.iter(|| feeds::render(app, black_box(query), format, updated).expect("render feed"))
+                b.iter(|| feeds::render(app, black_box(query), format, updated, false).expect("render feed"))
             });
         }
     }

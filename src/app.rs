@@ -14,10 +14,11 @@ use crate::feed::{Branding, FeedContext, Page};
 use crate::http::assets::{AssetError, Assets};
 use crate::http::cache::RenderCache;
 use crate::http::pool::WorkPool;
+use crate::http::response::Problem;
 use crate::metrics::WriteKind;
 use crate::metrics::{Gauges, Metrics};
 use crate::popular::PopularCache;
-use crate::query::FeedQuery;
+use crate::query::{FeedQuery, QueryContext};
 use crate::regions::{RegionCode, RegionDirectory, RegionFileError};
 use crate::store::keys::Position;
 use crate::store::search::{Filters, SearchTerms};
@@ -108,6 +109,20 @@ impl App {
             store,
             settings,
         })
+    }
+
+    /// What parsing a feed query needs to know about the portal.
+    pub fn query_context(&self) -> QueryContext<'_> {
+        QueryContext {
+            regions: &self.regions,
+            tz: self.settings.tz,
+        }
+    }
+
+    /// Parses a request's query string (`path_region` is the `{code}` of `/regions/{code}/…`),
+    /// every problem reported as one 400.
+    pub fn parse_query(&self, raw: Option<&str>, path_region: Option<&str>) -> Result<FeedQuery, Problem> {
+        FeedQuery::parse(raw, path_region, self.query_context()).map_err(Problem::bad_query)
     }
 
     /// The portal as the feed renderers see it.

@@ -17,7 +17,7 @@ use lenta::feed::stitch::{self, ItemCache};
 use lenta::feed::{self, FeedDoc, Format};
 use lenta::gen::{write_portal_corpus, GenOptions};
 use lenta::import;
-use lenta::query::{FeedQuery, QueryContext};
+use lenta::query::FeedQuery;
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -59,11 +59,7 @@ fn app_with_corpus(dir: &std::path::Path) -> App {
 }
 
 fn query(app: &App, raw: &str) -> FeedQuery {
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    FeedQuery::parse(Some(raw), None, ctx).unwrap_or_else(|e| panic!("{raw}: {e:?}"))
+    FeedQuery::parse(Some(raw), None, app.query_context()).unwrap_or_else(|e| panic!("{raw}: {e:?}"))
 }
 
 #[test]
@@ -108,7 +104,8 @@ fn stitched_pages_are_the_whole_documents() {
                     // Twice: the second reads every item back from the cache, and only then
                     // (every item reused) is there a stitched gzip body.
                     for round in 0..2 {
-                        let s = stitch::render(format, &ctx, &frame, &page.articles, cache).expect("stitch");
+                        let s = stitch::render(format, &ctx, &frame, &page.articles, cache, true)
+                            .expect("stitch");
                         assert!(
                             s.identity == whole,
                             "{format:?} {raw:?} cache {name} round {round}: stitched identity differs"

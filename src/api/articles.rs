@@ -13,7 +13,7 @@ use crate::feed::{with_query, Page};
 use crate::http::popular;
 use crate::http::representation::{self, Representation};
 use crate::http::response::{self, Body, Problem};
-use crate::query::{FeedQuery, QueryContext, Sort};
+use crate::query::{FeedQuery, Sort};
 
 #[derive(Serialize)]
 struct ListBody<'a> {
@@ -26,13 +26,9 @@ struct ListBody<'a> {
 
 /// `GET /api/articles?…`: the same query and paging as the feeds.
 pub async fn list(app: &Arc<App>, req: &Parts) -> Response<Body> {
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    let query = match FeedQuery::parse(req.uri.query(), None, ctx) {
+    let query = match app.parse_query(req.uri.query(), None) {
         Ok(q) => q,
-        Err(errors) => return Problem::bad_query(errors).into_response(),
+        Err(problem) => return problem.into_response(),
     };
     if let Sort::Popular(period) = query.sort {
         let snapshot = match popular::snapshot(app, &query, period).await {

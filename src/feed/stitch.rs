@@ -31,8 +31,8 @@ use crate::model::Article;
 pub struct Stitched {
     /// The document.
     pub identity: Vec<u8>,
-    /// The document as one gzip member of reused segments; `None` when some item was rendered
-    /// for this page (the caller compresses the identity whole instead).
+    /// The document as one gzip member of reused segments; `None` when not asked for, or when
+    /// some item was rendered for this page (the caller compresses the identity whole instead).
     pub gzip: Option<Vec<u8>>,
 }
 
@@ -186,13 +186,15 @@ fn syntax(format: Format) -> Syntax {
 }
 
 /// Renders `frame` (a document without items) in `format` around `articles`, items taken from
-/// `cache` or rendered into it; stitches the gzip body too when no item was rendered now.
+/// `cache` or rendered into it; stitches the gzip body too when `with_gzip` asks for it and no
+/// item was rendered now.
 pub fn render(
     format: Format,
     ctx: &FeedContext,
     frame: &FeedDoc,
     articles: &[Arc<Article>],
     cache: &ItemCache,
+    with_gzip: bool,
 ) -> Result<Stitched, RenderError> {
     debug_assert!(frame.items.is_empty());
     let Syntax { tail, separator } = syntax(format);
@@ -217,7 +219,7 @@ pub fn render(
         identity.extend_from_slice(&fragment.text);
     }
     identity.extend_from_slice(tail);
-    let gzip = match all_reused {
+    let gzip = match all_reused && with_gzip {
         true => Some(stitch_gzip(head, &fragments, separator, tail, &identity, cache)?),
         false => None,
     };

@@ -36,7 +36,7 @@ use crate::http::popular;
 use crate::http::representation::{self, Representation};
 use crate::http::response::{Body, Problem};
 use crate::model::{Article, FieldError};
-use crate::query::{FeedQuery, Period, QueryContext, Sort};
+use crate::query::{FeedQuery, Period, Sort};
 use crate::regions::RegionCode;
 use month::MonthGrid;
 
@@ -245,16 +245,12 @@ pub async fn region_page(app: &Arc<App>, req: &Parts, code: &str) -> Response<Bo
     let Some(region) = app.regions.lookup(code) else {
         return crate::http::router::unknown_region(code).into_response();
     };
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    let query = match FeedQuery::parse(req.uri.query(), Some(region.code.as_str()), ctx) {
+    let query = match app.parse_query(req.uri.query(), Some(region.code.as_str())) {
         Ok(q) => FeedQuery {
             limit: REGION_PAGE_ITEMS,
             ..q
         },
-        Err(errors) => return Problem::bad_query(errors).into_response(),
+        Err(problem) => return problem.into_response(),
     };
     if let Sort::Popular(period) = query.sort {
         let snapshot = match popular::snapshot(app, &query, period).await {

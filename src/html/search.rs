@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::feed::with_query;
 use crate::http::representation::{self, Representation};
 use crate::http::response::{Body, Problem};
-use crate::query::{FeedQuery, QueryContext};
+use crate::query::FeedQuery;
 use crate::store::search::terms::MAX_QUERY_BYTES;
 
 #[derive(Template)]
@@ -35,13 +35,9 @@ struct SearchPage {
 
 /// `GET /search`.
 pub async fn page(app: &Arc<App>, req: &Parts) -> Response<Body> {
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    let query = match FeedQuery::parse(req.uri.query(), None, ctx) {
+    let query = match app.parse_query(req.uri.query(), None) {
         Ok(q) => q,
-        Err(errors) => return Problem::bad_query(errors).into_response(),
+        Err(problem) => return problem.into_response(),
     };
     let repr = Representation::of_query(app, "html-search", CONTENT_TYPE, &query);
     let render = Box::new(move |app: &App| render(&search_html(app, &query)?));

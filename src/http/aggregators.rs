@@ -27,7 +27,7 @@ use crate::app::App;
 use crate::feed::news_sitemap::{self, NewsEntry};
 use crate::feed::{dzen, sitemap, yandex, FeedDoc, Format, Page};
 use crate::model::FieldError;
-use crate::query::{FeedQuery, QueryContext, MAX_LIMIT};
+use crate::query::{FeedQuery, MAX_LIMIT};
 use crate::regions::RegionCode;
 use crate::store::keys::Position;
 use crate::store::StoreError;
@@ -183,12 +183,8 @@ impl WindowFeed {
 /// defaults to the document's cap (`cap`, at most [`MAX_LIMIT`]) rather than to a feed page.
 /// Paging cursors are refused: these documents list their whole window at once.
 fn window_query(app: &App, req: &Parts, path_region: Option<&str>, cap: usize) -> Result<FeedQuery, Problem> {
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
     let raw = req.uri.query();
-    let mut query = FeedQuery::parse(raw, path_region, ctx).map_err(Problem::bad_query)?;
+    let mut query = app.parse_query(raw, path_region)?;
     let paging: Vec<FieldError> = [
         ("before", query.before.is_some()),
         ("after", query.after.is_some()),

@@ -12,17 +12,13 @@ use super::response::{Body, Problem};
 use crate::app::App;
 use crate::feed::stitch::{self, Stitched};
 use crate::feed::{FeedDoc, Format, Page};
-use crate::query::{FeedQuery, QueryContext, Sort};
+use crate::query::{FeedQuery, Sort};
 
 /// Answers a feed request.
 pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Option<&str>) -> Response<Body> {
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    let query = match FeedQuery::parse(req.uri.query(), path_region, ctx) {
+    let query = match app.parse_query(req.uri.query(), path_region) {
         Ok(q) => q,
-        Err(errors) => return Problem::bad_query(errors).into_response(),
+        Err(problem) => return problem.into_response(),
     };
     if let Sort::Popular(period) = query.sort {
         let snapshot = match popular::snapshot(app, &query, period).await {
@@ -42,6 +38,7 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
                 format,
                 &popular::page(&snapshot),
                 snapshot.changed_at,
+                false,
             )
             .map(|stitched| stitched.identity)
         });
@@ -49,21 +46,22 @@ pub async fn feed(app: &Arc<App>, req: &Parts, format: Format, path_region: Opti
     }
     let repr = Representation::of_query(app, format.extension(), format.content_type(), &query);
     let updated = repr.visible.last_modified;
-    let render = Box::new(move |app: &App| render(app, &query, format, updated));
+    let render = Box::new(move |app: &App, with_gzip| render(app, &query, format, updated, with_gzip));
     representation::serve_stitched(app, &req.method, &req.headers, repr, render).await
 }
 
-/// Reads the page and renders it from cached items ([`feed::stitch`]); `updated` (the
-/// feed-level date) is the latest visible change, taken with the validators so that the two
-/// always agree.
+/// Reads the page and renders it from cached items ([`feed::stitch`]), with a stitched gzip body
+/// when `with_gzip` asks for one and it can be made; `updated` (the feed-level date) is the
+/// latest visible change, taken with the validators so that the two always agree.
 pub fn render(
     app: &App,
     query: &FeedQuery,
     format: Format,
     updated: DateTime<Utc>,
+    with_gzip: bool,
 ) -> Result<Stitched, Problem> {
     let page = app.read_page(query)?;
-    render_page(app, query, format, &page, updated)
+    render_page(app, query, format, &page, updated, with_gzip)
 }
 
 /// Renders a page already read (a timeline's, or a ranking snapshot's) from cached items.
@@ -76,8 +74,16 @@ fn render_page(
     format: Format,
     page: &Page,
     updated: DateTime<Utc>,
+    with_gzip: bool,
 ) -> Result<Stitched, Problem> {
     let ctx = app.feed_context();
     let frame = FeedDoc::frame(&ctx, query, format, page, updated);
-    Ok(stitch::render(format, &ctx, &frame, &page.articles, &app.items)?)
+    Ok(stitch::render(
+        format,
+        &ctx,
+        &frame,
+        &page.articles,
+        &app.items,
+        with_gzip,
+    )?)
 }

@@ -88,7 +88,7 @@ pub async fn serve(
     let job_app = Arc::clone(app);
     let (job_identity_tag, job_whole) = (identity_tag.clone(), whole.clone());
     let job = move || -> Result<(Bytes, Kind), Problem> {
-        let page = render(&job_app)?;
+        let page = render(&job_app, true)?;
         let identity = Bytes::from(page.identity);
         job_app.cache.insert(job_identity_tag, identity.clone());
         let (body, kind) = match page.gzip {

@@ -17,7 +17,7 @@ use super::response::{Body, Problem};
 use crate::app::App;
 use crate::feed::{opml, Format};
 use crate::model::FieldError;
-use crate::query::{FeedQuery, QueryContext};
+use crate::query::FeedQuery;
 
 /// What `/feeds.opml` accepts.
 const PARAMS: &str = "region, format";
@@ -67,11 +67,7 @@ fn parse(app: &App, raw: Option<&str>) -> Result<(Format, FeedQuery), Vec<FieldE
             )),
         }
     }
-    let ctx = QueryContext {
-        regions: &app.regions,
-        tz: app.settings.tz,
-    };
-    match FeedQuery::parse(Some(&regions.finish()), None, ctx) {
+    match FeedQuery::parse(Some(&regions.finish()), None, app.query_context()) {
         Ok(query) if errors.is_empty() => Ok((format.unwrap_or(Format::Rss), query)),
         Ok(_) => Err(errors),
         Err(mut more) => {

@@ -36,9 +36,9 @@ pub struct Representation {
 /// A renderer of the identity body, run on a blocking thread on a cache miss.
 pub type Render = Box<dyn FnOnce(&App) -> Result<Vec<u8>, Problem> + Send>;
 
-/// A renderer of both the identity and the gzip body at once (feeds: [`crate::feed::stitch`]),
-/// run on a blocking thread on a cache miss.
-pub type StitchedRender = Box<dyn FnOnce(&App) -> Result<Stitched, Problem> + Send>;
+/// A renderer of the identity body and, when its flag asks, a stitched gzip body at once (feeds:
+/// [`crate::feed::stitch`]), run on a blocking thread on a cache miss.
+pub type StitchedRender = Box<dyn FnOnce(&App, bool) -> Result<Stitched, Problem> + Send>;
 
 /// How a miss makes its body.
 enum Renderer {
@@ -276,13 +276,15 @@ async fn body(
                 let Some(identity_tag) = identity_tag else {
                     return match render {
                         Renderer::Whole(render) => render(&job_app).map(Bytes::from),
-                        Renderer::Stitched(render) => render(&job_app).map(|s| Bytes::from(s.identity)),
+                        Renderer::Stitched(render) => {
+                            render(&job_app, false).map(|s| Bytes::from(s.identity))
+                        }
                     };
                 };
                 let identity = match (job_app.cache.peek(&identity_tag), render) {
                     // Identity, brotli, or (quick first answers off) gzip at --gzip-level.
                     (_, Renderer::Stitched(render)) => {
-                        let identity = Bytes::from(render(&job_app)?.identity);
+                        let identity = Bytes::from(render(&job_app, false)?.identity);
                         job_app.cache.insert(identity_tag, identity.clone());
                         identity
                     }
