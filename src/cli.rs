@@ -391,6 +391,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     if args.demo {
         load_demo(&app)?;
     }
+    // Opening sled (and loading the demo) freed tens of MB this thread will not reuse.
+    crate::memory::release_free_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(app.settings.max_blocking_threads())
         .enable_all()

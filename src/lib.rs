@@ -19,6 +19,7 @@ pub mod gen;
 pub mod html;
 pub mod http;
 pub mod import;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod popular;

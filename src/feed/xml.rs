@@ -7,11 +7,11 @@
 
 use std::borrow::Cow;
 
-use crate::model::is_xml_char;
+use crate::model::{is_xml_char, is_xml_text};
 
 /// `s` without the characters XML 1.0 cannot carry (borrowed when there are none).
 pub fn xml_safe(s: &str) -> Cow<'_, str> {
-    if s.chars().all(is_xml_char) {
+    if is_xml_text(s) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.chars().filter(|c| is_xml_char(*c)).collect())

@@ -11,12 +11,16 @@
 //! most `queue` entries for at most `wait`, and beyond that the client is told to come back
 //! (`503` with `Retry-After`) instead of waiting without bound. Requests served from the render
 //! cache, 304s and `/healthz` never enter the pool, so they stay fast while misses queue.
+//!
+//! When the last running job ends and nobody waits, its thread hands the memory it freed back to
+//! the OS ([`crate::memory::release_free_memory`]), at most once per [`RELEASE_INTERVAL`]: a
+//! worker would otherwise keep the pages of its last burst for as long as the server is quiet.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why the pool did not run a job.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -52,7 +56,40 @@ pub struct PoolLimits {
 pub struct WorkPool {
     limits: PoolLimits,
     permits: Arc<Semaphore>,
+    quiet: Arc<Quiet>,
+}
+
+/// The shortest time between two releases of memory by an idle pool.
+pub const RELEASE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a finishing job needs to tell whether the pool fell idle.
+struct Quiet {
+    /// Requests waiting for a worker.
     waiting: AtomicUsize,
+    /// When memory was last released, in milliseconds since `born`.
+    released_ms: AtomicU64,
+    born: Instant,
+}
+
+impl Quiet {
+    /// Releases freed memory if no job runs (`free` permits of `workers`) and nobody waits, and
+    /// no release happened in the last [`RELEASE_INTERVAL`].
+    fn release_if_idle(&self, free: usize, workers: usize) {
+        if free < workers || self.waiting.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let last = self.released_ms.load(Ordering::Acquire);
+        let due = now.saturating_sub(last) >= RELEASE_INTERVAL.as_millis() as u64;
+        if due
+            && self
+                .released_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            crate::memory::release_free_memory();
+        }
+    }
 }
 
 /// Decrements the waiting count however the wait ends (acquired, timed out, or the request
@@ -72,7 +109,11 @@ impl WorkPool {
         WorkPool {
             limits: PoolLimits { workers, ..limits },
             permits: Arc::new(Semaphore::new(workers)),
-            waiting: AtomicUsize::new(0),
+            quiet: Arc::new(Quiet {
+                waiting: AtomicUsize::new(0),
+                released_ms: AtomicU64::new(0),
+                born: Instant::now(),
+            }),
         }
     }
 
@@ -83,7 +124,7 @@ impl WorkPool {
 
     /// Jobs waiting for a worker now (for `/metrics`).
     pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
+        self.quiet.waiting.load(Ordering::Acquire)
     }
 
     /// Jobs running now (for `/metrics`).
@@ -101,10 +142,7 @@ impl WorkPool {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             return false;
         };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        });
+        self.spawn(permit, job);
         true
     }
 
@@ -116,14 +154,15 @@ impl WorkPool {
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                let waiting = &self.quiet.waiting;
+                if waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
+                    waiting.fetch_sub(1, Ordering::AcqRel);
                     return Err(Busy::QueueFull {
                         workers: self.limits.workers,
                         queue: self.limits.queue,
                     });
                 }
-                let _waiting = Waiting(&self.waiting);
+                let _waiting = Waiting(waiting);
                 let acquire = Arc::clone(&self.permits).acquire_owned();
                 match tokio::time::timeout(self.limits.wait, acquire).await {
                     Ok(Ok(permit)) => permit,
@@ -132,12 +171,29 @@ impl WorkPool {
                 }
             }
         };
+        self.spawn(permit, job)
+            .await
+            .map_err(|e| Busy::Panicked(e.to_string()))
+    }
+
+    /// Runs `job` on a blocking thread holding `permit`; the last job of a burst then releases
+    /// the memory its thread freed.
+    fn spawn<T: Send + 'static>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        let (permits, quiet, workers) = (
+            Arc::clone(&self.permits),
+            Arc::clone(&self.quiet),
+            self.limits.workers,
+        );
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
+            let out = job();
+            drop(permit);
+            quiet.release_if_idle(permits.available_permits(), workers);
+            out
         })
-        .await
-        .map_err(|e| Busy::Panicked(e.to_string()))
     }
 }
 
