@@ -299,15 +299,7 @@ async fn paging_is_stable_while_writes_land() {
             ("old", "2024-04-01T09:00:00+03:00"),
         ] {
             let landing = article(&format!("{ext}{page}"), "Мост", "", "", "RU-NIZ", at);
-            let res = server
-                .client
-                .post(server.url("/api/articles"))
-                .bearer_auth(&token)
-                .json(&landing)
-                .send()
-                .await
-                .expect("POST");
-            assert_eq!(res.status(), 201);
+            assert_eq!(post(&server, &token, &landing).await, 201);
         }
         page += 1;
         assert!(page < 20, "paging does not end");
@@ -350,15 +342,7 @@ async fn validators_follow_visible_writes_and_ignore_spelling() {
         "RU-MOW",
         "2024-05-18T09:00:00+03:00",
     );
-    let res = server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(&token)
-        .json(&invisible)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(res.status(), 201);
+    assert_eq!(post(&server, &token, &invisible).await, 201);
     settled(&server).await;
     assert_eq!(server.get_tagged(&feed).await.1.as_deref(), Some(etag.as_str()));
     // A matching write in its region: a new ETag, and the body already shows the article.
@@ -370,15 +354,7 @@ async fn validators_follow_visible_writes_and_ignore_spelling() {
         "RU-NIZ",
         "2024-05-18T09:00:00+03:00",
     );
-    let res = server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(&token)
-        .json(&visible)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(res.status(), 201);
+    assert_eq!(post(&server, &token, &visible).await, 201);
     settled(&server).await;
     let (status, new_etag, body) = server.get_tagged(&feed).await;
     assert_eq!(status, 200);
@@ -399,15 +375,7 @@ async fn withdrawn_and_scheduled_articles_follow_the_index() {
     let token = server.add_publisher("news", "");
     let soon = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(SecondsFormat::Secs, true);
     let scheduled = article("s1", "Разводной мост под эмбарго", "", "", "RU-NIZ", &soon);
-    let res = server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(&token)
-        .json(&scheduled)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(res.status(), 201);
+    assert_eq!(post(&server, &token, &scheduled).await, 201);
     let word = format!("q={}", q("разводной"));
     assert!(
         found(&server, &word).await.is_empty(),
