@@ -107,10 +107,10 @@ struct ServeArgs {
     #[arg(long, env = "LENTA_RENDER_CACHE_MB", default_value_t = 64)]
     render_cache_mb: u64,
     /// sled page cache, in MiB.
-    #[arg(long, env = "LENTA_STORE_CACHE_MB", default_value_t = 256)]
+    #[arg(long, env = "LENTA_STORE_CACHE_MB", default_value_t = crate::config::DEFAULT_STORE_CACHE_MB)]
     store_cache_mb: u64,
     /// Memory budget of decoded articles kept for cache-missing pages, in MiB (0 = none).
-    #[arg(long, env = "LENTA_ARTICLE_CACHE_MB", default_value_t = 64)]
+    #[arg(long, env = "LENTA_ARTICLE_CACHE_MB", default_value_t = crate::config::DEFAULT_ARTICLE_CACHE_MB)]
     article_cache_mb: u64,
     /// Memory budget of rendered and compressed feed items, in MiB (0 = none).
     #[arg(long, env = "LENTA_ITEM_CACHE_MB", default_value_t = 64)]
