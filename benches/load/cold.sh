@@ -149,9 +149,14 @@ articles() {
 # start_server BIN DIR: a fresh `lenta serve` on DIR; sets SPID and URL.
 start_server() {
     local bin=$1 dir=$2 port
+    shift 2
     port=$(free_port)
     URL=http://127.0.0.1:$port
-    "${PIN_SERVER[@]}" "$bin" serve --data-dir "$dir" --addr "127.0.0.1:$port" "${EXTRA[@]}" \
+    # Every measurement starts from a store in the OS page cache: this machine's proactive
+    # reclaim (DAMON) evicts the 4 GB 1M store within minutes, and a run measured on the disk
+    # says nothing about lenta (seen: 27 req/s at 8 connections after the 100k part).
+    warm_store "$dir"
+    "${PIN_SERVER[@]}" "$bin" serve --data-dir "$dir" --addr "127.0.0.1:$port" "${EXTRA[@]}" "$@" \
         >>"$T/server.log" 2>&1 &
     SPID=$!
     # Opening a big store (or converting an older layout) can take a while.
@@ -183,8 +188,8 @@ metric() {
     { curl -fs "$URL/metrics" 2>/dev/null || true; } | awk -v n="$1" '$1 == n { print $2 }'
 }
 
-# warm_store DIR: reads the store's files once, so that the first binary measured on a store does
-# not pay for the disk while the second finds everything in the OS page cache (seen: 31 vs 177
+# warm_store DIR: reads the store's files (start_server does, every time), so that no binary
+# measured on a store pays for the disk while another finds everything in the OS page cache (seen: 31 vs 177
 # req/s on the 1M store at 8 connections in the first round, 585 vs 302 in the second).
 warm_store() {
     find "$1" -type f -exec cat {} + >/dev/null
@@ -202,7 +207,6 @@ ensure_store() {
         if [ "$count" = "$n" ]; then
             echo "store $1: reusing $dir ($n articles)" >&2
             STORE_DIR=$dir
-            warm_store "$dir"
             return
         fi
         echo "store $1: $dir has ${count:-?} articles, not $n: rebuilding" >&2
@@ -219,7 +223,6 @@ ensure_store() {
     }
     echo "store $1: built in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s" >&2
     STORE_DIR=$dir
-    warm_store "$dir"
 }
 
 # sampler PID OUT: every ~200 ms one line "PHASE RSS_KB THREADS" from /proc/PID/status, the phase
@@ -430,7 +433,10 @@ same_table() {
 # health_bad" with phase idle|load in $T/probe.rows (cold_* are "-" when idle).
 probe_run() {
     local label=$1 dir=$2 who=$3 round=$4
-    start_server "$(bin_of "$who")" "$dir"
+    # Room for the probes' connections: every wrk connection comes from 127.0.0.1, so the cold
+    # load alone fills the default 1,024 slots and the probes would wait in the listen backlog
+    # for the whole run (in production the per-IP limit keeps one client from taking them all).
+    start_server "$(bin_of "$who")" "$dir" --max-connections $((PROBE_CONNS + 64))
     local codes cached=/regions/RU-NIZ/feed.rss phase
     codes=$(regions)
     curl -fs -o /dev/null -H 'Accept-Encoding: gzip' "$URL$cached"
