@@ -22,20 +22,25 @@ use crate::http::pool::PoolLimits;
 /// instead keeps the renders at full speed and the latency bounded by the wait.
 pub const DEFAULT_RENDER_QUEUE: usize = 1024;
 
-/// Default `--store-cache-mb` (sled's page cache) and `--article-cache-mb` (decoded articles):
-/// 320 MiB between them, most of it for decoded articles.
+/// Default `--store-cache-mb` (sled's page cache) and `--article-cache-mb` (decoded articles).
 ///
-/// A cache-missing page spends most of its time reading articles: sled finding the leaf, then
-/// serde_json decoding it (31% of a distinct miss on the 100k store). A decoded article in
-/// lenta's cache skips both and takes about its stored size; sled's cache holds whole leaf nodes
-/// and still leaves the decoding to do. Measured with `/tmp/prof.sh`-style runs (distinct gzip
-/// queries, 32 connections, server on one core, 2 rounds each): moving 192 MiB from sled's cache
-/// to the article cache gave 1,229–1,269 req/s against 1,051–1,083 on the 100k store, and
-/// 725–818 against 455–490 on the 1M store. Writes did not change (`cargo bench --bench writes`:
-/// 6,000–7,300 single and ~20,000 batched articles/s with either split).
-pub const DEFAULT_STORE_CACHE_MB: u64 = 64;
+/// Where the memory for cache-missing reads does most depends on what misses. Measured on one
+/// core, 32 connections of distinct gzip queries, 2 rounds each:
+/// - queries across all regions (`/feed.*?from=…&to=…&limit=…`, a crawler walking date
+///   windows): moving 192 MiB from sled's cache to the article cache gave 1,229–1,269 req/s
+///   against 1,051–1,083 on the 100k store, and 725–818 against 455–490 on the 1M store, since
+///   neighbouring windows list the same articles and a decoded one skips both sled and serde_json;
+/// - `benches/load/cold.sh`'s mix (mostly single regions, whose pages share fewer articles): no
+///   change on 1M (604 against 575 req/s) and none beyond noise on 100k, while the peak RSS on
+///   1M rose from 667–696 MB to 736–754 MB, because the article cache fills its budget and
+///   sled's cache did not.
+///
+/// So the defaults keep sled's cache large, which holds the memory bound of issue 13 (peak RSS
+/// within the caches' budgets + 256 MiB); README, "Sizing memory", tells operators whose
+/// traffic is date windows to move memory to the article cache.
+pub const DEFAULT_STORE_CACHE_MB: u64 = 256;
 /// See [`DEFAULT_STORE_CACHE_MB`].
-pub const DEFAULT_ARTICLE_CACHE_MB: u64 = 256;
+pub const DEFAULT_ARTICLE_CACHE_MB: u64 = 64;
 
 /// Default `--search-index-mb`.
 pub const DEFAULT_SEARCH_INDEX_MB: u64 = 50;
