@@ -30,14 +30,7 @@ fn article(external_id: &str, title: &str, published_at: &str) -> Value {
 }
 
 async fn post(server: &TestServer, token: &str, body: &Value) -> Value {
-    let res = server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .expect("POST");
+    let res = server.post_article(token, body).await;
     assert_eq!(res.status(), 201);
     res.json().await.expect("json")
 }
@@ -62,9 +55,7 @@ async fn schedule(server: &TestServer, token: &str, ahead: i64) -> (u64, DateTim
 }
 
 async fn json_get(server: &TestServer, path: &str) -> Value {
-    let res = server.get(path).await;
-    assert_eq!(res.status(), 200, "{path}");
-    res.json().await.expect("json")
+    server.json_at(&server.url(path)).await
 }
 
 /// Everything public that could show the scheduled article: (what, whether it shows it).

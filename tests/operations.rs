@@ -18,23 +18,6 @@ fn article(external_id: &str, title: &str, published_at: &str, region: &str) -> 
     })
 }
 
-async fn post(server: &TestServer, token: &str, body: &Value) -> reqwest::Response {
-    server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .expect("POST")
-}
-
-async fn json_get(server: &TestServer, url: &str) -> Value {
-    let res = server.client.get(url).send().await.expect("GET");
-    assert_eq!(res.status(), 200, "{url}");
-    res.json().await.expect("json")
-}
-
 /// Atom links of a document by `rel`.
 fn atom_link(doc: &roxmltree::Document, rel: &str) -> Option<String> {
     doc.root_element()
@@ -67,7 +50,7 @@ async fn paging_walks_back_exactly_once_while_articles_arrive() {
     let mut url = Some(server.url("/feed.json?region=RU-KDA&limit=40"));
     let mut page_no = 0;
     while let Some(u) = url {
-        let page = json_get(&server, &u).await;
+        let page = server.json_at(&u).await;
         for item in page["items"].as_array().expect("items") {
             seen.push(item["id"].as_str().expect("id").to_string());
         }
@@ -78,7 +61,7 @@ async fn paging_walks_back_exactly_once_while_articles_arrive() {
             "2026-01-01T10:00:00+03:00",
             "RU-KDA",
         );
-        assert_eq!(post(&server, &token, &fresh).await.status(), 201);
+        assert_eq!(server.post_article(&token, &fresh).await.status(), 201);
         page_no += 1;
         url = page["next_url"].as_str().map(str::to_string);
     }
@@ -140,7 +123,7 @@ async fn hostile_titles_are_escaped_everywhere() {
             .any(|t| t == hostile);
         assert!(title, "{format}: the title comes back exactly after XML parsing");
     }
-    let json = json_get(&server, &server.url("/regions/RU-MOW/feed.json")).await;
+    let json = server.json_at(&server.url("/regions/RU-MOW/feed.json")).await;
     assert_eq!(json["items"][0]["title"], hostile);
 }
 
@@ -281,12 +264,12 @@ async fn websub_pings_each_changed_feed_once_per_write() {
         "feeds advertise the hub: {rss}"
     );
     let token = server.add_publisher("newsroom", "");
-    let res = post(
-        &server,
-        &token,
-        &article("w1", "Новость", "2024-05-17T09:00:00+03:00", "RU-NIZ"),
-    )
-    .await;
+    let res = server
+        .post_article(
+            &token,
+            &article("w1", "Новость", "2024-05-17T09:00:00+03:00", "RU-NIZ"),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let expected: HashSet<String> = ["/feed", "/feed"]
         .iter()
@@ -367,13 +350,10 @@ async fn metrics_parse_and_move() {
     assert_eq!(not_modified.status(), 304);
     let token = server.add_publisher("newsroom", "");
     assert_eq!(
-        post(
-            &server,
-            &token,
-            &article("m1", "М", "2024-05-17T09:00:00+03:00", "RU-NIZ")
-        )
-        .await
-        .status(),
+        server
+            .post_article(&token, &article("m1", "М", "2024-05-17T09:00:00+03:00", "RU-NIZ"))
+            .await
+            .status(),
         201
     );
     let after = prometheus_samples(&server.get_text("/metrics").await.1);

@@ -276,15 +276,7 @@ async fn paging_is_stable_while_writes_land() {
     let mut url = Some(server.url(&format!("/api/articles?q={}&limit=7", q("мост"))));
     let mut page = 0;
     while let Some(next) = url {
-        let v: Value = server
-            .client
-            .get(&next)
-            .send()
-            .await
-            .expect("GET")
-            .json()
-            .await
-            .expect("JSON");
+        let v = server.json_at(&next).await;
         seen.extend(
             v["items"]
                 .as_array()
@@ -617,15 +609,7 @@ async fn walk(server: &TestServer, query: &str) -> Vec<String> {
     let mut url = Some(server.url(&format!("/api/articles?{query}")));
     for _ in 0..1000 {
         let Some(next) = url else { return out };
-        let v: Value = server
-            .client
-            .get(&next)
-            .send()
-            .await
-            .expect("GET")
-            .json()
-            .await
-            .expect("JSON");
+        let v = server.json_at(&next).await;
         out.extend(
             v["items"]
                 .as_array()
@@ -698,16 +682,7 @@ async fn a_common_word_walked_back_in_day_windows_keeps_the_feed_order() {
 
 /// POSTs `body` as publisher `token`; the status.
 async fn post(server: &TestServer, token: &str, body: &Value) -> u16 {
-    server
-        .client
-        .post(server.url("/api/articles"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .expect("POST")
-        .status()
-        .as_u16()
+    server.post_article(token, body).await.status().as_u16()
 }
 
 #[tokio::test]

@@ -127,6 +127,24 @@ impl TestServer {
             .expect("GET")
     }
 
+    /// GET the absolute `url` (a `next` link, say), which must answer 200 with JSON; the JSON.
+    pub async fn json_at(&self, url: &str) -> serde_json::Value {
+        let res = self.client.get(url).send().await.expect("GET");
+        assert_eq!(res.status(), 200, "{url}");
+        res.json().await.expect("JSON")
+    }
+
+    /// POST one article (`body`) to `/api/articles` as the publisher whose token is `token`.
+    pub async fn post_article(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/articles"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// GET and return status, `ETag` (if any) and body bytes: what a reader can compare.
     pub async fn get_tagged(&self, path_and_query: &str) -> (u16, Option<String>, Vec<u8>) {
         let res = self.get(path_and_query).await;
