@@ -3,7 +3,7 @@
 //! Russian is inflected: «мост», «моста», «мостом» must find each other, so every token is
 //! reduced to its Snowball stem. The portal's text mixes Cyrillic and Latin words (names of
 //! companies, «Volga», «IT»), and a Russian stemmer leaves Latin words alone while an English one
-//! mangles Cyrillic, so [`ScriptStemmer`] picks the stemmer per token by its script. `ё` is
+//! mangles Cyrillic, so [`SCRIPT_STEMMER`] picks the stemmer per token by its script. `ё` is
 //! written as `е` in most news text, so both spell one token. Stop words (the Snowball lists for
 //! Russian and English) are dropped: they are in every article and would only make a query slow.
 //!
@@ -88,13 +88,13 @@ pub fn analyzer() -> TextAnalyzer {
         .filter_map(StopWordFilter::new);
     let mut builder = TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCase)
-        .filter(YoToYe)
+        .filter(LOWER_CASE)
+        .filter(YO_TO_YE)
         .dynamic();
     for filter in stop_words {
         builder = builder.filter_dynamic(filter);
     }
-    builder.filter_dynamic(ScriptStemmer).build()
+    builder.filter_dynamic(SCRIPT_STEMMER).build()
 }
 
 /// The analyzed tokens of `text` with their positions: what the index holds for it.
@@ -179,22 +179,26 @@ fn is_word_char(c: char) -> bool {
     }
 }
 
-/// Lower-cases tokens as tantivy's `LowerCaser` does (each character by `char::to_lowercase`),
-/// leaving a token that is lower case already untouched (most are) without the Unicode tables
-/// for ASCII and the Russian alphabet.
+/// A token filter that replaces a token's text by its function's answer, when it has one: the
+/// one shape of lenta's three filters below.
 #[derive(Clone, Copy)]
-pub struct LowerCase;
+pub struct TokenMap(fn(&str) -> Option<String>);
 
-impl TokenFilter for LowerCase {
+impl TokenFilter for TokenMap {
     type Tokenizer<T: Tokenizer> = MapFilter<T, fn(&str) -> Option<String>>;
 
     fn transform<T: Tokenizer>(self, tokenizer: T) -> Self::Tokenizer<T> {
         MapFilter {
             inner: tokenizer,
-            map: lower_case,
+            map: self.0,
         }
     }
 }
+
+/// Lower-cases tokens as tantivy's `LowerCaser` does (each character by `char::to_lowercase`),
+/// leaving a token that is lower case already untouched (most are) without the Unicode tables
+/// for ASCII and the Russian alphabet.
+pub const LOWER_CASE: TokenMap = TokenMap(lower_case);
 
 fn lower_case(text: &str) -> Option<String> {
     let changes = |c: char| match c {
@@ -211,19 +215,7 @@ fn lower_case(text: &str) -> Option<String> {
 }
 
 /// Writes `ё` as `е` (and `Ё` as `Е`; tokens are lower-cased first anyway).
-#[derive(Clone, Copy)]
-pub struct YoToYe;
-
-impl TokenFilter for YoToYe {
-    type Tokenizer<T: Tokenizer> = MapFilter<T, fn(&str) -> Option<String>>;
-
-    fn transform<T: Tokenizer>(self, tokenizer: T) -> Self::Tokenizer<T> {
-        MapFilter {
-            inner: tokenizer,
-            map: yo_to_ye,
-        }
-    }
-}
+pub const YO_TO_YE: TokenMap = TokenMap(yo_to_ye);
 
 fn yo_to_ye(text: &str) -> Option<String> {
     text.contains(['ё', 'Ё'])
@@ -232,19 +224,7 @@ fn yo_to_ye(text: &str) -> Option<String> {
 
 /// Stems a token with the Russian Snowball stemmer when it has a Cyrillic letter, with the
 /// English one when it has a Latin letter, and leaves it alone otherwise (numbers).
-#[derive(Clone, Copy)]
-pub struct ScriptStemmer;
-
-impl TokenFilter for ScriptStemmer {
-    type Tokenizer<T: Tokenizer> = MapFilter<T, fn(&str) -> Option<String>>;
-
-    fn transform<T: Tokenizer>(self, tokenizer: T) -> Self::Tokenizer<T> {
-        MapFilter {
-            inner: tokenizer,
-            map: stem,
-        }
-    }
-}
+pub const SCRIPT_STEMMER: TokenMap = TokenMap(stem);
 
 /// Most words a thread keeps the stems of (see [`stem`]); the cache is emptied when full.
 const STEM_CACHE_WORDS: usize = 100_000;
@@ -367,7 +347,7 @@ mod tests {
             out
         };
         let mut ours = TextAnalyzer::builder(WordTokenizer::default())
-            .filter(LowerCase)
+            .filter(LOWER_CASE)
             .build();
         let mut theirs = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(LowerCaser)
