@@ -18,21 +18,16 @@
 //!   back to the operating system; the server calls it after opening the store and when the
 //!   render pool falls idle.
 
-#[cfg(not(feature = "system-allocator"))]
-#[allow(unsafe_code)]
-fn collect() {
-    // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any time; it
-    // only returns free pages of the calling thread's heap (and abandoned ones) to the OS.
-    unsafe { libmimalloc_sys::mi_collect(true) }
-}
-
-/// The profiling build (`--features system-allocator`) leaves glibc's malloc alone: it is not
-/// the allocator lenta ships with, and its trimming would change what a heap profiler sees.
-#[cfg(feature = "system-allocator")]
-fn collect() {}
-
 /// Returns the memory the calling thread freed, and mimalloc's delayed purges, to the OS now.
 /// Costs up to about a millisecond: call it when a burst of work is over, not per request.
+///
+/// The profiling build (`--features system-allocator`) leaves glibc's malloc alone: it is not
+/// the allocator lenta ships with, and trimming would change what a heap profiler sees.
 pub fn release_free_memory() {
-    collect();
+    // SAFETY: `mi_collect` takes no pointers and may be called from any thread at any time; it
+    // only returns free pages of the calling thread's heap (and abandoned ones) to the OS.
+    #[cfg(not(feature = "system-allocator"))]
+    unsafe {
+        libmimalloc_sys::mi_collect(true)
+    }
 }
