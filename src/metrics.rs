@@ -35,6 +35,9 @@ pub struct Metrics {
     pub websub: [AtomicU64; 2],
     /// Cache-missing requests refused with 503 because the render pool was saturated.
     pub renders_refused: AtomicU64,
+    /// Cache-missing requests that left the render queue because their client closed its side
+    /// of the connection while they waited ([`crate::http::client`]).
+    pub renders_abandoned: AtomicU64,
     /// Most-read rankings computed ([`crate::popular`]): at most one per canonical query per
     /// refresh interval, however many requests ask.
     pub popular_rankings: AtomicU64,
@@ -122,7 +125,7 @@ impl Metrics {
         let sum = load(&self.latency_sum_micros) as f64 / 1e6;
         let _ = writeln!(out, "lenta_http_request_duration_seconds_sum {sum}");
         let _ = writeln!(out, "lenta_http_request_duration_seconds_count {count}");
-        let counters: [(&str, &str, u64); 7] = [
+        let counters: [(&str, &str, u64); 8] = [
             (
                 "lenta_not_modified_total",
                 "Conditional requests answered 304.",
@@ -142,6 +145,11 @@ impl Metrics {
                 "lenta_renders_refused_total",
                 "Cache-missing requests answered 503 because every render worker was busy and the queue full (or the wait too long).",
                 load(&self.renders_refused),
+            ),
+            (
+                "lenta_renders_abandoned_total",
+                "Cache-missing requests not rendered because their client closed the connection while they waited for a render worker.",
+                load(&self.renders_abandoned),
             ),
             (
                 "lenta_popular_rankings_total",

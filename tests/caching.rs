@@ -80,18 +80,6 @@ async fn get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Reply
     fetch(server, "GET", path, headers).await
 }
 
-/// The value of an unlabelled counter in `/metrics`.
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    let (status, text) = server.get_text("/metrics").await;
-    assert_eq!(status, 200);
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
-        .trim()
-        .parse()
-        .expect("counter value")
-}
-
 /// One NDJSON article line.
 fn article(external_id: &str, region: &str, title: &str, published_at: &str) -> String {
     let line = json!({
@@ -438,7 +426,7 @@ async fn conditional_requests_follow_rfc9110_order() {
         }
     }
     // Every 304 was counted, and nothing else was.
-    assert_eq!(metric(&server, "lenta_not_modified_total").await, expected_304s);
+    assert_eq!(server.metric("lenta_not_modified_total").await, expected_304s);
 }
 
 #[tokio::test]
@@ -785,21 +773,21 @@ async fn the_render_cache_serves_repeats_and_counts_304s() {
     let path = "/feed.atom?region=RU-NIZ";
     let first = get(&server, path, &[("accept-encoding", "gzip")]).await;
     assert_eq!(first.status, 200);
-    let hits = metric(&server, "lenta_render_cache_hits_total").await;
-    let misses = metric(&server, "lenta_render_cache_misses_total").await;
+    let hits = server.metric("lenta_render_cache_hits_total").await;
+    let misses = server.metric("lenta_render_cache_misses_total").await;
     for _ in 0..3 {
         let again = get(&server, path, &[("accept-encoding", "gzip")]).await;
         assert_eq!(again.body, first.body);
     }
-    let hits_after = metric(&server, "lenta_render_cache_hits_total").await;
+    let hits_after = server.metric("lenta_render_cache_hits_total").await;
     assert!(hits_after >= hits + 3, "hits {hits} -> {hits_after}");
     assert_eq!(
-        metric(&server, "lenta_render_cache_misses_total").await,
+        server.metric("lenta_render_cache_misses_total").await,
         misses,
         "repeats must not render"
     );
 
-    let not_modified = metric(&server, "lenta_not_modified_total").await;
+    let not_modified = server.metric("lenta_not_modified_total").await;
     let reply = get(
         &server,
         path,
@@ -807,19 +795,13 @@ async fn the_render_cache_serves_repeats_and_counts_304s() {
     )
     .await;
     assert_eq!(reply.status, 304);
-    assert_eq!(
-        metric(&server, "lenta_not_modified_total").await,
-        not_modified + 1
-    );
+    assert_eq!(server.metric("lenta_not_modified_total").await, not_modified + 1);
     let reply = get(&server, path, &[("if-modified-since", first.h("last-modified"))]).await;
     assert_eq!(reply.status, 304);
-    assert_eq!(
-        metric(&server, "lenta_not_modified_total").await,
-        not_modified + 2
-    );
+    assert_eq!(server.metric("lenta_not_modified_total").await, not_modified + 2);
     // A 304 needs no body: neither a hit nor a render.
-    assert_eq!(metric(&server, "lenta_render_cache_hits_total").await, hits_after);
-    assert_eq!(metric(&server, "lenta_render_cache_misses_total").await, misses);
+    assert_eq!(server.metric("lenta_render_cache_hits_total").await, hits_after);
+    assert_eq!(server.metric("lenta_render_cache_misses_total").await, misses);
 }
 
 #[tokio::test]
@@ -891,13 +873,13 @@ async fn a_full_500_item_page_is_rendered_once() {
         "page of {} bytes is too small to test this",
         first.body.len()
     );
-    let misses = metric(&server, "lenta_render_cache_misses_total").await;
+    let misses = server.metric("lenta_render_cache_misses_total").await;
     for accept in ["identity", ""] {
         let again = get(&server, path, &[("accept-encoding", accept)]).await;
         assert_eq!(again.body, first.body);
     }
     assert_eq!(
-        metric(&server, "lenta_render_cache_misses_total").await,
+        server.metric("lenta_render_cache_misses_total").await,
         misses,
         "a large page must be served from the render cache, not rendered again"
     );

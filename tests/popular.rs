@@ -467,15 +467,6 @@ async fn the_ranking_runs_in_the_render_pool() {
     assert_eq!(ids(&body).len(), 1);
 }
 
-/// The value of an unlabelled series in `/metrics`.
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    let (status, text) = server.get_text("/metrics").await;
-    assert_eq!(status, 200);
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
-
 /// Many concurrent requests for one ranking, in every format, cost one computation in the
 /// refresh interval: the formats share the snapshot of the canonical query. Another period is
 /// another ranking.
@@ -490,7 +481,7 @@ async fn one_ranking_per_query_per_refresh_however_many_ask() {
     )
     .await;
     let name = "lenta_popular_rankings_total";
-    assert_eq!(metric(&server, name).await, 0);
+    assert_eq!(server.metric(name).await, 0);
     let paths = [
         "/feed.rss?sort=popular",
         "/feed.atom?period=24h&sort=popular",
@@ -503,12 +494,12 @@ async fn one_ranking_per_query_per_refresh_however_many_ask() {
         tasks.spawn(async move { client.get(url).send().await.expect("GET").status().as_u16() });
     }
     assert!(tasks.join_all().await.iter().all(|s| *s == 200));
-    assert_eq!(metric(&server, name).await, 1, "one ranking for 32 requests");
+    assert_eq!(server.metric(name).await, 1, "one ranking for 32 requests");
     view(&server.client, &server.base, &token, id, 3).await;
     let (_, _, body) = get_json(&server.client, &server.base, "/api/articles?sort=popular").await;
     assert_eq!(ids(&body), [id]);
     assert_eq!(
-        metric(&server, name).await,
+        server.metric(name).await,
         1,
         "views do not recompute before the refresh"
     );
@@ -518,5 +509,5 @@ async fn one_ranking_per_query_per_refresh_however_many_ask() {
         "/api/articles?sort=popular&period=7d",
     )
     .await;
-    assert_eq!(metric(&server, name).await, 2);
+    assert_eq!(server.metric(name).await, 2);
 }

@@ -114,3 +114,65 @@ async fn misses_within_the_queue_all_get_their_page() {
     assert!(metrics.contains("lenta_renders_refused_total 0"), "{metrics}");
     assert!(metrics.contains("lenta_renders_waiting 0"), "{metrics}");
 }
+
+/// Polls `/metrics` until `name` satisfies `ok`, for at most 20 s; returns the last value.
+async fn await_metric(server: &TestServer, name: &str, ok: impl Fn(u64) -> bool) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = server.metric(name).await;
+        if ok(value) || tokio::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Misses whose clients close their connections while waiting for the worker are not rendered
+/// for nobody: they leave the queue (`lenta_renders_abandoned_total`). A client that only shut
+/// down its sending side looks the same from the server, and gets a 503 with Retry-After at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_whose_clients_leave_are_not_rendered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = one_worker(64, 1500).await;
+    let request = |i| format!("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", miss(i));
+    let mut sockets = Vec::new();
+    for i in 0..24 {
+        let mut socket = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        socket.write_all(request(i).as_bytes()).await.expect("send");
+        sockets.push(socket);
+    }
+    // One 500-item render at a time: most of the 24 wait.
+    let waiting = await_metric(&server, "lenta_renders_waiting", |n| n >= 8).await;
+    assert!(waiting >= 8, "only {waiting} of 24 misses queued");
+
+    // Half-closed while queued: answered at once, with the busy problem.
+    let mut half = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    half.write_all(request(99).as_bytes()).await.expect("send");
+    half.shutdown().await.expect("shutdown(Write)");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), half.read_to_end(&mut answer))
+        .await
+        .expect("a half-closed client is answered, not left waiting")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+
+    drop(sockets);
+    let left = await_metric(&server, "lenta_renders_waiting", |n| n == 0).await;
+    assert_eq!(left, 0, "the queue empties once its clients are gone");
+    let abandoned = server.metric("lenta_renders_abandoned_total").await;
+    // Those still queued when the clients went, less the few the worker took meanwhile.
+    assert!(
+        abandoned > waiting / 2,
+        "{abandoned} abandoned, {waiting} were waiting"
+    );
+    assert_eq!(server.metric("lenta_renders_refused_total").await, 0);
+    // The worker is free for a client that is still there.
+    assert_eq!(server.get(&miss(30)).await.status(), 200);
+}

@@ -4,13 +4,16 @@
 //! hyper's HTTP/1.1 connection driver with a header-read timeout (a client that dribbles its
 //! headers is cut off), a header-size cap and half-close support, and is registered with a
 //! [`GracefulShutdown`] watcher; a semaphore bounds the connections served at once, and
-//! [`peers::PeerLimit`] each address's share of them. Request bodies have their own deadline
-//! (`--body-timeout`, applied where they are read). On shutdown the listener is dropped first (no new
-//! connections), in-flight requests get a grace period, then the store is flushed.
+//! [`peers::PeerLimit`] each address's share of them. The socket is shared with the connection's
+//! [`client::Client`], so that a request waiting for a render worker notices its client leave.
+//! Request bodies have their own deadline (`--body-timeout`, applied where they are read). On
+//! shutdown the listener is dropped first (no new connections), in-flight requests get a grace
+//! period, then the store is flushed.
 
 pub mod aggregators;
 pub mod assets;
 pub mod cache;
+pub mod client;
 pub mod conditional;
 pub mod cors;
 pub mod encoding;
@@ -169,8 +172,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let app = Arc::clone(&app);
-        let service = service_fn(move |req| router::handle(Arc::clone(&app), req, peer));
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (client, io) = client::Client::of(stream);
+        let service =
+            service_fn(move |req| client.clone().serve(router::handle(Arc::clone(&app), req, peer)));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

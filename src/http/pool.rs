@@ -36,6 +36,9 @@ pub enum Busy {
     /// The job waited in the queue for longer than allowed.
     #[error("the request waited {0:?} for a render worker")]
     Timeout(Duration),
+    /// The client closed its connection while the request waited ([`super::client`]).
+    #[error("the client closed its side of the connection while the request waited for a render worker")]
+    ClientGone,
     /// The job itself panicked (a bug); the pool stays usable.
     #[error("the render job failed: {0}")]
     Panicked(String),
@@ -149,7 +152,8 @@ impl WorkPool {
     /// Runs `job` on a blocking thread once a worker is free, or refuses it.
     ///
     /// A job whose requester goes away while it runs still finishes (it holds its worker until
-    /// then), so the number of threads never exceeds `workers`.
+    /// then), so the number of threads never exceeds `workers`; one whose client goes while it
+    /// waits leaves the queue ([`Busy::ClientGone`]), so that no worker renders for nobody.
     pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => permit,
@@ -164,10 +168,14 @@ impl WorkPool {
                 }
                 let _waiting = Waiting(waiting);
                 let acquire = Arc::clone(&self.permits).acquire_owned();
-                match tokio::time::timeout(self.limits.wait, acquire).await {
-                    Ok(Ok(permit)) => permit,
-                    // The semaphore is never closed; treat it like a timeout all the same.
-                    Ok(Err(_)) | Err(_) => return Err(Busy::Timeout(self.limits.wait)),
+                tokio::select! {
+                    acquired = tokio::time::timeout(self.limits.wait, acquire) => match acquired {
+                        Ok(Ok(permit)) => permit,
+                        // The semaphore is never closed; treat it like a timeout all the same.
+                        Ok(Err(_)) | Err(_) => return Err(Busy::Timeout(self.limits.wait)),
+                    },
+                    // Nobody would read the page: leave the queue to those still waiting.
+                    () = super::client::gone() => return Err(Busy::ClientGone),
                 }
             }
         };

@@ -310,12 +310,12 @@ async fn body(
 /// 503 with `Retry-After` for a miss the render pool could not take (RFC 9110 §15.6.4); a
 /// panicked render is a 500.
 pub(super) fn busy_problem(app: &App, busy: Busy) -> Problem {
-    if let Busy::Panicked(detail) = busy {
-        return Problem::internal(format!("rendering failed: {detail}"));
-    }
-    app.metrics
-        .renders_refused
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let counter = match &busy {
+        Busy::Panicked(detail) => return Problem::internal(format!("rendering failed: {detail}")),
+        Busy::ClientGone => &app.metrics.renders_abandoned,
+        Busy::QueueFull { .. } | Busy::Timeout(_) => &app.metrics.renders_refused,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "busy",

@@ -163,6 +163,15 @@ impl TestServer {
         (status, res.text().await.expect("body"))
     }
 
+    /// The value of an unlabelled series in `/metrics` (a counter or a gauge).
+    pub async fn metric(&self, name: &str) -> u64 {
+        let (status, text) = self.get_text("/metrics").await;
+        assert_eq!(status, 200);
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+    }
+
     /// Imports NDJSON text as publisher `portal`, like `lenta import`.
     pub fn import(&self, ndjson: &str) -> ImportReport {
         let app = self.app();
