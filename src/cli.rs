@@ -164,6 +164,10 @@ struct ServeArgs {
     /// Longest pause in seconds between two reads of a request body (408 and close above it).
     #[arg(long, env = "LENTA_BODY_TIMEOUT", default_value_t = 10)]
     body_timeout: u64,
+    /// Longest time in seconds an answer may wait for the client to read any of it (connection
+    /// closed above it).
+    #[arg(long, env = "LENTA_SEND_TIMEOUT", default_value_t = 60)]
+    send_timeout: u64,
     /// Most connections one client IP may hold open (503 with Retry-After above it).
     #[arg(long, env = "LENTA_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     max_connections_per_ip: usize,
@@ -361,6 +365,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         brotli_quality: args.brotli_quality,
     };
     settings.body_timeout = Duration::from_secs(args.body_timeout.max(1));
+    settings.send_timeout = Duration::from_secs(args.send_timeout.max(1));
     settings.max_connections_per_ip = args.max_connections_per_ip.max(1);
     settings.max_batch_lines = args.max_batch_lines.max(1);
     settings.max_header_bytes = args.max_header_bytes.max(8192);

@@ -107,6 +107,10 @@ pub struct Settings {
     /// `client_body_timeout`): a body that stalls longer gets 408 and the connection closes, so
     /// slow senders cannot hold connection slots.
     pub body_timeout: Duration,
+    /// Longest time an answer may wait for the client to take any of it (nginx's
+    /// `send_timeout`): a client that stops reading loses its connection, so it cannot hold a
+    /// slot and the answer's buffers for ever.
+    pub send_timeout: Duration,
     /// Most connections one client IP may have open at once; more get a canned 503, so one
     /// address cannot take every slot of `max_connections`.
     pub max_connections_per_ip: usize,
@@ -196,6 +200,7 @@ impl Settings {
             },
             compression: Compression::default(),
             body_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
             max_connections_per_ip: 64,
             max_batch_lines: 100_000,
             max_header_bytes: 32 << 10,

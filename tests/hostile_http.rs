@@ -10,7 +10,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{corpus, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::AsyncWrite;
@@ -431,6 +431,57 @@ async fn half_closed_clients_get_their_answer() {
         "every half-closed client (20 POST, 20 GET) gets its answer"
     );
     assert_eq!(article_count(&server).await, 20);
+}
+
+// ---- Hole 13: clients that stop reading ------------------------------------------------------
+
+/// `GET /healthz` from `from` with `Connection: close`: the answer's status, if one came.
+async fn health_status_from(server: &TestServer, from: &str) -> Option<u16> {
+    let stream = connect_from(from, server.addr).await;
+    send(
+        &stream,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .ok()?;
+    Raw::parse(&read_all(&stream, Duration::from_secs(5)).await).map(|raw| raw.status)
+}
+
+/// A client that asks for large answers and reads none of them loses its connection after
+/// `--send-timeout` (nginx's `send_timeout`), and with it its slot: with one connection per
+/// address, that address is served again.
+#[tokio::test]
+async fn a_client_that_stops_reading_loses_its_connection() {
+    let server = TestServer::start_with(|s| {
+        s.max_connections_per_ip = 1;
+        s.send_timeout = Duration::from_secs(1);
+    })
+    .await;
+    server.import(&corpus(600, 3));
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .bind(SocketAddr::new("127.0.0.3".parse().expect("ip"), 0))
+        .expect("bind");
+    let stalled = socket.connect(server.addr).await.expect("connect");
+    // Pipelined 500-item pages (about 1.5 MB each), none read: the server's writes block.
+    let pages = "GET /feed.rss?limit=500 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20);
+    send(&stalled, pages.as_bytes()).await.expect("send");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        health_status_from(&server, "127.0.0.3").await,
+        Some(503),
+        "the stalled connection holds the address's only slot"
+    );
+    // After the send timeout the server gives the connection up, and the slot with it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut status = None;
+    while Instant::now() < deadline && status != Some(200) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status = health_status_from(&server, "127.0.0.3").await;
+    }
+    assert_eq!(status, Some(200), "the slot is free again after --send-timeout");
+    drop(stalled);
 }
 
 // ---- Hole 10: unparsable If-None-Match ---------------------------------------------------------

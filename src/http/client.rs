@@ -17,6 +17,12 @@
 //! sees of one that only shut down its sending side, so both count as gone: the pool answers
 //! such a waiting request at once with `503` and `Retry-After` instead of rendering it (see the
 //! README, "Limits"). A request already rendering is finished and answered either way.
+//!
+//! Owning the I/O also bounds the other way a client can stop: by no longer reading. A write
+//! that finds the socket full arms a timer of `--send-timeout`, and any progress disarms it;
+//! when it fires the write fails and hyper closes the connection. Without it a client that
+//! asked for large pages and read nothing held its connection slot, and the answer queued for
+//! it, for as long as it liked.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -25,9 +31,11 @@ use std::net::Shutdown;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 tokio::task_local! {
     /// The client of the request being served on this task.
@@ -38,14 +46,26 @@ tokio::task_local! {
 #[derive(Clone)]
 pub struct Client(Arc<TcpStream>);
 
-/// A connection's socket as hyper's I/O, shared with its [`Client`].
-pub struct ClientIo(Arc<TcpStream>);
+/// A connection's socket as hyper's I/O, shared with its [`Client`]; its writes give up on a
+/// client that stops reading (see [`ClientIo::poll_send`]).
+pub struct ClientIo {
+    stream: Arc<TcpStream>,
+    send_timeout: Duration,
+    /// Armed while a write waits for the socket to take bytes.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
 
 impl Client {
-    /// Splits an accepted socket into the I/O hyper serves and the handle its requests carry.
-    pub fn of(stream: TcpStream) -> (Client, ClientIo) {
+    /// Splits an accepted socket into the I/O hyper serves, whose writes give up after
+    /// `send_timeout` without progress, and the handle its requests carry.
+    pub fn of(stream: TcpStream, send_timeout: Duration) -> (Client, ClientIo) {
         let stream = Arc::new(stream);
-        (Client(Arc::clone(&stream)), ClientIo(stream))
+        let io = ClientIo {
+            stream: Arc::clone(&stream),
+            send_timeout,
+            stalled: None,
+        };
+        (Client(stream), io)
     }
 
     /// Runs `request` (the answer to one request of this connection) with this client as the
@@ -77,7 +97,7 @@ pub async fn gone() {
 
 impl AsyncRead for ClientIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let stream = &self.0;
+        let stream = &self.stream;
         loop {
             ready!(stream.poll_read_ready(cx))?;
             let wanted = buf.remaining();
@@ -107,15 +127,45 @@ impl AsyncRead for ClientIo {
     }
 }
 
-impl AsyncWrite for ClientIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+impl ClientIo {
+    /// Writes with `write` once the socket takes bytes. Fails with `TimedOut` once the client
+    /// has taken none for `send_timeout`: the timer starts when a write finds the socket full
+    /// and any progress disarms it (nginx's `send_timeout`, between two successive writes).
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl Fn(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(buf) {
+            match self.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    let timeout = self.send_timeout;
+                    let stalled = self
+                        .stalled
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                    ready!(stalled.as_mut().poll(cx));
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the client read none of the answer for {timeout:?}"),
+                    )));
+                }
+            }
+            match write(&self.stream) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
+                done => {
+                    self.stalled = None;
+                    return Poll::Ready(done);
+                }
             }
         }
+    }
+}
+
+impl AsyncWrite for ClientIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_send(cx, |stream| stream.try_write(buf))
     }
 
     fn poll_write_vectored(
@@ -123,13 +173,8 @@ impl AsyncWrite for ClientIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write_vectored(bufs) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        self.get_mut()
+            .poll_send(cx, |stream| stream.try_write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -142,6 +187,6 @@ impl AsyncWrite for ClientIo {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(Shutdown::Write))
+        Poll::Ready(socket2::SockRef::from(&*self.stream).shutdown(Shutdown::Write))
     }
 }

@@ -172,7 +172,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             () = &mut shutdown => break,
         };
         let app = Arc::clone(&app);
-        let (client, io) = client::Client::of(stream);
+        let (client, io) = client::Client::of(stream, app.settings.send_timeout);
         let service =
             service_fn(move |req| client.clone().serve(router::handle(Arc::clone(&app), req, peer)));
         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
