@@ -1,4 +1,5 @@
-//! The client at the other end of a connection, and whether it is still there.
+//! The client at the other end of a connection: whether it is still there, and whether it still
+//! reads.
 //!
 //! A cache-missing request may wait for a render worker ([`super::pool`]), behind up to
 //! `--render-queue` others. A client that gives up meanwhile (a crawler's timeout, a reader who
