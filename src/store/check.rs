@@ -367,6 +367,21 @@ mod tests {
         decode_article(&value).expect("decode")
     }
 
+    /// Opens the store in `dir` again. sled's background threads may hold its lock on the
+    /// directory for a moment after the previous `Store` is dropped (the reason for
+    /// `wait_for_unlock` in tests/common), so `Locked` is retried for a few seconds.
+    fn reopen(dir: &std::path::Path) -> Store {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Store::open(dir, 16 << 20) {
+                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                opened => return opened.expect("open"),
+            }
+        }
+    }
+
     /// Imports one article dated `at` into `store`, returning its id.
     fn import_at(store: &Store, regions: &RegionDirectory, at: &str) -> u64 {
         let line = serde_json::json!({
@@ -419,13 +434,13 @@ mod tests {
                 .expect("insert");
         }
         let id = {
-            let store = Store::open(dir.path(), 16 << 20).expect("open");
+            let store = reopen(dir.path());
             let id = import_at(&store, &regions, "2999-01-01T00:00:00Z");
             store.data.remove(&mark).expect("remove");
             store.flush_blocking().expect("flush");
             id
         };
-        let store = Store::open(dir.path(), 16 << 20).expect("open");
+        let store = reopen(dir.path());
         let a = store.get(id).expect("get").expect("stored");
         assert!(!store.is_scheduled(&a), "an article public before stays public");
         assert_eq!(store.article_count(), 1);
