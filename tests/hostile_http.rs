@@ -106,10 +106,18 @@ impl Raw {
 /// Sends `request` from 127.0.0.1 and reads the answer until the server closes (requests here
 /// carry `Connection: close`).
 async fn exchange(server: &TestServer, request: &[u8]) -> Option<Raw> {
-    let stream = connect_from("127.0.0.1", server.addr).await;
+    exchange_from(server, "127.0.0.1", request).await
+}
+
+/// [`exchange`] from the local address `from`.
+async fn exchange_from(server: &TestServer, from: &str, request: &[u8]) -> Option<Raw> {
+    let stream = connect_from(from, server.addr).await;
     send(&stream, request).await.ok()?;
     Raw::parse(&read_all(&stream, Duration::from_secs(10)).await)
 }
+
+/// `GET /healthz` with `Connection: close`.
+const HEALTH_CLOSE: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
 fn post_head(path: &str, token: &str, content_type: &str, length: usize) -> String {
     format!(
@@ -388,17 +396,8 @@ async fn one_address_cannot_take_every_slot() {
     // Closing the held ones frees the address's places.
     drop(held);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let raw = {
-        let stream = connect_from("127.0.0.2", server.addr).await;
-        send(
-            &stream,
-            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await
-        .expect("send");
-        Raw::parse(&read_all(&stream, Duration::from_secs(5)).await).expect("answer")
-    };
-    assert_eq!(raw.status, 200);
+    let raw = exchange_from(&server, "127.0.0.2", HEALTH_CLOSE).await;
+    assert_eq!(raw.expect("answer").status, 200);
 }
 
 // ---- Hole 5: half-closed clients -------------------------------------------------------------
@@ -435,16 +434,11 @@ async fn half_closed_clients_get_their_answer() {
 
 // ---- Hole 13: clients that stop reading ------------------------------------------------------
 
-/// `GET /healthz` from `from` with `Connection: close`: the answer's status, if one came.
+/// `GET /healthz` from `from`: the answer's status, if one came.
 async fn health_status_from(server: &TestServer, from: &str) -> Option<u16> {
-    let stream = connect_from(from, server.addr).await;
-    send(
-        &stream,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await
-    .ok()?;
-    Raw::parse(&read_all(&stream, Duration::from_secs(5)).await).map(|raw| raw.status)
+    exchange_from(server, from, HEALTH_CLOSE)
+        .await
+        .map(|raw| raw.status)
 }
 
 /// A client that asks for large answers and reads none of them loses its connection after

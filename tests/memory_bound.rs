@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
-use common::ChildServer;
+use common::{metric_at, ChildServer};
 use lenta::regions::RegionDirectory;
 
 /// `--render-cache-mb` of the server under test.
@@ -119,21 +119,6 @@ fn distinct_paths() -> impl Iterator<Item = String> {
     })
 }
 
-/// The value of the unlabelled counter `name` in the server's `/metrics`.
-async fn metric(server: &ChildServer, client: &reqwest::Client, name: &str) -> u64 {
-    let text = client
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
-
 /// Answers of the load by kind.
 #[derive(Debug, Default)]
 struct Answers {
@@ -214,7 +199,7 @@ async fn peak_rss_and_threads_stay_bounded() {
 
     let idle = Status::read(pid).expect("server status");
     let hwm_reset = reset_peak(pid);
-    let hits_before = metric(&server, &client, "lenta_render_cache_hits_total").await;
+    let hits_before = metric_at(&client, &server.base, "lenta_render_cache_hits_total").await;
 
     // Sample every 50 ms on a plain thread while the load runs.
     let stop = Arc::new(AtomicBool::new(false));
@@ -256,7 +241,7 @@ async fn peak_rss_and_threads_stay_bounded() {
     let elapsed = started.elapsed();
     let sampled = sampler.join().expect("sampler thread");
     let end = Status::read(pid).expect("server status after the load");
-    let hits = metric(&server, &client, "lenta_render_cache_hits_total").await - hits_before;
+    let hits = metric_at(&client, &server.base, "lenta_render_cache_hits_total").await - hits_before;
 
     // With the mark reset, VmHWM is the exact peak of the load; else only the samples count (the
     // demo import at start may have peaked higher than any load).

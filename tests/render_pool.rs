@@ -115,18 +115,6 @@ async fn misses_within_the_queue_all_get_their_page() {
     assert!(metrics.contains("lenta_renders_waiting 0"), "{metrics}");
 }
 
-/// Polls `/metrics` until `name` satisfies `ok`, for at most 20 s; returns the last value.
-async fn await_metric(server: &TestServer, name: &str, ok: impl Fn(u64) -> bool) -> u64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let value = server.metric(name).await;
-        if ok(value) || tokio::time::Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Misses whose clients close their connections while waiting for the worker are not rendered
 /// for nobody: they leave the queue (`lenta_renders_abandoned_total`). A client that only shut
 /// down its sending side looks the same from the server, and gets a 503 with Retry-After at once.
@@ -145,7 +133,9 @@ async fn misses_whose_clients_leave_are_not_rendered() {
         sockets.push(socket);
     }
     // One 500-item render at a time: most of the 24 wait.
-    let waiting = await_metric(&server, "lenta_renders_waiting", |n| n >= 8).await;
+    let waiting = server
+        .await_metric("lenta_renders_waiting", |n| n >= 8, Duration::from_secs(20))
+        .await;
     assert!(waiting >= 8, "only {waiting} of 24 misses queued");
 
     // Half-closed while queued: answered at once, with the busy problem.
@@ -164,7 +154,9 @@ async fn misses_whose_clients_leave_are_not_rendered() {
     assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
 
     drop(sockets);
-    let left = await_metric(&server, "lenta_renders_waiting", |n| n == 0).await;
+    let left = server
+        .await_metric("lenta_renders_waiting", |n| n == 0, Duration::from_secs(20))
+        .await;
     assert_eq!(left, 0, "the queue empties once its clients are gone");
     let abandoned = server.metric("lenta_renders_abandoned_total").await;
     // Those still queued when the clients went, less the few the worker took meanwhile.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ChildServer, Pings, TestServer};
+use common::{metric_at, ChildServer, Pings, TestServer};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
@@ -130,33 +130,6 @@ async fn publish(client: &reqwest::Client, base: &str, token: &str, id: &str) {
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
 }
 
-/// The value of the counter `name` in the server's /metrics.
-async fn counter(client: &reqwest::Client, base: &str, name: &str) -> u64 {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
-}
-
-/// Waits (at most `secs` seconds) until the counter `name` reaches `target`; returns its value.
-async fn wait_for_counter(server: &TestServer, name: &str, target: u64, secs: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let value = counter(&server.client, &server.base, name).await;
-        if value >= target || Instant::now() >= deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// An in-process server pinging `hub_url` and trusting `ca_file`, with a publisher's token.
 async fn server_pinging(hub_url: &str, ca_file: std::path::PathBuf) -> (TestServer, String) {
     let hub_url = hub_url.to_string();
@@ -212,11 +185,11 @@ async fn https_hub_trusted_through_the_ca_file_flag_receives_publish_pings() {
     let topics: HashSet<String> = pings.into_iter().map(|(_, url)| url).collect();
     assert_eq!(topics, expected, "hub.url names every changed feed over https");
     assert_eq!(
-        counter(&client, &server.base, "lenta_websub_notifications_total").await,
+        metric_at(&client, &server.base, "lenta_websub_notifications_total").await,
         expected.len() as u64
     );
     assert_eq!(
-        counter(&client, &server.base, "lenta_websub_failures_total").await,
+        metric_at(&client, &server.base, "lenta_websub_failures_total").await,
         0
     );
     assert_eq!(
@@ -238,9 +211,15 @@ async fn https_hub_with_an_untrusted_certificate_gets_no_ping_and_is_counted_as_
     publish(&server.client, &server.base, &token, "untrusted1").await;
 
     let topics = changed_topics(&server.base).len() as u64;
-    let failures = wait_for_counter(&server, "lenta_websub_failures_total", topics, 30).await;
+    let failures = server
+        .await_metric(
+            "lenta_websub_failures_total",
+            |v| v >= topics,
+            Duration::from_secs(30),
+        )
+        .await;
     assert_eq!(failures, topics, "every topic's ping counted as failed");
-    let notified = counter(&server.client, &server.base, "lenta_websub_notifications_total");
+    let notified = server.metric("lenta_websub_notifications_total");
     assert_eq!(notified.await, 0);
     assert!(hub.pings.lock().expect("lock").is_empty(), "no ping got through");
     // One attempt per topic: a refused certificate is not retried (it would only delay the count).
@@ -264,7 +243,13 @@ async fn https_hub_that_closes_each_connection_still_gets_every_ping_without_fai
 
     let expected = changed_topics(&server.base);
     let n = expected.len() as u64;
-    let delivered = wait_for_counter(&server, "lenta_websub_notifications_total", n, 20).await;
+    let delivered = server
+        .await_metric(
+            "lenta_websub_notifications_total",
+            |v| v >= n,
+            Duration::from_secs(20),
+        )
+        .await;
     assert_eq!(delivered, n);
     let pings = hub.pings.lock().expect("lock").clone();
     let topics: HashSet<String> = pings.iter().map(|(_, u)| u.clone()).collect();
@@ -272,7 +257,7 @@ async fn https_hub_that_closes_each_connection_still_gets_every_ping_without_fai
     assert_eq!(pings.len(), expected.len(), "one ping per feed");
     // Reusing the batch's connection is an optimisation only: a hub that closes each one still
     // gets every ping, each over a connection of its own, and none is given up on.
-    let failures = counter(&server.client, &server.base, "lenta_websub_failures_total");
+    let failures = server.metric("lenta_websub_failures_total");
     assert_eq!(failures.await, 0);
     assert_eq!(hub.connections.load(Ordering::SeqCst), expected.len());
 }

@@ -15,6 +15,21 @@ use lenta::http::RunningServer;
 use lenta::import::{self, ImportReport};
 use tempfile::TempDir;
 
+/// The value of the unlabelled series `name` (a counter or a gauge) in the `/metrics` of the
+/// server at `base`: for servers of either kind ([`TestServer`], [`ChildServer`]).
+pub async fn metric_at(client: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let res = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
 /// The fixture file shipped with the project.
 pub const FIXTURES: &str = include_str!("../../data/fixtures.json");
 
@@ -165,11 +180,20 @@ impl TestServer {
 
     /// The value of an unlabelled series in `/metrics` (a counter or a gauge).
     pub async fn metric(&self, name: &str) -> u64 {
-        let (status, text) = self.get_text("/metrics").await;
-        assert_eq!(status, 200);
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+        metric_at(&self.client, &self.base, name).await
+    }
+
+    /// Polls [`TestServer::metric`] until `ok` holds of it or `within` has passed; returns the
+    /// last value read.
+    pub async fn await_metric(&self, name: &str, ok: impl Fn(u64) -> bool, within: Duration) -> u64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = self.metric(name).await;
+            if ok(value) || Instant::now() >= deadline {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Imports NDJSON text as publisher `portal`, like `lenta import`.
