@@ -18,9 +18,10 @@ const SPACES: [(u8, &str); 5] = [
     (b'm', "region_meta"),
 ];
 
-/// Key spaces added after the one-tree layout (the id counter, tombstones, view counts): the earlier layout
-/// had nothing like them, so a downgrade drops them.
-const NEWER_SPACES: [u8; 3] = [b'c', b'd', b'v'];
+/// Key spaces added after the one-tree layout (the id counter with the mark of the region copies,
+/// tombstones, view counts, the region copies): the earlier layout had nothing like them, so a
+/// downgrade drops them, and opening the store makes the copies again.
+const NEWER_SPACES: [u8; 4] = [b'c', b'd', b'v', b'f'];
 
 /// Rewrites a data directory into the earlier layout, record for record.
 fn downgrade(dir: &Path) {

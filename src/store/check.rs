@@ -25,6 +25,9 @@ use crate::regions::RegionDirectory;
 struct Expected {
     /// Ids of the articles that decoded, ascending (the article space is in id order).
     ids: Vec<u64>,
+    /// [`digest`] of each of those articles' stored bytes, in the order of `ids`: what their
+    /// copies in [`Space::RegionArticles`] must hash to.
+    digests: Vec<u64>,
     time: Vec<(Vec<u8>, u64)>,
     region: Vec<(Vec<u8>, u64)>,
     external: Vec<(Vec<u8>, u64)>,
@@ -37,11 +40,12 @@ struct Expected {
 }
 
 impl Expected {
-    /// Records the entries `article` implies; a `scheduled` one has exactly a scheduled entry
-    /// and its external id, and counts in no region.
-    fn add(&mut self, article: &Article, scheduled: bool) {
+    /// Records the entries `article`, stored as `stored`, implies; a `scheduled` one has exactly
+    /// a scheduled entry and its external id, and counts in no region.
+    fn add(&mut self, article: &Article, stored: &[u8], scheduled: bool) {
         let id = article.id;
         self.ids.push(id);
+        self.digests.push(digest(stored));
         let pos = Position::of(&article.published_at, id);
         let external = keys::external_key(&article.publisher, &article.external_id);
         self.external.push((external, id));
@@ -75,12 +79,18 @@ impl Expected {
     fn has_article(&self, id: u64) -> bool {
         self.ids.binary_search(&id).is_ok()
     }
+
+    /// Whether `copy` is, byte for byte, article `id` as stored (up to a 64-bit hash).
+    fn is_copy_of(&self, copy: &[u8], id: u64) -> bool {
+        let at = self.ids.binary_search(&id).ok();
+        at.and_then(|i| self.digests.get(i)) == Some(&digest(copy))
+    }
 }
 
 /// One step of merging an index with the entries the articles imply.
 enum Merged<'a> {
-    /// Present in both: the stored value, and the article the entry should point at.
-    Both(IVec, u64),
+    /// Present in both: the key, the stored value, and the article the entry should point at.
+    Both(&'a [u8], IVec, u64),
     /// Implied by article `id` but not in the index.
     Missing(&'a [u8], u64),
     /// In the index but implied by no article.
@@ -123,8 +133,8 @@ where
                 }
             }
             std::cmp::Ordering::Equal => {
-                if let (Some(Ok((_, value))), Some((_, id))) = (index.next(), expected.next()) {
-                    each(Merged::Both(value, *id));
+                if let (Some(Ok((_, value))), Some((key, id))) = (index.next(), expected.next()) {
+                    each(Merged::Both(key, value, *id));
                 }
             }
         }
@@ -151,7 +161,7 @@ impl Store {
                             ));
                         }
                     }
-                    expected.add(&a, self.is_scheduled(&a));
+                    expected.add(&a, &value, self.is_scheduled(&a));
                 }
                 Ok(a) => problems.push(format!("article {id}: stored under id {id} but says id {}", a.id)),
                 Err(e) => problems.push(format!("article {id}: {e}")),
@@ -217,19 +227,23 @@ impl Store {
                     "article {id}: missing from the index of region {}",
                     region_of(key)
                 )),
-                Merged::Extra(key, _) => {
-                    let region = region_of(&key);
-                    problems.push(match Position::from_key_suffix(&key) {
-                        Some(pos) if key.contains(&0) && expected.has_article(pos.id) => {
-                            format!("region index {region}: stale entry for article {}", pos.id)
-                        }
-                        Some(pos) if key.contains(&0) => format!(
-                            "region index {region}: dangling entry for missing article {}",
-                            pos.id
-                        ),
-                        _ => "region index: malformed key".to_string(),
-                    })
-                }
+                Merged::Extra(key, _) => problems.push(extra_region_entry("region index", &key, expected)),
+            },
+        )?;
+        merge(
+            Space::RegionArticles.iter(&self.data),
+            &expected.region,
+            |step| match step {
+                Merged::Both(_, copy, id) if expected.is_copy_of(&copy, id) => {}
+                Merged::Both(key, _, id) => problems.push(format!(
+                    "article {id}: its copy in region {} differs from the article",
+                    region_of(key)
+                )),
+                Merged::Missing(key, id) => problems.push(format!(
+                    "article {id}: missing its copy in region {}",
+                    region_of(key)
+                )),
+                Merged::Extra(key, _) => problems.push(extra_region_entry("region copies", &key, expected)),
             },
         )?;
         merge(
@@ -254,8 +268,8 @@ impl Store {
             Space::ByExternal.iter(&self.data),
             &expected.external,
             |step| match step {
-                Merged::Both(value, id) if decode_id(&value) == Some(id) => {}
-                Merged::Both(value, id) => problems.push(format!(
+                Merged::Both(_, value, id) if decode_id(&value) == Some(id) => {}
+                Merged::Both(_, value, id) => problems.push(format!(
                     "article {id}: its external id maps to {:?} instead",
                     decode_id(&value)
                 )),
@@ -337,6 +351,27 @@ impl Store {
 }
 
 /// The region code of a region-index key (the part before the NUL).
+/// What is wrong with an entry of a per-region space (`what`) that no article implies.
+fn extra_region_entry(what: &str, key: &[u8], expected: &Expected) -> String {
+    let region = region_of(key);
+    match Position::from_key_suffix(key) {
+        Some(pos) if key.contains(&0) && expected.has_article(pos.id) => {
+            format!("{what} {region}: stale entry for article {}", pos.id)
+        }
+        Some(pos) if key.contains(&0) => {
+            format!("{what} {region}: dangling entry for missing article {}", pos.id)
+        }
+        _ => format!("{what}: malformed key"),
+    }
+}
+
+/// A 64-bit hash of stored bytes, to compare copies with their articles without keeping either.
+fn digest(bytes: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hasher::write(&mut hasher, bytes);
+    std::hash::Hasher::finish(&hasher)
+}
+
 fn region_of(key: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = key.iter().position(|b| *b == 0).unwrap_or(key.len());
     String::from_utf8_lossy(&key[..end])
@@ -365,6 +400,15 @@ mod tests {
             .expect("entry")
             .expect("read");
         decode_article(&value).expect("decode")
+    }
+
+    /// A public article of `store` other than `id`.
+    fn some_other_article(store: &Store, id: u64) -> Article {
+        Space::Articles
+            .iter(&store.data)
+            .map(|entry| decode_article(&entry.expect("read").1).expect("decode"))
+            .find(|a| a.id != id && !store.is_scheduled(a))
+            .expect("another article")
     }
 
     /// Opens the store in `dir` again. sled's background threads may hold its lock on the
@@ -452,6 +496,41 @@ mod tests {
     }
 
     #[test]
+    fn a_store_without_region_copies_gets_them_when_opened() {
+        let (dir, store, regions) = store(120);
+        let region = some_article(&store).regions[0].clone();
+        let page = |store: &Store| -> Vec<u64> {
+            let regions = [region.clone()];
+            let articles = store.scan(&regions).articles(50, |_| true).expect("scan");
+            articles.iter().map(|a| a.id).collect()
+        };
+        let before = page(&store);
+        assert!(!before.is_empty());
+        // What a store written before the copies existed looks like: no copies, no mark.
+        let copies: Vec<IVec> = Space::RegionArticles
+            .iter(&store.data)
+            .map(|entry| entry.expect("read").0)
+            .collect();
+        assert!(copies.len() >= 120, "every public article has a copy per region");
+        for key in copies {
+            store
+                .data
+                .remove(Space::RegionArticles.key(&key))
+                .expect("remove");
+        }
+        store
+            .data
+            .remove(Space::Counters.key(super::super::region_articles::FILLED))
+            .expect("remove");
+        assert!(page(&store).is_empty(), "a region page is read from the copies");
+        store.flush_blocking().expect("flush");
+        drop(store);
+        let store = reopen(dir.path());
+        assert_eq!(page(&store), before);
+        assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
+    }
+
+    #[test]
     fn a_healthy_store_has_no_problems() {
         let (_dir, store, regions) = store(300);
         assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
@@ -490,6 +569,16 @@ mod tests {
             .data
             .insert(Space::ByExternal.key(&external), &42_u64.to_be_bytes()[..])
             .expect("insert");
+        // A copy that is not its article, and an article without one of its copies.
+        let copy = Space::RegionArticles.key(&keys::region_key(&region, pos));
+        store.data.insert(&copy, &b"{}"[..]).expect("insert");
+        let other = some_other_article(&store, a.id);
+        let other_region = other.regions[0].as_str().to_string();
+        let other_pos = Position::of(&other.published_at, other.id);
+        store
+            .data
+            .remove(Space::RegionArticles.key(&keys::region_key(&other_region, other_pos)))
+            .expect("remove");
         // A counter of an article that does not exist, and one that is not 8 bytes.
         store
             .data
@@ -505,6 +594,8 @@ mod tests {
         let mut want = vec![
             format!("article {id}: missing from the time index"),
             format!("region index {region}: dangling entry for missing article 999999"),
+            format!("article {id}: its copy in region {region} differs from the article"),
+            format!("article {}: missing its copy in region {other_region}", other.id),
             format!("time index: entry for article {id} has a stale date"),
             format!("article {id}: its external id maps to Some(42) instead"),
             "views: counter of article 999999, which does not exist".to_string(),

@@ -6,6 +6,8 @@
 //! - articles: id → article JSON
 //! - by_time: (published instant, id) → ()          the all-regions feed order
 //! - by_region: (region, published instant, id) → () one feed order per region
+//! - region_articles: (region, published instant, id) → article JSON: a copy in that order
+//!   ([`region_articles`])
 //! - by_external: (publisher, external_id) → id      idempotent upserts
 //! - region_meta: region (or `*` for all) → generation, last change, article count
 //! - tombstones: id → deletion instant                 410 Gone for withdrawn articles
@@ -36,6 +38,7 @@ mod article_cache;
 mod check;
 pub mod flusher;
 pub mod keys;
+mod region_articles;
 mod scan;
 pub mod search;
 mod space;
@@ -253,6 +256,7 @@ impl Store {
             })?;
         let data = db.open_tree(space::DATA_TREE)?;
         space::migrate_from_trees(&db, &data)?;
+        region_articles::fill(&data)?;
         let mut meta = HashMap::new();
         for entry in Space::RegionMeta.iter(&data) {
             let (k, v) = entry?;
@@ -329,9 +333,14 @@ impl Store {
         let Some(bytes) = self.data.get(Space::article(id))? else {
             return Ok(None);
         };
-        let article = Arc::new(decode_article(&bytes)?);
+        self.decode_shared(&bytes, read_at).map(Some)
+    }
+
+    /// Decodes an article read as `bytes` after `read_at` and keeps it for later readers.
+    fn decode_shared(&self, bytes: &[u8], read_at: article_cache::Epoch) -> Result<Arc<Article>, StoreError> {
+        let article = Arc::new(decode_article(bytes)?);
         self.decoded.insert(Arc::clone(&article), bytes.len(), read_at);
-        Ok(Some(article))
+        Ok(article)
     }
 
     /// When article `id` was withdrawn, if it was (a deleted article leaves a tombstone).
@@ -479,8 +488,9 @@ impl Store {
         }
     }
 
-    /// The scheduled articles published at or before `mark`, earliest first.
-    fn due(&self, mark: i64) -> Result<Vec<Article>, StoreError> {
+    /// The scheduled articles published at or before `mark`, earliest first, each with its
+    /// stored bytes.
+    fn due(&self, mark: i64) -> Result<Vec<(Article, IVec)>, StoreError> {
         let until = Space::Scheduled.key(
             &Position {
                 micros: mark,
@@ -491,9 +501,11 @@ impl Store {
         let mut due = Vec::new();
         for entry in self.data.range(Space::Scheduled.key(&[])..=until) {
             let (key, _) = entry?;
-            let id = Position::from_key_suffix(&key).map(|pos| pos.id);
-            if let Some(article) = id.map(|id| self.get(id)).transpose()?.flatten() {
-                due.push(article);
+            let Some(pos) = Position::from_key_suffix(&key) else {
+                continue;
+            };
+            if let Some(bytes) = self.data.get(Space::article(pos.id))? {
+                due.push((decode_article(&bytes)?, bytes));
             }
         }
         Ok(due)
@@ -735,7 +747,7 @@ impl Pending {
             let id = keys::id_key(new.id);
             self.batch.insert(&Space::article(new.id)[..], bytes.clone());
             self.batch.insert(Space::ByExternal.key(&external), &id[..]);
-            self.index(new);
+            self.index(new, &bytes);
             self.articles.insert(new.id, Some(bytes));
             self.external.insert(external, Some(new.id));
         }
@@ -748,9 +760,9 @@ impl Pending {
         article.published_at.timestamp_micros() <= self.mark
     }
 
-    /// Files `article` in the public indexes (and its regions' counts), or under
-    /// [`Space::Scheduled`] only, which changes no region.
-    fn index(&mut self, article: &Article) {
+    /// Files `article`, stored as `bytes`, in the public indexes (and its regions' counts), or
+    /// under [`Space::Scheduled`] only, which changes no region.
+    fn index(&mut self, article: &Article, bytes: &IVec) {
         let pos = Position::of(&article.published_at, article.id);
         if !self.is_public(article) {
             self.batch
@@ -764,10 +776,9 @@ impl Pending {
         self.batch
             .insert(Space::ByTime.key(&pos.to_bytes()), IVec::default());
         for region in &article.regions {
-            self.batch.insert(
-                Space::ByRegion.key(&keys::region_key(region.as_str(), pos)),
-                IVec::default(),
-            );
+            let key = keys::region_key(region.as_str(), pos);
+            self.batch.insert(Space::ByRegion.key(&key), IVec::default());
+            self.batch.insert(Space::RegionArticles.key(&key), bytes.clone());
             *self.deltas.entry(region.to_string()).or_default() += 1;
         }
         *self.deltas.entry(ALL_REGIONS.to_string()).or_default() += 1;
@@ -785,8 +796,9 @@ impl Pending {
         }
         self.batch.remove(Space::ByTime.key(&pos.to_bytes()));
         for region in &article.regions {
-            self.batch
-                .remove(Space::ByRegion.key(&keys::region_key(region.as_str(), pos)));
+            let key = keys::region_key(region.as_str(), pos);
+            self.batch.remove(Space::ByRegion.key(&key));
+            self.batch.remove(Space::RegionArticles.key(&key));
             *self.deltas.entry(region.to_string()).or_default() -= 1;
         }
         *self.deltas.entry(ALL_REGIONS.to_string()).or_default() -= 1;
@@ -794,10 +806,10 @@ impl Pending {
 
     /// Moves a scheduled `article` that came due (its time is at or before the mark) from
     /// [`Space::Scheduled`] into the public indexes: to its feeds, a new article.
-    fn release(&mut self, article: Article) {
+    fn release(&mut self, (article, bytes): (Article, IVec)) {
         let pos = Position::of(&article.published_at, article.id);
         self.batch.remove(Space::Scheduled.key(&pos.to_bytes()));
-        self.index(&article);
+        self.index(&article, &bytes);
         self.changes += 1;
         self.released.push(article);
     }

@@ -4,9 +4,15 @@
 //! all-regions index for an unfiltered feed, or one per-region index per requested region, merged
 //! k-way (an article in two requested regions is seen twice, adjacent, and kept once). The walk
 //! stops after `limit` hits, so its cost follows `limit`, not the size of the store.
+//!
+//! A walk that only needs positions reads the keys-only region index; one that reads articles
+//! walks the regions' copies of them instead ([`super::region_articles`]), whose keys are the
+//! same, so that a page's articles come with its index entries from adjacent leaves.
 
 use std::iter::Peekable;
 use std::sync::Arc;
+
+use sled::IVec;
 
 use crate::model::Article;
 use crate::regions::RegionCode;
@@ -15,7 +21,8 @@ use super::keys::{self, Position, POSITION_LEN};
 use super::space::Space;
 use super::{Store, StoreError};
 
-type KeyIter = Box<dyn Iterator<Item = Result<Position, StoreError>> + Send>;
+/// Index entries: a position, and the entry's value (empty but in [`Space::RegionArticles`]).
+type EntryIter = Box<dyn Iterator<Item = Result<(Position, IVec), StoreError>> + Send>;
 
 /// A scan in feed order (newest first) over some regions (none = all), within optional bounds.
 pub struct Scan<'a> {
@@ -67,15 +74,56 @@ impl<'a> Scan<'a> {
     /// Positions, each article once, without reading any article: newest first, or oldest first
     /// when [`Scan::after`] is set.
     pub fn positions(self) -> impl Iterator<Item = Result<Position, StoreError>> + 'a {
+        self.entries(Space::ByRegion)
+            .map(|entry| entry.map(|(position, _)| position))
+    }
+
+    /// Up to `limit` articles in scan order that pass `keep` (shared: see [`Store::get_shared`]).
+    ///
+    /// A region's articles are read from their copies in its feed order
+    /// ([`Space::RegionArticles`]), the all-regions feed's by id.
+    pub fn articles(
+        self,
+        limit: usize,
+        keep: impl Fn(&Article) -> bool,
+    ) -> Result<Vec<Arc<Article>>, StoreError> {
+        let store = self.store;
+        // Before the first read, so that a write committed during the walk keeps what it
+        // changed out of the article cache (see `article_cache`).
+        let read_at = store.decoded.epoch();
+        let mut out = Vec::with_capacity(limit.min(512));
+        for entry in self.entries(Space::RegionArticles) {
+            if out.len() >= limit {
+                break;
+            }
+            let (position, copy) = entry?;
+            let article = match store.decoded.get(position.id) {
+                Some(cached) => Some(cached),
+                // The all-regions index holds no copies: its articles are read by id.
+                None if copy.is_empty() => store.get_shared(position.id)?,
+                None => Some(store.decode_shared(&copy, read_at)?),
+            };
+            // An index entry without its article would be a broken invariant; `lenta check`
+            // reports it. A feed skips it rather than failing every reader.
+            if let Some(article) = article.filter(|a| keep(a)) {
+                out.push(article);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The index entries in scan order, each article once: the all-regions index, or the
+    /// per-region space `by_region` of each requested region, merged.
+    fn entries(self, by_region: Space) -> Merge {
         let (lo, hi) = self.bounds();
         let ascending = self.after.is_some();
         let index = |prefix: Vec<u8>| index_iter(&self.store.data, prefix, lo, hi, ascending).peekable();
-        let sources: Vec<Peekable<KeyIter>> = if self.regions.is_empty() {
+        let sources: Vec<Peekable<EntryIter>> = if self.regions.is_empty() {
             vec![index(Space::ByTime.key(&[]))]
         } else {
             self.regions
                 .iter()
-                .map(|r| index(Space::ByRegion.key(&keys::region_prefix(r.as_str()))))
+                .map(|r| index(by_region.key(&keys::region_prefix(r.as_str()))))
                 .collect()
         };
         Merge {
@@ -83,30 +131,6 @@ impl<'a> Scan<'a> {
             last: None,
             ascending,
         }
-    }
-
-    /// Up to `limit` articles in scan order that pass `keep` (shared: see [`Store::get_shared`]).
-    pub fn articles(
-        self,
-        limit: usize,
-        keep: impl Fn(&Article) -> bool,
-    ) -> Result<Vec<Arc<Article>>, StoreError> {
-        let store = self.store;
-        let mut out = Vec::with_capacity(limit.min(512));
-        for position in self.positions() {
-            if out.len() >= limit {
-                break;
-            }
-            let position = position?;
-            // An index entry without its article would be a broken invariant; `lenta check`
-            // reports it. A feed skips it rather than failing every reader.
-            if let Some(article) = store.get_shared(position.id)? {
-                if keep(&article) {
-                    out.push(article);
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// The inclusive lower and exclusive upper position bounds of this scan.
@@ -138,7 +162,7 @@ impl<'a> Scan<'a> {
     }
 }
 
-fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position, ascending: bool) -> KeyIter {
+fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position, ascending: bool) -> EntryIter {
     let mut start = prefix.clone();
     start.extend_from_slice(&lo.to_bytes());
     let mut end = prefix;
@@ -147,11 +171,12 @@ fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position, as
         return Box::new(std::iter::empty());
     }
     let decode = |entry: sled::Result<(sled::IVec, sled::IVec)>| {
-        let (key, _) = entry?;
-        Position::from_key_suffix(&key).ok_or_else(|| StoreError::Corrupt {
+        let (key, value) = entry?;
+        let position = Position::from_key_suffix(&key).ok_or_else(|| StoreError::Corrupt {
             tree: "index",
             reason: format!("key of {} bytes, expected at least {POSITION_LEN}", key.len()),
-        })
+        })?;
+        Ok((position, value))
     };
     let range = tree.range(start..end);
     if ascending {
@@ -163,13 +188,13 @@ fn index_iter(tree: &sled::Tree, prefix: Vec<u8>, lo: Position, hi: Position, as
 
 /// k-way merge of sorted position streams (descending, or ascending), dropping adjacent duplicates.
 struct Merge {
-    sources: Vec<Peekable<KeyIter>>,
+    sources: Vec<Peekable<EntryIter>>,
     last: Option<Position>,
     ascending: bool,
 }
 
 impl Iterator for Merge {
-    type Item = Result<Position, StoreError>;
+    type Item = Result<(Position, IVec), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -177,7 +202,7 @@ impl Iterator for Merge {
             let mut best: Option<(usize, Position)> = None;
             for (i, source) in self.sources.iter_mut().enumerate() {
                 match source.peek() {
-                    Some(Ok(p)) if best.is_none_or(|(_, b)| (*p > b) != self.ascending) => {
+                    Some(Ok((p, _))) if best.is_none_or(|(_, b)| (*p > b) != self.ascending) => {
                         best = Some((i, *p))
                     }
                     Some(Ok(_)) | None => {}
@@ -185,10 +210,10 @@ impl Iterator for Merge {
                 }
             }
             let (i, position) = best?;
-            self.sources[i].next();
+            let entry = self.sources[i].next();
             if self.last != Some(position) {
                 self.last = Some(position);
-                return Some(Ok(position));
+                return entry;
             }
         }
     }

@@ -26,6 +26,10 @@ pub enum Space {
     ByTime,
     /// (region, published instant, id) → (): one feed order per region.
     ByRegion,
+    /// (region, published instant, id) → article JSON: a copy of every public article in each
+    /// of its regions' feed order, so that a region's page is read from a few adjacent leaves
+    /// instead of one leaf per article (see [`super::region_articles`]).
+    RegionArticles,
     /// (publisher, external_id) → id: idempotent upserts.
     ByExternal,
     /// Region code (or `*` for all) → generation, last change, article count.
@@ -64,10 +68,11 @@ pub const RELEASED_UNTIL: &[u8] = b"released_until";
 
 impl Space {
     /// Every space.
-    pub const ALL: [Space; 9] = [
+    pub const ALL: [Space; 10] = [
         Space::Articles,
         Space::ByTime,
         Space::ByRegion,
+        Space::RegionArticles,
         Space::ByExternal,
         Space::RegionMeta,
         Space::Tombstones,
@@ -81,6 +86,7 @@ impl Space {
             Space::Articles => b'a',
             Space::ByTime => b't',
             Space::ByRegion => b'r',
+            Space::RegionArticles => b'f',
             Space::ByExternal => b'x',
             Space::RegionMeta => b'm',
             Space::Tombstones => b'd',
@@ -97,6 +103,7 @@ impl Space {
             Space::Articles => "articles",
             Space::ByTime => "by_time",
             Space::ByRegion => "by_region",
+            Space::RegionArticles => "region_articles",
             Space::ByExternal => "by_external",
             Space::RegionMeta => "region_meta",
             Space::Tombstones => "tombstones",
