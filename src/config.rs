@@ -36,8 +36,10 @@ pub const DEFAULT_RENDER_QUEUE: usize = 1024;
 ///   sled's cache did not.
 ///
 /// So the defaults keep sled's cache large, which holds the memory bound of issue 13 (peak RSS
-/// within the caches' budgets + 256 MiB); README, "Sizing memory", tells operators whose
-/// traffic is date windows to move memory to the article cache.
+/// within the caches' budgets + 256 MiB + what the open store takes before any request);
+/// README, "Sizing memory", tells operators whose traffic is date windows to move memory to the
+/// article cache. (Measured before region pages were read from their copies, when a region page
+/// still read each article by id.)
 pub const DEFAULT_STORE_CACHE_MB: u64 = 256;
 /// See [`DEFAULT_STORE_CACHE_MB`].
 pub const DEFAULT_ARTICLE_CACHE_MB: u64 = 64;
