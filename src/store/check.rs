@@ -379,6 +379,7 @@ fn region_of(key: &[u8]) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{region_articles, WriteOp};
     use super::*;
 
     /// A store of `n` generated articles in a temp dir.
@@ -520,13 +521,57 @@ mod tests {
         }
         store
             .data
-            .remove(Space::Counters.key(super::super::region_articles::FILLED))
+            .remove(Space::Counters.key(region_articles::MARK))
             .expect("remove");
         assert!(page(&store).is_empty(), "a region page is read from the copies");
         store.flush_blocking().expect("flush");
         drop(store);
         let store = reopen(dir.path());
         assert_eq!(page(&store), before);
+        assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn copies_left_stale_by_an_earlier_build_are_made_again() {
+        let (dir, store, regions) = store(120);
+        let a = some_article(&store);
+        let region = a.regions[0].clone();
+        let page = |store: &Store| -> Vec<u64> {
+            let regions = [region.clone()];
+            let articles = store.scan(&regions).articles(500, |_| true).expect("scan");
+            articles.iter().map(|a| a.id).collect()
+        };
+        assert!(page(&store).contains(&a.id));
+        let mark = Space::Counters.key(region_articles::MARK);
+        let mark_before = store.data.get(&mark).expect("read").expect("the mark");
+        let copies: Vec<(IVec, IVec)> = Space::RegionArticles
+            .iter(&store.data)
+            .map(|entry| entry.expect("read"))
+            .filter(|(key, _)| Position::from_key_suffix(key).is_some_and(|p| p.id == a.id))
+            .collect();
+        assert!(!copies.is_empty());
+        // An earlier build deletes `a`: the article, its indexes and the region metadata change,
+        // its copies and their mark do not.
+        let delete = (WriteOp::Delete { id: a.id }, |_: Option<&Article>| {
+            Ok::<(), ()>(())
+        });
+        store.write_many([delete]).expect("delete");
+        for (key, value) in copies {
+            store
+                .data
+                .insert(Space::RegionArticles.key(&key), value)
+                .expect("insert");
+        }
+        store.data.insert(&mark, mark_before).expect("insert");
+        assert!(
+            page(&store).contains(&a.id),
+            "a stale copy shows the deleted article"
+        );
+        assert!(!store.check(&regions).expect("check").is_empty());
+        store.flush_blocking().expect("flush");
+        drop(store);
+        let store = reopen(dir.path());
+        assert!(!page(&store).contains(&a.id));
         assert_eq!(store.check(&regions).expect("check"), Vec::<String>::new());
     }
 

@@ -256,7 +256,6 @@ impl Store {
             })?;
         let data = db.open_tree(space::DATA_TREE)?;
         space::migrate_from_trees(&db, &data)?;
-        region_articles::fill(&data)?;
         let mut meta = HashMap::new();
         for entry in Space::RegionMeta.iter(&data) {
             let (k, v) = entry?;
@@ -267,6 +266,10 @@ impl Store {
             })?;
             meta.insert(code, m);
         }
+        region_articles::fill(
+            &data,
+            meta.get(ALL_REGIONS).map_or(0, |m: &RegionMeta| m.generation),
+        )?;
         let next_id = next_id(&data)?;
         let released_until = released_until(&data)?;
         Ok(Store {
@@ -578,6 +581,10 @@ impl Store {
         let mut batch = pending.batch;
         for (code, m) in &meta_changes {
             batch.insert(Space::RegionMeta.key(code.as_bytes()), &m.encode()[..]);
+        }
+        // Every batch that changes a public article changes `*`, and keeps the copies current.
+        if let Some(all) = meta_changes.get(ALL_REGIONS) {
+            region_articles::mark(&mut batch, all.generation);
         }
         if let Some(next) = pending.next_id {
             batch.insert(Space::Counters.key(space::NEXT_ID), &next.to_be_bytes()[..]);

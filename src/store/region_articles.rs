@@ -18,48 +18,120 @@
 //! ([`fill`]), before any reader can scan them. A region page is read from the copies alone, so
 //! a missing copy would drop its article from that region's feeds: `lenta check` compares every
 //! copy with its article (and the keys with the region index).
+//!
+//! An earlier build knows nothing of the copies: run on a filled store (an operator rolling back
+//! a release), its writes would leave copies stale, or of articles it deleted or moved to other
+//! regions. So the mark that says the copies are made holds the generation of all regions (`*`)
+//! as of the last batch that wrote them, and every batch that changes a public article moves
+//! both in one commit; an earlier build moves only the generation, and the next open makes the
+//! copies again.
 
-use sled::Batch;
+use sled::{Batch, IVec};
 
 use super::keys::Position;
 use super::space::Space;
 use super::StoreError;
 
-/// The [`Space::Counters`] key present once every public article has its copies ([`fill`]).
-pub const FILLED: &[u8] = b"region_articles";
+/// The [`Space::Counters`] key of the copies' mark: the generation of all regions when the copies
+/// were last written, 8 bytes big-endian (see the module doc).
+pub const MARK: &[u8] = b"region_articles";
 
-/// Writes a copy for every region index entry of a store written before
-/// [`Space::RegionArticles`] existed, then marks the store as filled; does nothing once marked.
+/// Records in `batch` that it leaves the copies current as of all regions' `generation`.
+pub fn mark(batch: &mut Batch, generation: u64) {
+    batch.insert(Space::Counters.key(MARK), &generation.to_be_bytes()[..]);
+}
+
+/// Makes the copies unless the mark says they are current as of all regions' `generation`:
+/// removes any copies there are, writes one for every region index entry, then the mark.
 ///
 /// Walks the region index in key order so that the copies are written leaf after leaf (the
 /// articles are read by id, which sled's cache and the OS serve). Safe to interrupt: the mark
 /// is written last, and filling again writes the same copies.
-pub fn fill(data: &sled::Tree) -> Result<(), StoreError> {
-    let mark = Space::Counters.key(FILLED);
-    if data.contains_key(&mark)? {
+pub fn fill(data: &sled::Tree, generation: u64) -> Result<(), StoreError> {
+    let stored = data.get(Space::Counters.key(MARK))?;
+    if stored.as_deref() == Some(&generation.to_be_bytes()[..]) {
         return Ok(());
     }
-    let mut batch = Batch::default();
+    let mut writes = Chunked::new(data);
+    let mut removed = 0u64;
+    for entry in Space::RegionArticles.iter(data) {
+        writes.remove(Space::RegionArticles.key(&entry?.0))?;
+        removed += 1;
+    }
+    if stored.is_some() {
+        tracing::warn!(
+            copies = removed,
+            "the region copies are older than the last write (an earlier build wrote to this \
+             store): making them again"
+        );
+    }
     let mut copied = 0u64;
     for entry in Space::ByRegion.iter(data) {
         let (key, _) = entry?;
-        let Some(pos) = Position::from_key_suffix(&key) else {
-            continue; // malformed: `lenta check` reports it
-        };
-        let Some(article) = data.get(Space::article(pos.id))? else {
-            continue; // dangling: `lenta check` reports it
-        };
-        batch.insert(Space::RegionArticles.key(&key), article);
-        copied += 1;
-        if copied.is_multiple_of(10_000) {
-            data.apply_batch(std::mem::take(&mut batch))?;
-            tracing::info!(copied, "copying articles into their regions' feed order");
+        if let Some(article) = copy_of(data, &key)? {
+            writes.insert(Space::RegionArticles.key(&key), article)?;
+            copied += 1;
+            if copied.is_multiple_of(100_000) {
+                tracing::info!(copied, "copying articles into their regions' feed order");
+            }
         }
     }
-    batch.insert(mark, &[][..]);
-    data.apply_batch(batch)?;
+    mark(&mut writes.batch, generation);
+    writes.finish()?;
     if copied > 0 {
         tracing::info!(copied, "copied articles into their regions' feed order");
     }
     Ok(())
+}
+
+/// Writes to a tree in batches of [`Chunked::OPS`] operations, so that filling a million
+/// copies holds one batch of them in memory at a time.
+struct Chunked<'a> {
+    data: &'a sled::Tree,
+    batch: Batch,
+    ops: usize,
+}
+
+impl<'a> Chunked<'a> {
+    const OPS: usize = 10_000;
+
+    fn new(data: &'a sled::Tree) -> Self {
+        Chunked {
+            data,
+            batch: Batch::default(),
+            ops: 0,
+        }
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: IVec) -> Result<(), StoreError> {
+        self.batch.insert(key, value);
+        self.counted()
+    }
+
+    fn remove(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
+        self.batch.remove(key);
+        self.counted()
+    }
+
+    fn counted(&mut self) -> Result<(), StoreError> {
+        self.ops += 1;
+        if self.ops.is_multiple_of(Self::OPS) {
+            self.data.apply_batch(std::mem::take(&mut self.batch))?;
+        }
+        Ok(())
+    }
+
+    /// Applies what is left.
+    fn finish(self) -> Result<(), StoreError> {
+        Ok(self.data.apply_batch(self.batch)?)
+    }
+}
+
+/// The stored article a region index entry (its key within [`Space::ByRegion`]) points at; none
+/// for a malformed or dangling entry, which `lenta check` reports.
+fn copy_of(data: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+    match Position::from_key_suffix(key) {
+        Some(pos) => Ok(data.get(Space::article(pos.id))?),
+        None => Ok(None),
+    }
 }
