@@ -97,11 +97,15 @@ impl<'a> Scan<'a> {
                 break;
             }
             let (position, copy) = entry?;
-            let article = match store.decoded.get(position.id) {
-                Some(cached) => Some(cached),
-                // The all-regions index holds no copies: its articles are read by id.
-                None if copy.is_empty() => store.get_shared(position.id)?,
-                None => Some(store.decode_shared(&copy, read_at)?),
+            // The all-regions index holds no copies: its articles are read by id (which looks
+            // in the article cache itself).
+            let article = if copy.is_empty() {
+                store.get_shared(position.id)?
+            } else {
+                match store.decoded.get(position.id) {
+                    Some(cached) => Some(cached),
+                    None => Some(store.decode_shared(&copy, read_at)?),
+                }
             };
             // An index entry without its article would be a broken invariant; `lenta check`
             // reports it. A feed skips it rather than failing every reader.
