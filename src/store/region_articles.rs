@@ -29,7 +29,7 @@
 use sled::{Batch, IVec};
 
 use super::keys::Position;
-use super::space::Space;
+use super::space::{Chunked, Space};
 use super::StoreError;
 
 /// The [`Space::Counters`] key of the copies' mark: the generation of all regions when the copies
@@ -76,55 +76,11 @@ pub fn fill(data: &sled::Tree, generation: u64) -> Result<(), StoreError> {
             }
         }
     }
-    mark(&mut writes.batch, generation);
-    writes.finish()?;
+    writes.finish_with(|batch| mark(batch, generation))?;
     if copied > 0 {
         tracing::info!(copied, "copied articles into their regions' feed order");
     }
     Ok(())
-}
-
-/// Writes to a tree in batches of [`Chunked::OPS`] operations, so that filling a million
-/// copies holds one batch of them in memory at a time.
-struct Chunked<'a> {
-    data: &'a sled::Tree,
-    batch: Batch,
-    ops: usize,
-}
-
-impl<'a> Chunked<'a> {
-    const OPS: usize = 10_000;
-
-    fn new(data: &'a sled::Tree) -> Self {
-        Chunked {
-            data,
-            batch: Batch::default(),
-            ops: 0,
-        }
-    }
-
-    fn insert(&mut self, key: Vec<u8>, value: IVec) -> Result<(), StoreError> {
-        self.batch.insert(key, value);
-        self.counted()
-    }
-
-    fn remove(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
-        self.batch.remove(key);
-        self.counted()
-    }
-
-    fn counted(&mut self) -> Result<(), StoreError> {
-        self.ops += 1;
-        if self.ops.is_multiple_of(Self::OPS) {
-            self.data.apply_batch(std::mem::take(&mut self.batch))?;
-        }
-        Ok(())
-    }
-
-    /// Applies what is left.
-    fn finish(self) -> Result<(), StoreError> {
-        Ok(self.data.apply_batch(self.batch)?)
-    }
 }
 
 /// The stored article a region index entry (its key within [`Space::ByRegion`]) points at; none

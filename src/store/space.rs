@@ -149,17 +149,14 @@ pub fn migrate_from_trees(db: &sled::Db, data: &sled::Tree) -> Result<(), StoreE
             continue;
         }
         let old = db.open_tree(space.name())?;
-        let mut batch = Batch::default();
+        let mut writes = Chunked::new(data);
         let mut moved = 0u64;
         for entry in old.iter() {
             let (key, value) = entry?;
-            batch.insert(space.key(&key), value);
+            writes.insert(space.key(&key), value)?;
             moved += 1;
-            if moved.is_multiple_of(10_000) {
-                data.apply_batch(std::mem::take(&mut batch))?;
-            }
         }
-        data.apply_batch(batch)?;
+        writes.finish()?;
         db.flush()?;
         drop(old);
         db.drop_tree(space.name())?;
@@ -170,4 +167,58 @@ pub fn migrate_from_trees(db: &sled::Db, data: &sled::Tree) -> Result<(), StoreE
         );
     }
     Ok(())
+}
+
+/// Writes to a tree in batches of [`Chunked::OPS`] operations, so that a store-wide rewrite (a
+/// layout migration, filling a million region copies) holds one batch in memory at a time.
+/// Not atomic as a whole: its users write a mark last, or can redo what an interruption left.
+pub struct Chunked<'a> {
+    data: &'a sled::Tree,
+    batch: Batch,
+    ops: usize,
+}
+
+impl<'a> Chunked<'a> {
+    const OPS: usize = 10_000;
+
+    /// Nothing written yet to `data`.
+    pub fn new(data: &'a sled::Tree) -> Self {
+        Chunked {
+            data,
+            batch: Batch::default(),
+            ops: 0,
+        }
+    }
+
+    /// Inserts `key` → `value`, applying the batch when it is full.
+    pub fn insert(&mut self, key: Vec<u8>, value: IVec) -> Result<(), StoreError> {
+        self.batch.insert(key, value);
+        self.counted()
+    }
+
+    /// Removes `key`, applying the batch when it is full.
+    pub fn remove(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
+        self.batch.remove(key);
+        self.counted()
+    }
+
+    fn counted(&mut self) -> Result<(), StoreError> {
+        self.ops += 1;
+        if self.ops.is_multiple_of(Self::OPS) {
+            self.data.apply_batch(std::mem::take(&mut self.batch))?;
+        }
+        Ok(())
+    }
+
+    /// Applies what is left.
+    pub fn finish(self) -> Result<(), StoreError> {
+        self.finish_with(|_| {})
+    }
+
+    /// Applies what is left together with what `last` adds to it (a mark that the whole
+    /// rewrite is done, atomic with its last writes).
+    pub fn finish_with(mut self, last: impl FnOnce(&mut Batch)) -> Result<(), StoreError> {
+        last(&mut self.batch);
+        Ok(self.data.apply_batch(self.batch)?)
+    }
 }
