@@ -383,6 +383,7 @@ fn region_of(key: &[u8]) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::super::{region_articles, WriteOp};
     use super::*;
+    use crate::regions::RegionCode;
 
     /// A store of `n` generated articles in a temp dir.
     fn store(n: usize) -> (tempfile::TempDir, Store, RegionDirectory) {
@@ -403,6 +404,13 @@ mod tests {
             .expect("entry")
             .expect("read");
         decode_article(&value).expect("decode")
+    }
+
+    /// The ids of `region`'s feed, newest first (up to 500, more than these stores hold).
+    fn region_page(store: &Store, region: &RegionCode) -> Vec<u64> {
+        let regions = [region.clone()];
+        let articles = store.scan(&regions).articles(500, |_| true).expect("scan");
+        articles.iter().map(|a| a.id).collect()
     }
 
     /// A public article of `store` other than `id`.
@@ -502,11 +510,7 @@ mod tests {
     fn a_store_without_region_copies_gets_them_when_opened() {
         let (dir, store, regions) = store(120);
         let region = some_article(&store).regions[0].clone();
-        let page = |store: &Store| -> Vec<u64> {
-            let regions = [region.clone()];
-            let articles = store.scan(&regions).articles(50, |_| true).expect("scan");
-            articles.iter().map(|a| a.id).collect()
-        };
+        let page = |store: &Store| region_page(store, &region);
         let before = page(&store);
         assert!(!before.is_empty());
         // What a store written before the copies existed looks like: no copies, no mark.
@@ -538,11 +542,7 @@ mod tests {
         let (dir, store, regions) = store(120);
         let a = some_article(&store);
         let region = a.regions[0].clone();
-        let page = |store: &Store| -> Vec<u64> {
-            let regions = [region.clone()];
-            let articles = store.scan(&regions).articles(500, |_| true).expect("scan");
-            articles.iter().map(|a| a.id).collect()
-        };
+        let page = |store: &Store| region_page(store, &region);
         assert!(page(&store).contains(&a.id));
         let mark = Space::Counters.key(region_articles::MARK);
         let mark_before = store.data.get(&mark).expect("read").expect("the mark");
