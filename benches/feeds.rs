@@ -6,6 +6,9 @@
 //! - `render/article_page`: one article page (`/articles/{id}`) read and rendered as a cache miss.
 //! - `render/{rss,atom,json}`: a 50-item feed document built and rendered from a page read out of
 //!   a small store of generated articles (the renderers alone, no store access).
+//! - `render/decode` and `render/item_{rss,atom,json}`: what a cache-missing page pays for each
+//!   item it has not rendered before: one stored article decoded, one item's bytes rendered
+//!   ([`feed::item_bytes`], which [`feed::stitch`] caches).
 //! - `query/{one_region,two_regions,one_region_date_range,all_regions}/{N}`: one 50-item page
 //!   read with [`App::read_page`] from stores of N = 100,000 and 1,000,000 generated articles.
 //!   The two sizes should cost about the same.
@@ -282,6 +285,21 @@ fn bench_render(c: &mut Criterion) {
                 let doc = FeedDoc::new(&ctx, &query, format, black_box(&page), updated);
                 feed::render(format, &doc).expect("render")
             })
+        });
+    }
+    // What a cache-missing page pays per item it has not rendered before (`feed::stitch`): the
+    // stored article decoded, and its item rendered in each format.
+    let article = &page.articles[0];
+    let stored = serde_json::to_vec(&**article).expect("encode");
+    group.throughput(Throughput::Bytes(stored.len() as u64));
+    group.bench_function("decode", |b| {
+        b.iter(|| lenta::store::decode_article(black_box(&stored)).expect("decode"))
+    });
+    for format in Format::ALL {
+        let bytes = feed::item_bytes(&ctx, format, article).expect("item").len();
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(format!("item_{}", format.extension()), |b| {
+            b.iter(|| feed::item_bytes(&ctx, format, black_box(article)).expect("item"))
         });
     }
     // The article page of the newest article (an image, sources, a month calendar), read and

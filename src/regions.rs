@@ -125,6 +125,12 @@ impl RegionDirectory {
         self.regions.get(&code.trim().to_ascii_uppercase())
     }
 
+    /// Finds a region by a parsed code, which is upper-case already: [`RegionDirectory::lookup`]
+    /// without the normalising copy, for the items of a feed page.
+    pub fn get(&self, code: &RegionCode) -> Option<&Region> {
+        self.regions.get(code.as_str())
+    }
+
     /// All regions, ordered by code.
     pub fn iter(&self) -> impl Iterator<Item = &Region> {
         self.regions.values()

@@ -15,7 +15,7 @@
 //! (§4.2.5: SHOULD be square) and its `logo` the wide logo (§4.2.8: SHOULD be twice as wide as
 //! tall). Paging links follow RFC 5005.
 
-use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
+use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig};
 use chrono::SubsecRound;
 
 use super::xml::owned;
@@ -52,6 +52,35 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
         format: "Atom",
         reason: e.to_string(),
     })
+}
+
+/// The bytes `item` adds to a document of [`render`]'s: its `<entry>` element.
+///
+/// The crate writes an entry on its own as a document of its own, whose root declares the Atom
+/// namespace; inside a feed the entry inherits it, and that declaration is the only difference.
+/// So this writes the entry alone and drops the declaration, which costs a fifth less than
+/// cutting the entry out of a [`render`]ed feed ([`super::stitch`]'s tests compare the bytes).
+pub(super) fn entry_bytes(item: &Item) -> Result<Vec<u8>, RenderError> {
+    const STANDALONE: &[u8] = b"<entry xmlns=\"http://www.w3.org/2005/Atom\">";
+    const INSIDE: &[u8] = b"<entry>";
+    let config = WriteConfig {
+        write_document_declaration: false,
+        indent_size: None,
+    };
+    let mut out = entry(item)
+        .write_with_config(Vec::with_capacity(2048), config)
+        .map_err(|e| RenderError {
+            format: "Atom",
+            reason: e.to_string(),
+        })?;
+    if !out.starts_with(STANDALONE) {
+        return Err(RenderError {
+            format: "Atom",
+            reason: "an entry written alone does not open with the namespace declaration".to_string(),
+        });
+    }
+    out.splice(..STANDALONE.len(), INSIDE.iter().copied());
+    Ok(out)
 }
 
 fn link(rel: &str, href: &str, mime: Option<&str>) -> Link {
@@ -95,7 +124,7 @@ fn entry(item: &Item) -> Entry {
         .region_names
         .iter()
         .map(|(code, name)| Category {
-            term: code.clone(),
+            term: code.to_string(),
             scheme: Some(REGION_SCHEME.to_string()),
             label: Some(owned(name)),
         })

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::rss::escape_html;
+use super::rss::push_escaped;
 use crate::model::{Article, Source};
 
 /// The label before one source.
@@ -25,27 +25,52 @@ pub fn content_html(article: &Article) -> Option<Cow<'_, str>> {
     if article.sources.is_empty() {
         return article.content_html.as_deref().map(Cow::Borrowed);
     }
-    let mut html = match (&article.content_html, &article.summary) {
-        (Some(body), _) => body.clone(),
-        (None, Some(lead)) => format!("<p>{}</p>", escape_html(lead)),
-        (None, None) => String::new(),
-    };
-    html.push_str(&sources_paragraph(&article.sources));
+    // One allocation for the whole content: this runs for every item a cache-missing page
+    // renders, and the body is most of an item's bytes.
+    let body_len = article.content_html.as_ref().map_or(0, String::len);
+    let mut html = String::with_capacity(body_len + 64 + 128 * article.sources.len());
+    match (&article.content_html, &article.summary) {
+        (Some(body), _) => html.push_str(body),
+        (None, Some(lead)) => {
+            html.push_str("<p>");
+            push_escaped(&mut html, lead);
+            html.push_str("</p>");
+        }
+        (None, None) => {}
+    }
+    push_sources_paragraph(&mut html, &article.sources);
     Some(Cow::Owned(html))
 }
 
 /// `<p>Источники: <a href="…">Время Н</a>, РИА</p>`: every name escaped, linked where a URL is
 /// given (the URL escaped for an attribute).
 pub fn sources_paragraph(sources: &[Source]) -> String {
-    let label = if sources.len() == 1 { ONE_SOURCE } else { SOURCES };
-    let names: Vec<String> = sources
-        .iter()
-        .map(|s| match &s.url {
-            Some(url) => format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(&s.name)),
-            None => escape_html(&s.name),
-        })
-        .collect();
-    format!("<p>{label}: {}</p>", names.join(", "))
+    let mut html = String::new();
+    push_sources_paragraph(&mut html, sources);
+    html
+}
+
+/// Appends [`sources_paragraph`] to `html`.
+fn push_sources_paragraph(html: &mut String, sources: &[Source]) {
+    html.push_str("<p>");
+    html.push_str(if sources.len() == 1 { ONE_SOURCE } else { SOURCES });
+    html.push_str(": ");
+    for (i, source) in sources.iter().enumerate() {
+        if i > 0 {
+            html.push_str(", ");
+        }
+        match &source.url {
+            Some(url) => {
+                html.push_str("<a href=\"");
+                push_escaped(html, url);
+                html.push_str("\">");
+                push_escaped(html, &source.name);
+                html.push_str("</a>");
+            }
+            None => push_escaped(html, &source.name),
+        }
+    }
+    html.push_str("</p>");
 }
 
 #[cfg(test)]

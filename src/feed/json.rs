@@ -112,9 +112,18 @@ pub fn render(doc: &FeedDoc) -> Result<Vec<u8>, RenderError> {
     })
 }
 
+/// The bytes `item` adds to a document of [`render`]'s: its object in `items` (compact JSON
+/// puts nothing around it but the comma between two items).
+pub(super) fn item_bytes(item: &Item) -> Result<Vec<u8>, RenderError> {
+    serde_json::to_vec(&self::item(item)).map_err(|e| RenderError {
+        format: "JSON Feed",
+        reason: e.to_string(),
+    })
+}
+
 fn item<'a>(item: &'a Item) -> JsonItem<'a> {
     let a = item.article;
-    let mut tags: Vec<&str> = item.region_names.iter().map(|(_, name)| name.as_str()).collect();
+    let mut tags: Vec<&str> = item.region_names.iter().map(|(_, name)| *name).collect();
     tags.extend(a.categories.iter().map(String::as_str));
     JsonItem {
         id: &item.id,

@@ -174,8 +174,9 @@ pub struct Item<'a> {
     pub id: String,
     /// The article's URL.
     pub url: String,
-    /// Names of its regions, for categories.
-    pub region_names: Vec<(String, String)>,
+    /// Its regions' codes and names, for categories (a code stands for the name of a region
+    /// the directory no longer has).
+    pub region_names: Vec<(&'a str, &'a str)>,
     /// The HTML every format shows as the item's content: the body with the sources appended
     /// (see [`attribution`]); None when the article has neither.
     pub content_html: Option<std::borrow::Cow<'a, str>>,
@@ -213,7 +214,7 @@ pub struct FeedDoc<'a> {
 impl<'a> FeedDoc<'a> {
     /// Describes `page` of `query` in `format`; `updated` is the latest change the query can see.
     pub fn new(
-        ctx: &FeedContext,
+        ctx: &FeedContext<'a>,
         query: &FeedQuery,
         format: Format,
         page: &'a Page,
@@ -258,7 +259,7 @@ impl<'a> FeedDoc<'a> {
 }
 
 /// An article as an item of a feed.
-fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
+fn item<'a>(ctx: &FeedContext<'a>, article: &'a Article) -> Item<'a> {
     Item {
         article,
         id: ctx.article_id(article.id),
@@ -269,10 +270,9 @@ fn item<'a>(ctx: &FeedContext, article: &'a Article) -> Item<'a> {
             .map(|code| {
                 let name = ctx
                     .regions
-                    .lookup(code.as_str())
-                    .map(|r| r.name_ru.clone())
-                    .unwrap_or_else(|| code.to_string());
-                (code.to_string(), name)
+                    .get(code)
+                    .map_or(code.as_str(), |r| r.name_ru.as_str());
+                (code.as_str(), name)
             })
             .collect(),
         content_html: attribution::content_html(article),
@@ -334,6 +334,19 @@ pub struct RenderError {
     pub format: &'static str,
     /// The writer's message.
     pub reason: String,
+}
+
+/// The bytes `article`'s item adds to any document of [`render`]'s in `format`: every writer
+/// emits the items last, one after the other, without indentation, so a page is its frame (the
+/// document without items) cut before its closing tags, its items, and those tags
+/// ([`stitch`]).
+pub fn item_bytes(ctx: &FeedContext, format: Format, article: &Article) -> Result<Vec<u8>, RenderError> {
+    let item = item(ctx, article);
+    match format {
+        Format::Rss => rss::item_bytes(&item),
+        Format::Atom => atom::entry_bytes(&item),
+        Format::Json => json::item_bytes(&item),
+    }
 }
 
 /// Renders `doc` in `format` (OPML, a list of feeds rather than a feed, is [`opml::render`]).

@@ -12,19 +12,18 @@
 //!
 //! The identity bytes are exactly those of rendering the whole document (the tests compare),
 //! because every writer emits the items last, one after the other, without indentation: the
-//! frame rendered with no items splits before its closing tag, and an item's bytes are what a
-//! one-item document adds to an empty one. The gzip bytes differ from compressing the whole
+//! frame rendered with no items splits before its closing tag, and an item's bytes are those of
+//! [`super::item_bytes`]. The gzip bytes differ from compressing the whole
 //! body: an item compressed alone cannot refer back to the items before it, so a stitched body
 //! is larger; it is deterministic all the same (same items, same bytes), as a strong ETag needs.
 
 use std::sync::{Arc, OnceLock};
 
-use chrono::DateTime;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
 use super::segment::{self, gzip_member};
-use super::{Branding, FeedContext, FeedDoc, Format, RenderError};
+use super::{FeedContext, FeedDoc, Format, RenderError};
 use crate::model::Article;
 
 /// A page as identity and, when every item could be reused, a stitched gzip body.
@@ -80,8 +79,6 @@ pub struct ItemCache {
     inner: Option<Cache<ItemKey, Arc<Fragment>, FragmentWeighter>>,
     /// JSON's comma between two items as a segment, made once.
     separator: OnceLock<Vec<u8>>,
-    /// Per format (in [`Format::ALL`] order), what an empty bare document has before its tail.
-    bare_heads: [OnceLock<Vec<u8>>; 3],
 }
 
 /// gzip level of the item segments. A stitched body is a first answer, replaced by the page
@@ -99,7 +96,6 @@ impl ItemCache {
         ItemCache {
             inner,
             separator: OnceLock::new(),
-            bare_heads: Default::default(),
         }
     }
 
@@ -124,7 +120,7 @@ impl ItemCache {
         let make = || -> Result<Arc<Fragment>, RenderError> {
             fresh.set(true);
             Ok(Arc::new(Fragment {
-                text: item_bytes(ctx, format, article, self.bare_head(format)?)?.into(),
+                text: super::item_bytes(ctx, format, article)?.into(),
                 deflated: OnceLock::new(),
             }))
         };
@@ -133,19 +129,6 @@ impl ItemCache {
             None => make()?,
         };
         Ok((fragment, fresh.get()))
-    }
-
-    /// The head of an empty bare document in `format`, rendered once.
-    fn bare_head(&self, format: Format) -> Result<&[u8], RenderError> {
-        let slot = &self.bare_heads[Format::ALL.iter().position(|f| *f == format).unwrap_or(0)];
-        if let Some(done) = slot.get() {
-            return Ok(done);
-        }
-        let empty = super::render(format, &bare(Vec::new()))?;
-        let head = empty
-            .strip_suffix(syntax(format).tail)
-            .ok_or_else(|| unexpected(format, "empty document"))?;
-        Ok(slot.get_or_init(|| head.to_vec()))
     }
 
     /// `separator` as a segment: nothing for none, else JSON's comma (the only one), made once.
@@ -250,40 +233,6 @@ fn stitch_gzip(
     }
     segments.push(&tail_segment);
     Ok(gzip_member(segments, identity))
-}
-
-/// The bytes `article` adds to a document of `format`: a one-item document less an empty one,
-/// whose head (all but the tail) is `bare_head`.
-fn item_bytes(
-    ctx: &FeedContext,
-    format: Format,
-    article: &Article,
-    bare_head: &[u8],
-) -> Result<Vec<u8>, RenderError> {
-    let tail = syntax(format).tail;
-    let one = super::render(format, &bare(vec![super::item(ctx, article)]))?;
-    one.strip_prefix(bare_head)
-        .and_then(|rest| rest.strip_suffix(tail))
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| unexpected(format, "one-item document"))
-}
-
-/// A document with nothing but `items`.
-fn bare(items: Vec<super::Item<'_>>) -> FeedDoc<'_> {
-    FeedDoc {
-        title: String::new(),
-        description: String::new(),
-        id: String::new(),
-        self_url: String::new(),
-        html_url: String::new(),
-        next_url: None,
-        previous_url: None,
-        first_url: None,
-        hub_url: None,
-        updated: DateTime::UNIX_EPOCH.fixed_offset(),
-        branding: Branding::default(),
-        items,
-    }
 }
 
 fn unexpected(format: Format, what: &str) -> RenderError {

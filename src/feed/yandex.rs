@@ -128,7 +128,7 @@ fn item(item: &Item, default_genre: Option<Genre>) -> RssItem {
     let categories = item
         .region_names
         .iter()
-        .map(|(_, name)| name.as_str())
+        .map(|(_, name)| *name)
         .chain(a.categories.iter().map(String::as_str))
         .map(|name| Category {
             name: owned(name),
