@@ -881,3 +881,26 @@ fn released_until(data: &sled::Tree) -> Result<i64, StoreError> {
 fn decode_id(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_article_that_is_not_utf8_is_named_corrupt_not_decoded() {
+        let mut bytes = r#"{"id":1,"title":"Нижний"#.as_bytes().to_vec();
+        bytes.extend_from_slice(&[0xd0, 0x22, b'}']);
+        match decode_article(&bytes) {
+            Err(StoreError::Corrupt { tree, reason }) => {
+                assert_eq!(tree, "articles");
+                assert!(reason.contains("utf-8") || reason.contains("UTF-8"), "{reason}");
+                assert!(reason.contains("29"), "names where the bad byte is: {reason}");
+            }
+            other => panic!("expected a corrupt record, got {other:?}"),
+        }
+        assert!(matches!(
+            decode_article(br#"{"id":1,"title":"ok"}"#),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+}
