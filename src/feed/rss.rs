@@ -111,21 +111,27 @@ pub(super) fn write(
 /// namespaces, links and dates of a page; it is the same bytes, because the writer emits an item
 /// the same whatever channel it is in ([`super::stitch`] relies on that, and its tests compare).
 pub(super) fn item_bytes(item: &Item) -> Result<Vec<u8>, RenderError> {
-    const TAIL: &[u8] = b"</channel></rss>";
     let channel = Channel {
         items: vec![self::item(item)],
         ..Default::default()
     };
-    let doc = write(&channel, "RSS", 2048)?;
+    let mut doc = write(&channel, "RSS", 2048)?;
     let start = doc.windows(6).position(|w| w == b"<item>");
-    match (start, doc.strip_suffix(TAIL)) {
-        (Some(start), Some(rest)) => Ok(rest[start..].to_vec()),
+    match start {
+        Some(start) if doc.ends_with(TAIL) && start + TAIL.len() <= doc.len() => {
+            doc.truncate(doc.len() - TAIL.len());
+            doc.drain(..start);
+            Ok(doc)
+        }
         _ => Err(RenderError {
             format: "RSS",
             reason: "a one-item channel does not end with its item".to_string(),
         }),
     }
 }
+
+/// What follows the last item of every RSS document lenta writes.
+pub(super) const TAIL: &[u8] = b"</channel></rss>";
 
 fn links(doc: &FeedDoc) -> Vec<Link> {
     let link = |rel: &str, href: &str| Link {

@@ -156,7 +156,7 @@ struct Syntax {
 fn syntax(format: Format) -> Syntax {
     match format {
         Format::Rss => Syntax {
-            tail: b"</channel></rss>",
+            tail: super::rss::TAIL,
             separator: b"",
         },
         Format::Atom => Syntax {
