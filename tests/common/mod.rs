@@ -90,6 +90,7 @@ impl TestServer {
     /// holds it.
     pub async fn restart_after(mut self, between: impl FnOnce(&Path)) -> Self {
         let port = self.addr.port();
+        let db = self.dir.path().join("data").join("db");
         if let Some(server) = self.server.take() {
             let app = Arc::downgrade(&server.app);
             server.shutdown().await;
@@ -104,9 +105,16 @@ impl TestServer {
                 0,
                 "the stopped server's state was not released in 10 s"
             );
-            wait_for_unlock(&self.dir.path().join("data").join("db"), deadline).await;
+            wait_for_unlock(&db, deadline).await;
         }
         between(&self.dir.path().join("data"));
+        // `between` may open the store itself (tests that rewrite records as an older lenta
+        // wrote them), and sled's background threads hold its lock a moment past the `Db`.
+        wait_for_unlock(
+            &db,
+            std::time::Instant::now() + std::time::Duration::from_secs(10),
+        )
+        .await;
         Self::launch(Arc::clone(&self.dir), Arc::clone(&self.configure), Some(port)).await
     }
 
