@@ -24,23 +24,21 @@ pub const DEFAULT_RENDER_QUEUE: usize = 1024;
 
 /// Default `--store-cache-mb` (sled's page cache) and `--article-cache-mb` (decoded articles).
 ///
-/// Where the memory for cache-missing reads does most depends on what misses. Measured on one
-/// core, 32 connections of distinct gzip queries, 2 rounds each:
-/// - queries across all regions (`/feed.*?from=…&to=…&limit=…`, a crawler walking date
-///   windows): moving 192 MiB from sled's cache to the article cache gave 1,229–1,269 req/s
-///   against 1,051–1,083 on the 100k store, and 725–818 against 455–490 on the 1M store, since
-///   neighbouring windows list the same articles and a decoded one skips both sled and serde_json;
-/// - `benches/load/cold.sh`'s mix (mostly single regions, whose pages share fewer articles): no
-///   change on 1M (604 against 575 req/s) and none beyond noise on 100k, while the peak RSS on
-///   1M rose from 667–696 MB to 736–754 MB, because the article cache fills its budget and
-///   sled's cache did not.
+/// sled's cache does little for reads since a region's page is read from its region copies
+/// (adjacent leaves, which the kernel's page cache keeps as well), and it fills whatever it is
+/// given. Measured with `benches/load/cold.sh`'s mix of distinct gzip queries, 32 connections,
+/// 20 s, server on one core, 256 and 64 MiB alternately, 3 rounds each (stop 14):
+/// - 1M store: 1,279 / 1,167 / 1,204 req/s with 256 MiB, 1,254 / 1,149 / 1,164 with 64 MiB
+///   (2–3% fewer in each pair), peak RSS 777–778 MB against 612–619 MB;
+/// - 100k store: 2,253 / 2,282 / 2,256 against 2,131 / 2,298 / 2,359 req/s (no difference),
+///   peak RSS 555–560 MB against 437–439 MB.
 ///
-/// So the defaults keep sled's cache large, which holds the memory bound of issue 13 (peak RSS
-/// within the caches' budgets + 256 MiB + what the open store takes before any request);
-/// README, "Sizing memory", tells operators whose traffic is date windows to move memory to the
-/// article cache. (Measured before region pages were read from their copies, when a region page
-/// still read each article by id.)
-pub const DEFAULT_STORE_CACHE_MB: u64 = 256;
+/// 160 MB of every 1M-article server for 2–3% of its cache-missing throughput is a poor trade,
+/// so the default is 64 MiB. When most misses are date windows across all regions (a crawler
+/// walking `/feed.*?from=…&to=…`), neighbouring windows list the same articles and memory does
+/// more in the article cache: moving 192 MiB there from sled's cache gave 1.2× (100k) and 1.5×
+/// (1M) the throughput, measured before region copies existed; README, "Sizing memory", says so.
+pub const DEFAULT_STORE_CACHE_MB: u64 = 64;
 /// See [`DEFAULT_STORE_CACHE_MB`].
 pub const DEFAULT_ARTICLE_CACHE_MB: u64 = 64;
 
