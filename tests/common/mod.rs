@@ -90,7 +90,8 @@ impl TestServer {
     /// holds it.
     pub async fn restart_after(mut self, between: impl FnOnce(&Path)) -> Self {
         let port = self.addr.port();
-        let db = self.dir.path().join("data").join("db");
+        let data = self.dir.path().join("data");
+        let db = data.join("db");
         if let Some(server) = self.server.take() {
             let app = Arc::downgrade(&server.app);
             server.shutdown().await;
@@ -107,7 +108,7 @@ impl TestServer {
             );
             wait_for_unlock(&db, deadline).await;
         }
-        between(&self.dir.path().join("data"));
+        between(&data);
         // `between` may open the store itself (tests that rewrite records as an older lenta
         // wrote them), and sled's background threads hold its lock a moment past the `Db`.
         wait_for_unlock(
